@@ -1,0 +1,1 @@
+//! GenStage: demand-driven pipelines (book chapter 6). Being written.

@@ -1,0 +1,32 @@
+//! An Erlang/OTP-style runtime on [ractor].
+//!
+//! - [`gen_server`]: the GenServer behaviour, run as a ractor actor ([`server`])
+//!   or as a lightweight process ([`process`]); [`Pid`] is the handle to either.
+//! - [`timer`]: `send_after` / `send_interval` with cancellable handles.
+//! - [`supervisor`]: OTP supervisors (strategies, restart intensity), dynamic
+//!   supervisors, and the restart policy they share.
+//! - [`task`]: a task supervisor for async jobs whose results go back to the caller.
+//! - [`registry`]: unique local names, dropped when their process exits.
+//! - [`gen_stage`]: demand-driven producer / consumer pipelines.
+//! - [`introspect`]: the live supervision tree.
+//!
+//! ractor's `cluster` feature is on for the whole workspace (ractor_cluster needs
+//! it), so every message type implements [`ractor::Message`] explicitly.
+
+pub(crate) mod dispatch;
+pub mod exit;
+pub mod gen_server;
+pub mod gen_stage;
+pub mod introspect;
+pub mod pid;
+pub mod process;
+pub mod server;
+pub mod supervisor;
+pub mod timer;
+
+pub use exit::{ExitReason, ProcessError};
+pub use gen_server::{CallFlow, Flow, GenServer};
+pub use pid::{CallError, NoProcess, Pid, ProcessId};
+
+/// Re-exported so that applications use the same ractor as the runtime.
+pub use ractor;
