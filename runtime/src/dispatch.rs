@@ -54,8 +54,12 @@ pub(crate) async fn dispatch<G: GenServer>(
                 Err(reason) => Flow::Stop(reason),
             }
         }
-        Envelope::Cast(message) => flow(catching(handler.handle_cast(myself, message, state)).await),
-        Envelope::Info(message) => flow(catching(handler.handle_info(myself, message, state)).await),
+        Envelope::Cast(message) => {
+            flow(catching(handler.handle_cast(myself, message, state)).await)
+        }
+        Envelope::Info(message) => {
+            flow(catching(handler.handle_info(myself, message, state)).await)
+        }
         Envelope::Peek(peek) => {
             // A panicking peek is the tester's bug, not the process's: keep running.
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| peek(state)));

@@ -55,6 +55,9 @@ struct Registered {
     view: Arc<dyn Inspect>,
 }
 
+/// A supervisor's name, start time and view, copied out of the table.
+type View = (String, Instant, Arc<dyn Inspect>);
+
 static SUPERVISORS: LazyLock<Mutex<HashMap<ActorId, Registered>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
@@ -99,7 +102,7 @@ pub struct ProcessInfo {
 /// Every live process under this runtime's supervisors, depth first.
 pub fn processes() -> Vec<ProcessInfo> {
     // Snapshot the views first so that no lock is held while they are read.
-    let views: HashMap<ActorId, (String, Instant, Arc<dyn Inspect>)> = SUPERVISORS
+    let views: HashMap<ActorId, View> = SUPERVISORS
         .lock()
         .iter()
         .map(|(id, r)| (*id, (r.name.clone(), r.started_at, r.view.clone())))
@@ -113,7 +116,7 @@ pub fn processes() -> Vec<ProcessInfo> {
         .flatten()
         .filter_map(|child| child.actor)
         .collect();
-    let mut roots: Vec<(&ActorId, &(String, Instant, Arc<dyn Inspect>))> = views
+    let mut roots: Vec<(&ActorId, &View)> = views
         .iter()
         .filter(|(id, _)| !nested.contains(id))
         .collect();
@@ -142,7 +145,7 @@ fn walk(
     path: &str,
     depth: usize,
     children: &HashMap<ActorId, Vec<ChildInfo>>,
-    views: &HashMap<ActorId, (String, Instant, Arc<dyn Inspect>)>,
+    views: &HashMap<ActorId, View>,
     now: Instant,
     out: &mut Vec<ProcessInfo>,
 ) {
@@ -166,7 +169,9 @@ fn walk(
 
 /// The tree as indented text, for the node console's `processes` command.
 pub fn render(processes: &[ProcessInfo]) -> String {
-    let mut text = String::from("PROCESS                                  PID              QUEUE  RESTARTS  UPTIME\n");
+    let mut text = String::from(
+        "PROCESS                                  PID              QUEUE  RESTARTS  UPTIME\n",
+    );
     for p in processes {
         let label = format!("{}{}", "  ".repeat(p.depth), p.name);
         let queue = p.queue_len.map_or("-".to_string(), |q| q.to_string());

@@ -20,13 +20,16 @@ pub mod gen_stage;
 pub mod introspect;
 pub mod pid;
 pub mod process;
+pub mod registry;
 pub mod server;
 pub mod supervisor;
+pub mod task;
 pub mod timer;
 
 pub use exit::{ExitReason, ProcessError};
 pub use gen_server::{CallFlow, Flow, GenServer};
 pub use pid::{CallError, NoProcess, Pid, ProcessId};
+pub use registry::Registry;
 
 /// Re-exported so that applications use the same ractor as the runtime.
 pub use ractor;

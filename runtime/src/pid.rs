@@ -21,6 +21,9 @@ use crate::process::mailbox::Mailbox;
 /// OTP's default call timeout.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A closure run against a process's state from outside (see [`Pid::inspect`]).
+pub type Peek<S> = Box<dyn FnOnce(&S) + Send>;
+
 /// Everything a GenServer's mailbox can hold.
 pub enum Envelope<G: GenServer> {
     /// A call and where its reply goes.
@@ -30,7 +33,7 @@ pub enum Envelope<G: GenServer> {
     /// An out-of-band message.
     Info(G::Info),
     /// Runs a closure against the state (`:sys.get_state`); used by tests and introspection.
-    Peek(Box<dyn FnOnce(&G::State) + Send>),
+    Peek(Peek<G::State>),
     /// Asks the process to stop after the messages before this one.
     Stop(ExitReason),
     /// Registers a monitor; the sender receives the exit reason.
@@ -142,12 +145,7 @@ impl<G: GenServer> Pid<G> {
     /// Whether the process is still running.
     pub fn is_alive(&self) -> bool {
         match &self.inner {
-            PidInner::Actor(a) => matches!(
-                a.get_status(),
-                ractor::ActorStatus::Starting
-                    | ractor::ActorStatus::Running
-                    | ractor::ActorStatus::Upgrading
-            ),
+            PidInner::Actor(a) => actor_alive(&a.get_cell()),
             PidInner::Light(m) => !m.is_closed(),
         }
     }
@@ -194,12 +192,16 @@ impl<G: GenServer> Pid<G> {
     /// Sends a cast. Like OTP's, it does not wait; unlike OTP's, it tells you
     /// when the process is already gone.
     pub fn cast(&self, message: G::Cast) -> Result<(), NoProcess> {
-        self.send(Envelope::Cast(message)).then_some(()).ok_or(NoProcess)
+        self.send(Envelope::Cast(message))
+            .then_some(())
+            .ok_or(NoProcess)
     }
 
     /// Sends an out-of-band message, handled by `handle_info`.
     pub fn info(&self, message: G::Info) -> Result<(), NoProcess> {
-        self.send(Envelope::Info(message)).then_some(()).ok_or(NoProcess)
+        self.send(Envelope::Info(message))
+            .then_some(())
+            .ok_or(NoProcess)
     }
 
     /// Asks the process to stop once it has handled what is already queued.
@@ -258,7 +260,7 @@ impl<G: GenServer> Pid<G> {
         F: FnOnce(&G::State) -> T + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let peek: Box<dyn FnOnce(&G::State) + Send> = Box::new(move |state| {
+        let peek: Peek<G::State> = Box::new(move |state| {
             let _ = tx.send(f(state));
         });
         if !self.send(Envelope::Peek(peek)) {
@@ -278,4 +280,14 @@ impl<G: GenServer> Pid<G> {
     {
         self.inspect(|state| state.clone()).await
     }
+}
+
+/// Whether a ractor actor is starting or running (not draining, stopping or stopped).
+pub(crate) fn actor_alive(actor: &ractor::ActorCell) -> bool {
+    matches!(
+        actor.get_status(),
+        ractor::ActorStatus::Starting
+            | ractor::ActorStatus::Running
+            | ractor::ActorStatus::Upgrading
+    )
 }

@@ -67,7 +67,7 @@ pub async fn start_with<G: GenServer>(
 
 /// The server registered under `name`, if it runs and is a `G`.
 pub fn whereis<G: GenServer>(name: &str) -> Option<Pid<G>> {
-    let cell = ractor::registry::where_is(name.to_string())?;
+    let cell = ractor::registry::where_is(name)?;
     cell.is_message_type_of::<Envelope<G>>()
         .unwrap_or(false)
         .then(|| Pid::from_actor(ActorRef::from(cell)))

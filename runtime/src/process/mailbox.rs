@@ -134,20 +134,28 @@ impl<M> Mailbox<M> {
 
     /// Remembers how to abort the process's task; honours a kill that came first.
     pub(crate) fn set_abort(&self, handle: AbortHandle) {
-        let mut inner = self.inner.lock();
-        if inner.kill_requested {
+        let kill_now = {
+            let mut inner = self.inner.lock();
+            if !inner.kill_requested && inner.exit.is_none() {
+                inner.abort = Some(handle.clone());
+            }
+            inner.kill_requested
+        };
+        if kill_now {
             handle.abort();
-        } else if inner.exit.is_none() {
-            inner.abort = Some(handle);
         }
     }
 
     /// Aborts the process's task; its exit guard closes the mailbox with `Killed`.
     pub(crate) fn kill(&self) {
-        let mut inner = self.inner.lock();
-        match inner.abort.take() {
-            Some(handle) => handle.abort(),
-            None => inner.kill_requested = true,
+        let handle = {
+            let mut inner = self.inner.lock();
+            inner.kill_requested = inner.abort.is_none();
+            inner.abort.take()
+        };
+        // Outside the lock: the aborted task's exit guard closes this mailbox.
+        if let Some(handle) = handle {
+            handle.abort();
         }
     }
 }

@@ -66,10 +66,7 @@ pub struct ProcessSpec<G: GenServer> {
 
 impl<G: GenServer> ProcessSpec<G> {
     /// A spec with the given restart policy and the default 5 s shutdown.
-    pub fn new(
-        restart: Restart,
-        start: impl Fn() -> (G, G::Args) + Send + Sync + 'static,
-    ) -> Self {
+    pub fn new(restart: Restart, start: impl Fn() -> (G, G::Args) + Send + Sync + 'static) -> Self {
         ProcessSpec {
             name: None,
             restart,
@@ -141,6 +138,28 @@ struct Child {
     respawn: Option<Respawn>,
 }
 
+/// How one child is to be run: everything of a [`Child`] but the running process.
+struct Plan {
+    name: Option<Arc<str>>,
+    restart: Restart,
+    shutdown: Shutdown,
+    respawn: Option<Respawn>,
+    restarts: u32,
+}
+
+impl Plan {
+    /// A child started with `spawn`: never restarted, default shutdown.
+    fn temporary() -> Self {
+        Plan {
+            name: None,
+            restart: Restart::Temporary,
+            shutdown: Shutdown::default(),
+            respawn: None,
+            restarts: 0,
+        }
+    }
+}
+
 /// The state shared by the supervisor actor, its handles and its children.
 struct Link {
     name: String,
@@ -152,14 +171,17 @@ struct Link {
 impl Link {
     fn start<G: GenServer>(
         self: &Arc<Self>,
-        name: Option<Arc<str>>,
-        restart: Restart,
-        shutdown: Shutdown,
-        respawn: Option<Respawn>,
-        restarts: u32,
+        plan: Plan,
         (handler, args): (G, G::Args),
         init_done: Option<oneshot::Sender<Result<(), ExitReason>>>,
     ) -> Result<Pid<G>, SpawnError> {
+        let Plan {
+            name,
+            restart,
+            shutdown,
+            respawn,
+            restarts,
+        } = plan;
         let mailbox = new_mailbox::<G>();
         {
             let mut children = self.children.lock();
@@ -200,15 +222,14 @@ impl Link {
                 link.start_spec(&spec, restarts).map(|_| ())
             }) as Respawn
         });
-        self.start(
-            spec.name.as_deref().map(Arc::from),
-            spec.restart,
-            spec.shutdown,
+        let plan = Plan {
+            name: spec.name.as_deref().map(Arc::from),
+            restart: spec.restart,
+            shutdown: spec.shutdown,
             respawn,
             restarts,
-            (spec.start)(),
-            None,
-        )
+        };
+        self.start(plan, (spec.start)(), None)
     }
 
     /// Stops every child: all are asked at once, then each gets its shutdown time.
@@ -301,7 +322,8 @@ impl Drop for State {
     /// Whatever way the actor ends, no child outlives it.
     fn drop(&mut self) {
         introspect::unregister_supervisor(self.link.actor.get_id());
-        for (_, child) in self.link.children.lock().drain() {
+        let orphans: Vec<Child> = self.link.children.lock().drain().map(|(_, c)| c).collect();
+        for child in orphans {
             child.handle.kill();
         }
     }
@@ -403,9 +425,9 @@ impl ProcessSupervisor {
             Some(sup) => Actor::spawn_linked(name, SupervisorActor, options, sup).await?,
             None => Actor::spawn(name, SupervisorActor, options).await?,
         };
-        Self::from_actor(actor).await.ok_or_else(|| {
-            StartError::InitFailed("process supervisor stopped during start".into())
-        })
+        Self::from_actor(actor)
+            .await
+            .ok_or_else(|| StartError::InitFailed("process supervisor stopped during start".into()))
     }
 
     async fn from_actor(actor: ActorRef<Msg>) -> Option<Self> {
@@ -416,7 +438,7 @@ impl ProcessSupervisor {
 
     /// The running process supervisor registered under `name`.
     pub async fn lookup(name: &str) -> Option<Self> {
-        let cell = ractor::registry::where_is(name.to_string())?;
+        let cell = ractor::registry::where_is(name)?;
         if !cell.is_message_type_of::<Msg>().unwrap_or(false) {
             return None;
         }
@@ -429,24 +451,16 @@ impl ProcessSupervisor {
     }
 
     fn check_alive(&self) -> Result<(), SpawnError> {
-        match self.link.actor.get_status() {
-            ractor::ActorStatus::Running => Ok(()),
-            _ => Err(SpawnError::SupervisorDown),
+        match crate::pid::actor_alive(&self.link.actor.get_cell()) {
+            true => Ok(()),
+            false => Err(SpawnError::SupervisorDown),
         }
     }
 
     /// Starts a temporary child and returns at once; `init` runs in the child.
     pub fn spawn<G: GenServer>(&self, handler: G, args: G::Args) -> Result<Pid<G>, SpawnError> {
         self.check_alive()?;
-        self.link.start(
-            None,
-            Restart::Temporary,
-            Shutdown::default(),
-            None,
-            0,
-            (handler, args),
-            None,
-        )
+        self.link.start(Plan::temporary(), (handler, args), None)
     }
 
     /// Starts a temporary child and waits for its `init`.
@@ -457,15 +471,9 @@ impl ProcessSupervisor {
     ) -> Result<Pid<G>, SpawnError> {
         self.check_alive()?;
         let (tx, rx) = oneshot::channel();
-        let pid = self.link.start(
-            None,
-            Restart::Temporary,
-            Shutdown::default(),
-            None,
-            0,
-            (handler, args),
-            Some(tx),
-        )?;
+        let pid = self
+            .link
+            .start(Plan::temporary(), (handler, args), Some(tx))?;
         super::await_init(pid, rx)
             .await
             .map_err(SpawnError::InitFailed)
