@@ -1,0 +1,83 @@
+//! V1: every frame is a JSON object `{"topic","event","payload","ref","join_ref"}`.
+//! Replies carry no `join_ref` key, as in Phoenix.
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use super::{json_ref, DecodeError, EncodeError, Frame};
+use crate::message::{events, Broadcast, Message, Payload, Reply};
+
+pub(super) fn decode(text: &[u8]) -> Result<Message, DecodeError> {
+    let value: Value =
+        serde_json::from_slice(text).map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
+    let Value::Object(mut map) = value else {
+        return Err(DecodeError::Malformed(
+            "V1 frames are JSON objects with topic, event, payload and ref",
+        ));
+    };
+    let topic = match map.remove("topic") {
+        Some(Value::String(s)) => s,
+        _ => return Err(DecodeError::Malformed("topic must be a string")),
+    };
+    let event = match map.remove("event") {
+        Some(Value::String(s)) => s,
+        _ => return Err(DecodeError::Malformed("event must be a string")),
+    };
+    let payload = map
+        .remove("payload")
+        .ok_or(DecodeError::Malformed("payload is missing"))?;
+    let msg_ref = map
+        .remove("ref")
+        .ok_or(DecodeError::Malformed("ref is missing"))?;
+    Ok(Message {
+        join_ref: json_ref(map.remove("join_ref").unwrap_or(Value::Null)),
+        msg_ref: json_ref(msg_ref),
+        topic,
+        event,
+        payload: Payload::Json(payload),
+    })
+}
+
+fn json_payload(payload: &Payload) -> Result<&Value, EncodeError> {
+    match payload {
+        Payload::Json(v) => Ok(v),
+        Payload::Binary(_) => Err(EncodeError::BinaryOnV1),
+    }
+}
+
+fn text(value: &Value) -> Frame {
+    Frame::Text(Bytes::from(
+        serde_json::to_vec(value).expect("JSON values always serialize"),
+    ))
+}
+
+pub(super) fn encode_reply(reply: &Reply) -> Result<Frame, EncodeError> {
+    Ok(text(&json!({
+        "topic": reply.topic,
+        "event": events::REPLY,
+        "payload": {"status": reply.status.as_str(), "response": json_payload(&reply.response)?},
+        "ref": reply.msg_ref,
+    })))
+}
+
+pub(super) fn encode_message(message: &Message) -> Result<Frame, EncodeError> {
+    let mut map = Map::new();
+    map.insert("topic".into(), Value::String(message.topic.clone()));
+    map.insert("event".into(), Value::String(message.event.clone()));
+    map.insert("payload".into(), json_payload(&message.payload)?.clone());
+    map.insert("ref".into(), message.msg_ref.clone().unwrap_or(Value::Null));
+    map.insert(
+        "join_ref".into(),
+        message.join_ref.clone().unwrap_or(Value::Null),
+    );
+    Ok(text(&Value::Object(map)))
+}
+
+pub(super) fn fastlane(broadcast: &Broadcast) -> Result<Frame, EncodeError> {
+    Ok(text(&json!({
+        "topic": broadcast.topic,
+        "event": broadcast.event,
+        "payload": json_payload(&broadcast.payload)?,
+        "ref": null,
+    })))
+}
