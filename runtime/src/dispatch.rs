@@ -21,7 +21,7 @@ pub(crate) async fn catching<T>(
 ) -> Result<T, ExitReason> {
     match AssertUnwindSafe(future).catch_unwind().await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(ExitReason::Error(err.to_string())),
+        Ok(Err(err)) => Err(ExitReason::from(err)),
         Err(panic) => Err(ExitReason::from_panic(panic)),
     }
 }

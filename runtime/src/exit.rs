@@ -86,9 +86,17 @@ impl fmt::Display for ExitReason {
     }
 }
 
+/// An `ExitReason` can be returned as a callback's error: the process then
+/// exits with exactly that reason. `Err(ExitReason::ShutdownWith(..).into())`
+/// from `init` is how a process declines to start without counting as a crash.
+impl std::error::Error for ExitReason {}
+
 impl From<ProcessError> for ExitReason {
     fn from(err: ProcessError) -> Self {
-        ExitReason::Error(err.to_string())
+        match err.downcast::<ExitReason>() {
+            Ok(reason) => *reason,
+            Err(err) => ExitReason::Error(err.to_string()),
+        }
     }
 }
 
