@@ -5,8 +5,19 @@
 //! - [`serializer`]: the V1 and V2 wire formats.
 //! - [`token`]: Phoenix.Token-style signed tokens; [`secret`]: where their key comes from.
 
+pub mod channel;
+pub mod channel_server;
+pub mod endpoint;
+pub mod hello_sockets;
 pub mod message;
+pub mod mount;
+pub mod outbox;
+pub mod pubsub;
 pub mod secret;
 pub mod serializer;
+pub mod session;
+pub mod socket;
+pub mod testing;
 pub mod token;
 pub mod topic;
+pub mod transport;

@@ -13,25 +13,34 @@ mod v2;
 mod tests;
 
 use bytes::Bytes;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::message::{Broadcast, Message, Reply};
 
-/// One WebSocket data frame (or one long-poll message).
+/// One WebSocket data frame (or one long-poll message). Text is kept as
+/// tungstenite's `Utf8Bytes` so that a fastlane frame goes to every connection
+/// without being copied or re-validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A text frame (UTF-8 JSON).
-    Text(Bytes),
+    Text(Utf8Bytes),
     /// A binary frame.
     Binary(Bytes),
 }
 
 impl Frame {
     /// The frame's bytes, whatever its kind.
-    pub fn bytes(&self) -> &Bytes {
+    pub fn bytes(&self) -> &[u8] {
         match self {
-            Frame::Text(b) | Frame::Binary(b) => b,
+            Frame::Text(t) => t.as_bytes(),
+            Frame::Binary(b) => b,
         }
     }
+}
+
+/// A text frame from JSON.
+fn json_frame(value: &serde_json::Value) -> Frame {
+    Frame::Text(Utf8Bytes::from(value.to_string()))
 }
 
 /// A wire format.
@@ -93,9 +102,9 @@ impl Serializer {
     /// Parses one incoming frame.
     pub fn decode(self, frame: &Frame) -> Result<Message, DecodeError> {
         match (self, frame) {
-            (Serializer::V1, Frame::Text(text)) => v1::decode(text),
+            (Serializer::V1, Frame::Text(text)) => v1::decode(text.as_bytes()),
             (Serializer::V1, Frame::Binary(_)) => Err(DecodeError::BinaryOnV1),
-            (Serializer::V2, Frame::Text(text)) => v2::decode_text(text),
+            (Serializer::V2, Frame::Text(text)) => v2::decode_text(text.as_bytes()),
             (Serializer::V2, Frame::Binary(data)) => v2::decode_binary(data),
         }
     }

@@ -7,12 +7,12 @@ use super::*;
 use crate::message::{Payload, Status};
 
 fn text(s: &str) -> Frame {
-    Frame::Text(Bytes::copy_from_slice(s.as_bytes()))
+    Frame::Text(s.into())
 }
 
 fn as_text(frame: Frame) -> String {
     match frame {
-        Frame::Text(b) => String::from_utf8(b.to_vec()).unwrap(),
+        Frame::Text(t) => t.to_string(),
         Frame::Binary(_) => panic!("expected a text frame"),
     }
 }

@@ -1,10 +1,9 @@
 //! V1: every frame is a JSON object `{"topic","event","payload","ref","join_ref"}`.
 //! Replies carry no `join_ref` key, as in Phoenix.
 
-use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::{json_ref, DecodeError, EncodeError, Frame};
+use super::{json_frame, json_ref, DecodeError, EncodeError, Frame};
 use crate::message::{events, Broadcast, Message, Payload, Reply};
 
 pub(super) fn decode(text: &[u8]) -> Result<Message, DecodeError> {
@@ -45,14 +44,8 @@ fn json_payload(payload: &Payload) -> Result<&Value, EncodeError> {
     }
 }
 
-fn text(value: &Value) -> Frame {
-    Frame::Text(Bytes::from(
-        serde_json::to_vec(value).expect("JSON values always serialize"),
-    ))
-}
-
 pub(super) fn encode_reply(reply: &Reply) -> Result<Frame, EncodeError> {
-    Ok(text(&json!({
+    Ok(json_frame(&json!({
         "topic": reply.topic,
         "event": events::REPLY,
         "payload": {"status": reply.status.as_str(), "response": json_payload(&reply.response)?},
@@ -70,11 +63,11 @@ pub(super) fn encode_message(message: &Message) -> Result<Frame, EncodeError> {
         "join_ref".into(),
         message.join_ref.clone().unwrap_or(Value::Null),
     );
-    Ok(text(&Value::Object(map)))
+    Ok(json_frame(&Value::Object(map)))
 }
 
 pub(super) fn fastlane(broadcast: &Broadcast) -> Result<Frame, EncodeError> {
-    Ok(text(&json!({
+    Ok(json_frame(&json!({
         "topic": broadcast.topic,
         "event": broadcast.event,
         "payload": json_payload(&broadcast.payload)?,

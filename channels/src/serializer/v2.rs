@@ -11,7 +11,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{json, Value};
 
-use super::{json_ref, DecodeError, EncodeError, Frame};
+use super::{json_frame, json_ref, DecodeError, EncodeError, Frame};
 use crate::message::{events, Broadcast, Message, Payload, Reply};
 
 const PUSH: u8 = 0;
@@ -92,12 +92,6 @@ pub(super) fn decode_binary(data: &Bytes) -> Result<Message, DecodeError> {
     })
 }
 
-fn text(value: &Value) -> Frame {
-    Frame::Text(Bytes::from(
-        serde_json::to_vec(value).expect("JSON values always serialize"),
-    ))
-}
-
 /// A ref as it appears in a binary header: Phoenix uses `to_string(ref)`.
 fn ref_text(r: &Option<Value>) -> String {
     match r {
@@ -131,7 +125,7 @@ fn binary(
 
 pub(super) fn encode_reply(reply: &Reply) -> Result<Frame, EncodeError> {
     match &reply.response {
-        Payload::Json(response) => Ok(text(&json!([
+        Payload::Json(response) => Ok(json_frame(&json!([
             reply.join_ref,
             reply.msg_ref,
             reply.topic,
@@ -153,7 +147,7 @@ pub(super) fn encode_reply(reply: &Reply) -> Result<Frame, EncodeError> {
 
 pub(super) fn encode_message(message: &Message) -> Result<Frame, EncodeError> {
     match &message.payload {
-        Payload::Json(payload) => Ok(text(&json!([
+        Payload::Json(payload) => Ok(json_frame(&json!([
             message.join_ref,
             message.msg_ref,
             message.topic,
@@ -174,7 +168,7 @@ pub(super) fn encode_message(message: &Message) -> Result<Frame, EncodeError> {
 
 pub(super) fn fastlane(broadcast: &Broadcast) -> Result<Frame, EncodeError> {
     match &broadcast.payload {
-        Payload::Json(payload) => Ok(text(&json!([
+        Payload::Json(payload) => Ok(json_frame(&json!([
             null,
             null,
             broadcast.topic,

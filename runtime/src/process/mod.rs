@@ -144,7 +144,8 @@ async fn run<G: GenServer>(
             break reason;
         }
     };
-    if !reason.is_normal() {
+    // A supervised process's crash is logged by its supervisor.
+    if !reason.is_normal() && guard.parent.is_none() {
         tracing::error!(process = %myself.id(), %reason, "process crashed");
     }
     terminate(&handler, &myself, &reason, &mut state).await;

@@ -1,0 +1,108 @@
+//! The book's hello_sockets server.
+//!
+//! `hello_sockets` serves on `PORT` (default 4000); `hello_sockets gen-secret`
+//! prints a fresh `secret_key_base`. With `--prod` the server refuses to start
+//! without `SECRET_KEY_BASE` (or `SECRET_KEY_BASE_FILE`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use channels::hello_sockets;
+use channels::mount::SocketConfig;
+use channels::pubsub::PubSub;
+use channels::secret::{self, Mode};
+use channels::token::Signer;
+use clap::{Parser, Subcommand};
+use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
+
+#[derive(Parser)]
+#[command(about = "The hello_sockets server of Real-Time Phoenix, chapters 2-5")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Port to serve on.
+    #[arg(long, env = "PORT", default_value_t = 4000)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Production mode: a secret_key_base is required.
+    #[arg(long)]
+    prod: bool,
+    /// Close connections silent for this long (Phoenix: 60 s).
+    #[arg(long, env = "HEARTBEAT_TIMEOUT_MS", default_value_t = 60_000)]
+    heartbeat_timeout_ms: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a fresh secret_key_base.
+    GenSecret,
+}
+
+const CHANNELS: &str = "HelloSockets.Channels";
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::GenSecret) = cli.command {
+        println!("{}", secret::generate());
+        return std::process::ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let mode = if cli.prod {
+        Mode::Production
+    } else {
+        Mode::Development
+    };
+    let signer = Signer::new(secret::load(mode)?);
+    let root = Supervisor::start(
+        SupervisorOptions::new(Strategy::OneForOne).named("HelloSockets.Supervisor"),
+        vec![ChildSpec::process_supervisor(
+            "channels",
+            ProcessSupervisorOptions {
+                name: Some(CHANNELS.into()),
+                ..Default::default()
+            },
+        )],
+    )
+    .await?;
+    let channels = ProcessSupervisor::lookup(CHANNELS)
+        .await
+        .ok_or("the channel supervisor did not start")?;
+    let config = SocketConfig {
+        heartbeat_timeout: Duration::from_millis(cli.heartbeat_timeout_ms),
+        ..Default::default()
+    };
+    let endpoint = hello_sockets::endpoint(PubSub::new(), channels, signer, config);
+    let address = SocketAddr::new(cli.host, cli.port);
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    tracing::info!(
+        "Running HelloSocketsWeb.Endpoint at http://{}",
+        listener.local_addr()?
+    );
+    endpoint
+        .serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    tracing::info!("shutting down");
+    root.stop().await;
+    Ok(())
+}

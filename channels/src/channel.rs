@@ -1,0 +1,340 @@
+//! The `Channel` behaviour: what a topic's server-side logic implements.
+//!
+//! As in Phoenix, a channel accepts or refuses joins (`join`), answers client
+//! events (`handle_in`), may rewrite intercepted broadcasts (`handle_out`),
+//! handles messages from timers and other processes (`handle_info`), and cleans
+//! up (`terminate`). Each joined channel runs in its own lightweight process
+//! (see `channel_server.rs`); an error or panic in any callback stops that
+//! channel only, and the client is told with `phx_error`.
+//!
+//! A channel is generic over the socket's assigns `A` (what `Socket::connect`
+//! stored), which it reads through [`ChannelSocket::assigns`]; its own
+//! per-channel assigns are its `State`, built by `join`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use runtime::timer::TimerRef;
+use runtime::{ExitReason, ProcessError};
+use serde_json::Value;
+
+use crate::message::{Message, Payload, Ref, Reply as ReplyMessage, Status};
+use crate::outbox::Outbox;
+use crate::pubsub::{PubSub, SubscriberId};
+use crate::serializer::Serializer;
+
+/// What `join` decided.
+#[derive(Debug)]
+pub enum Join<S> {
+    /// `{:ok, socket}`: joined, reply `{}`.
+    Ok(S),
+    /// `{:ok, reply, socket}`: joined, reply with this payload.
+    OkReply(S, Value),
+    /// `{:error, reply}`: refused with this payload.
+    Error(Value),
+}
+
+/// A reply to a client message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `{:ok, payload}`
+    Ok(Payload),
+    /// `{:error, payload}`
+    Error(Payload),
+}
+
+impl Reply {
+    /// `{:ok, json}`
+    pub fn ok(json: Value) -> Self {
+        Reply::Ok(Payload::Json(json))
+    }
+
+    /// `{:error, json}`
+    pub fn error(json: Value) -> Self {
+        Reply::Error(Payload::Json(json))
+    }
+
+    pub(crate) fn split(self) -> (Status, Payload) {
+        match self {
+            Reply::Ok(p) => (Status::Ok, p),
+            Reply::Error(p) => (Status::Error, p),
+        }
+    }
+}
+
+/// What `handle_in` asks for.
+#[derive(Debug)]
+pub enum HandleIn {
+    /// `{:reply, reply, socket}`
+    Reply(Reply),
+    /// `{:noreply, socket}`
+    NoReply,
+    /// `{:stop, reason, socket}` or `{:stop, reason, reply, socket}`: the reply
+    /// (if any) is sent, then `phx_close` (clean reason) or `phx_error`.
+    Stop(ExitReason, Option<Reply>),
+}
+
+/// What `handle_out` / `handle_info` ask for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Continue {
+    /// `{:noreply, socket}`
+    NoReply,
+    /// `{:stop, reason, socket}`
+    Stop(ExitReason),
+}
+
+/// Everything a channel callback can do with its connection: the socket's
+/// assigns, push, broadcast, replies, and messages to its own process (`I` is
+/// the channel's `Info` type). Phoenix's `%Phoenix.Socket{}` as seen from
+/// inside a channel.
+pub struct ChannelSocket<A, I = ()> {
+    pub(crate) assigns: Arc<A>,
+    pub(crate) topic: String,
+    pub(crate) join_ref: Ref,
+    pub(crate) outbox: Arc<Outbox>,
+    pub(crate) serializer: Serializer,
+    pub(crate) pubsub: PubSub,
+    pub(crate) subscription: SubscriberId,
+    /// Set as soon as the channel's process runs (before `join`).
+    pub(crate) myself: Option<ChannelHandle<I>>,
+}
+
+impl<A, I> ChannelSocket<A, I> {
+    /// The socket's assigns (set by `Socket::connect`).
+    pub fn assigns(&self) -> &A {
+        &self.assigns
+    }
+
+    /// This channel's topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The ref of the join this channel came from.
+    pub fn join_ref(&self) -> &Ref {
+        &self.join_ref
+    }
+
+    /// The node's PubSub, e.g. to subscribe this channel to more topics.
+    pub fn pubsub(&self) -> &PubSub {
+        &self.pubsub
+    }
+
+    /// This node's name.
+    pub fn node_name(&self) -> String {
+        self.pubsub.node_name()
+    }
+
+    /// Sends an event to this client only (`push/3`).
+    pub fn push(&self, event: &str, payload: impl Into<Payload>) {
+        let message = Message {
+            join_ref: self.join_ref.clone(),
+            msg_ref: None,
+            topic: self.topic.clone(),
+            event: event.to_string(),
+            payload: payload.into(),
+        };
+        self.send_message(&message);
+    }
+
+    pub(crate) fn send_message(&self, message: &Message) {
+        match self.serializer.encode_message(message) {
+            Ok(frame) => {
+                let _ = self.outbox.push_frame(frame);
+            }
+            Err(err) => {
+                tracing::warn!(topic = %self.topic, event = %message.event, %err, "push not sent")
+            }
+        }
+    }
+
+    /// Sends an event to every subscriber of this topic, this client included (`broadcast/3`).
+    pub fn broadcast(&self, event: &str, payload: impl Into<Payload>) {
+        self.pubsub.broadcast(&self.topic, event, payload);
+    }
+
+    /// Sends an event to every subscriber of this topic but this client (`broadcast_from/3`).
+    pub fn broadcast_from(&self, event: &str, payload: impl Into<Payload>) {
+        self.pubsub
+            .broadcast_from(self.subscription, &self.topic, event, payload);
+    }
+
+    /// A handle to this channel's own process (`self()`), to send it messages.
+    pub fn myself(&self) -> ChannelHandle<I> {
+        self.myself
+            .clone()
+            .expect("the channel process sets its handle before any callback runs")
+    }
+
+    /// Sends `message` to this channel's `handle_info` after `delay` (`Process.send_after(self(), ..)`).
+    pub fn send_after(&self, message: I, delay: Duration) -> TimerRef {
+        self.myself().0.send_after(message, delay)
+    }
+
+    /// Sends `make()` to this channel's `handle_info` every `period` (`:timer.send_interval`).
+    pub fn send_interval(
+        &self,
+        period: Duration,
+        make: impl FnMut() -> I + Send + 'static,
+    ) -> TimerRef {
+        self.myself().0.send_interval(period, Box::new(make))
+    }
+
+    /// A handle to reply to the message being handled later, from another task
+    /// (`socket_ref/1`); see [`SocketRef::reply`].
+    pub fn socket_ref(&self, msg_ref: &Ref) -> SocketRef {
+        SocketRef {
+            outbox: self.outbox.clone(),
+            serializer: self.serializer,
+            topic: self.topic.clone(),
+            join_ref: self.join_ref.clone(),
+            msg_ref: msg_ref.clone(),
+        }
+    }
+}
+
+impl<A> ChannelSocket<A, ()> {
+    /// The same socket for a channel whose `Info` is `I` (before its process runs).
+    pub(crate) fn retype<I>(self) -> ChannelSocket<A, I> {
+        ChannelSocket {
+            assigns: self.assigns,
+            topic: self.topic,
+            join_ref: self.join_ref,
+            outbox: self.outbox,
+            serializer: self.serializer,
+            pubsub: self.pubsub,
+            subscription: self.subscription,
+            myself: None,
+        }
+    }
+}
+
+/// Enough of a channel to reply to one message from anywhere (`Phoenix.Channel.reply/2`).
+#[derive(Clone)]
+pub struct SocketRef {
+    outbox: Arc<Outbox>,
+    serializer: Serializer,
+    topic: String,
+    join_ref: Ref,
+    msg_ref: Ref,
+}
+
+impl SocketRef {
+    /// Sends the reply to the message this ref was taken for.
+    pub fn reply(&self, reply: Reply) {
+        let (status, response) = reply.split();
+        send_reply(
+            &self.outbox,
+            self.serializer,
+            ReplyMessage {
+                join_ref: self.join_ref.clone(),
+                msg_ref: self.msg_ref.clone(),
+                topic: self.topic.clone(),
+                status,
+                response,
+            },
+        );
+    }
+}
+
+pub(crate) fn send_reply(outbox: &Outbox, serializer: Serializer, reply: ReplyMessage) {
+    match serializer.encode_reply(&reply) {
+        Ok(frame) => {
+            let _ = outbox.push_frame(frame);
+        }
+        Err(err) => tracing::warn!(topic = %reply.topic, %err, "reply not sent"),
+    }
+}
+
+/// The callbacks of a channel for sockets whose assigns are `A`.
+pub trait Channel<A: Send + Sync + 'static>: Send + Sync + 'static {
+    /// Per-channel assigns, built by `join`.
+    type State: Send + 'static;
+    /// Messages from timers and other processes, handled by `handle_info`.
+    type Info: Send + 'static;
+
+    /// Accepts or refuses a join. `topic` is the full topic, so wildcard routes
+    /// can read their parameters from it (`"wild:" <> numbers`).
+    fn join(
+        &self,
+        topic: &str,
+        payload: Payload,
+        socket: &ChannelSocket<A, Self::Info>,
+    ) -> impl Future<Output = Result<Join<Self::State>, ProcessError>> + Send;
+
+    /// Handles an event from the client. The default crashes the channel, as a
+    /// missing `handle_in` clause does in Phoenix.
+    fn handle_in(
+        &self,
+        event: &str,
+        _payload: Payload,
+        _socket: &ChannelSocket<A, Self::Info>,
+        _state: &mut Self::State,
+    ) -> impl Future<Output = Result<HandleIn, ProcessError>> + Send {
+        let message = format!("no handle_in for event {event:?}");
+        async move { Err(message.into()) }
+    }
+
+    /// Events of this channel's topic to route through `handle_out` instead of
+    /// the fastlane (`intercept [...]`).
+    fn intercepts(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Handles an intercepted broadcast; the default pushes it unchanged.
+    fn handle_out(
+        &self,
+        event: &str,
+        payload: Payload,
+        socket: &ChannelSocket<A, Self::Info>,
+        _state: &mut Self::State,
+    ) -> impl Future<Output = Result<Continue, ProcessError>> + Send {
+        socket.push(event, payload);
+        async { Ok(Continue::NoReply) }
+    }
+
+    /// Handles a message sent to this channel's process (timers, PubSub handlers).
+    fn handle_info(
+        &self,
+        _message: Self::Info,
+        _socket: &ChannelSocket<A, Self::Info>,
+        _state: &mut Self::State,
+    ) -> impl Future<Output = Result<Continue, ProcessError>> + Send {
+        async { Ok(Continue::NoReply) }
+    }
+
+    /// Runs when the channel stops (leave, close, crash, connection gone).
+    fn terminate(
+        &self,
+        _reason: &ExitReason,
+        _socket: &ChannelSocket<A, Self::Info>,
+        _state: &mut Self::State,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// Delivers info messages to one channel process, whatever its channel type.
+pub(crate) trait Deliver<I>: Send + Sync {
+    fn send(&self, message: I) -> bool;
+    fn send_after(&self, message: I, delay: Duration) -> TimerRef;
+    fn send_interval(&self, period: Duration, make: Box<dyn FnMut() -> I + Send>) -> TimerRef;
+}
+
+/// A handle to a joined channel's process, for sending it messages that its
+/// `handle_info` receives (`send(pid, msg)`). Cheap to clone.
+pub struct ChannelHandle<I>(pub(crate) Arc<dyn Deliver<I>>);
+
+impl<I> Clone for ChannelHandle<I> {
+    fn clone(&self) -> Self {
+        ChannelHandle(self.0.clone())
+    }
+}
+
+impl<I> ChannelHandle<I> {
+    /// Sends a message to the channel's `handle_info`; `false` if it is gone.
+    pub fn send(&self, message: I) -> bool {
+        self.0.send(message)
+    }
+}

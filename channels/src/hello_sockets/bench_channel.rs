@@ -1,0 +1,42 @@
+//! `bench:*`: the load generator's channel. `broadcast` fans a payload out to
+//! the topic as `bcast`; `ping` echoes its payload.
+
+use serde_json::json;
+
+use crate::channel::{Channel, ChannelSocket, HandleIn, Join, Reply};
+use crate::message::Payload;
+use runtime::ProcessError;
+
+/// The benchmark channel.
+pub struct BenchChannel;
+
+impl<A: Send + Sync + 'static> Channel<A> for BenchChannel {
+    type State = ();
+    type Info = ();
+
+    async fn join(
+        &self,
+        _topic: &str,
+        _payload: Payload,
+        _socket: &ChannelSocket<A>,
+    ) -> Result<Join<()>, ProcessError> {
+        Ok(Join::Ok(()))
+    }
+
+    async fn handle_in(
+        &self,
+        event: &str,
+        payload: Payload,
+        socket: &ChannelSocket<A>,
+        _state: &mut (),
+    ) -> Result<HandleIn, ProcessError> {
+        match event {
+            "broadcast" => {
+                socket.broadcast("bcast", payload);
+                Ok(HandleIn::Reply(Reply::ok(json!({}))))
+            }
+            "ping" => Ok(HandleIn::Reply(Reply::Ok(payload))),
+            other => Err(format!("no handle_in clause for {other:?}").into()),
+        }
+    }
+}

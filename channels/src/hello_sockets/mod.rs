@@ -1,0 +1,62 @@
+//! The book's `hello_sockets` app (chapters 2–5), built on this crate: the
+//! reference application for the endpoint, sockets and channels, and the
+//! server the wire tests, the phoenix.js test and the load generator talk to.
+//!
+//! - `UserSocket` at `/socket`: `ping`, `ping:*`, `wild:*`, `dupe`,
+//!   `recurring`, `bench:*`; anyone may connect.
+//! - `AuthSocket` at `/auth_socket`: a signed token is required; `ping`,
+//!   `user:*` (only your own user), `recurring`.
+//! - `GET /token?user_id=N`: a fresh token, for tests and demos.
+
+mod auth_channel;
+mod auth_socket;
+mod bench_channel;
+mod dedupe_channel;
+mod ping_channel;
+mod recurring_channel;
+mod user_socket;
+mod wildcard_channel;
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use runtime::process::ProcessSupervisor;
+
+pub use auth_channel::AuthChannel;
+pub use auth_socket::{AuthAssigns, AuthSocket, TOKEN_MAX_AGE, TOKEN_SALT};
+pub use bench_channel::BenchChannel;
+pub use dedupe_channel::{DedupeChannel, DedupeInfo, DedupeState};
+pub use ping_channel::PingChannel;
+pub use recurring_channel::{RecurringChannel, SendToken, UserId};
+pub use user_socket::UserSocket;
+pub use wildcard_channel::WildcardChannel;
+
+use crate::endpoint::Endpoint;
+use crate::mount::SocketConfig;
+use crate::pubsub::PubSub;
+use crate::token::Signer;
+use crate::transport::{plain, query_params};
+
+/// The hello_sockets endpoint: both sockets and the token route.
+pub fn endpoint(
+    pubsub: PubSub,
+    supervisor: ProcessSupervisor,
+    signer: Signer,
+    config: SocketConfig,
+) -> Arc<Endpoint> {
+    let token_signer = signer.clone();
+    Endpoint::builder(pubsub, supervisor)
+        .socket("/socket", UserSocket::new(signer.clone()), config.clone())
+        .socket("/auth_socket", AuthSocket::new(signer), config)
+        .route(Method::GET, "/token", move |request| {
+            let signer = token_signer.clone();
+            async move {
+                let (params, _) = query_params(request.uri().query());
+                match params.get("user_id").and_then(|id| id.parse::<u64>().ok()) {
+                    Some(user_id) => plain(StatusCode::OK, signer.sign(TOKEN_SALT, &user_id)),
+                    None => plain(StatusCode::BAD_REQUEST, "user_id must be a number"),
+                }
+            }
+        })
+        .build()
+}

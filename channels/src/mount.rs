@@ -1,0 +1,113 @@
+//! A socket mounted on the endpoint: the handler, its routes, and the shared
+//! services every connection of it uses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use runtime::process::ProcessSupervisor;
+
+use crate::pubsub::PubSub;
+use crate::socket::{Routes, Socket};
+
+/// Per-socket settings, with Phoenix's defaults where Phoenix has them.
+#[derive(Debug, Clone)]
+pub struct SocketConfig {
+    /// Close a connection that sends nothing for this long (Phoenix: 60 s).
+    pub heartbeat_timeout: Duration,
+    /// Unsent bytes a connection may hold before it is closed as not reading.
+    pub max_outbound_bytes: usize,
+    /// Largest frame accepted from a client.
+    pub max_frame_bytes: usize,
+    /// WebSocket read buffer: a small buffer keeps idle connections small.
+    pub read_buffer_bytes: usize,
+    /// Allowed `Origin` values (`check_origin`); empty allows any. A request
+    /// without an `Origin` header always passes, as in Phoenix.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        SocketConfig {
+            heartbeat_timeout: Duration::from_secs(60),
+            max_outbound_bytes: 4 << 20,
+            max_frame_bytes: 1 << 20,
+            read_buffer_bytes: 4096,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+impl SocketConfig {
+    /// Whether a request with this `Origin` header may connect.
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        match origin {
+            None => true,
+            Some(_) if self.allowed_origins.is_empty() => true,
+            Some(origin) => self
+                .allowed_origins
+                .iter()
+                .any(|allowed| allowed.trim_end_matches('/') == origin.trim_end_matches('/')),
+        }
+    }
+}
+
+/// Everything a connection of socket `S` needs, shared by all of them.
+pub struct Mount<S: Socket> {
+    pub(crate) handler: S,
+    pub(crate) routes: Routes<S::Assigns>,
+    pub(crate) pubsub: PubSub,
+    pub(crate) supervisor: ProcessSupervisor,
+    pub(crate) config: SocketConfig,
+}
+
+impl<S: Socket> Mount<S> {
+    /// Mounts `handler`, reading its routes once.
+    pub fn new(
+        handler: S,
+        pubsub: PubSub,
+        supervisor: ProcessSupervisor,
+        config: SocketConfig,
+    ) -> Arc<Self> {
+        let mut routes = Routes::default();
+        handler.channels(&mut routes);
+        Arc::new(Mount {
+            handler,
+            routes,
+            pubsub,
+            supervisor,
+            config,
+        })
+    }
+
+    /// The socket handler.
+    pub fn handler(&self) -> &S {
+        &self.handler
+    }
+
+    /// The node's PubSub.
+    pub fn pubsub(&self) -> &PubSub {
+        &self.pubsub
+    }
+
+    /// This socket's settings.
+    pub fn config(&self) -> &SocketConfig {
+        &self.config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_origin_allows_listed_origins_and_requests_without_one() {
+        let config = SocketConfig {
+            allowed_origins: vec!["http://localhost:4000".into()],
+            ..Default::default()
+        };
+        assert!(config.origin_allowed(None));
+        assert!(config.origin_allowed(Some("http://localhost:4000")));
+        assert!(!config.origin_allowed(Some("http://evil.example")));
+        assert!(SocketConfig::default().origin_allowed(Some("http://anything")));
+    }
+}

@@ -1,0 +1,263 @@
+//! A connection's outbound queue.
+//!
+//! Everything a connection must send goes through one queue: replies and pushes
+//! from its channel processes, fastlane broadcasts from PubSub, and notices that
+//! a channel exited (which the connection turns into `phx_close`/`phx_error`
+//! after everything the channel queued before it). One queue keeps that order.
+//!
+//! The transport drains the queue in batches, so a burst of broadcasts costs one
+//! wake-up and one flush. The queue counts its bytes: past `max_bytes` — a client
+//! that stopped reading — it refuses more and asks the transport to close the
+//! connection instead of growing the server's memory. Like the runtime's
+//! mailbox, it allocates nothing while empty.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::task::{Poll, Waker};
+
+use parking_lot::Mutex;
+use runtime::ExitReason;
+
+use crate::message::Ref;
+use crate::serializer::Frame;
+
+/// Why the server closes a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// A frame could not be decoded (WebSocket close 1007).
+    Malformed(String),
+    /// No frame from the client within the heartbeat timeout (close 1000).
+    HeartbeatTimeout,
+    /// The socket's id topic received `disconnect` (close 1000).
+    Disconnect,
+    /// The client did not read what it was sent (close 1008).
+    Overflow,
+    /// The server is shutting down (close 1001).
+    ServerShutdown,
+}
+
+impl CloseReason {
+    /// WebSocket close code.
+    pub fn code(&self) -> u16 {
+        match self {
+            CloseReason::Malformed(_) => 1007,
+            CloseReason::HeartbeatTimeout | CloseReason::Disconnect => 1000,
+            CloseReason::Overflow => 1008,
+            CloseReason::ServerShutdown => 1001,
+        }
+    }
+
+    /// WebSocket close reason text (at most 123 bytes on the wire).
+    pub fn text(&self) -> String {
+        let text = match self {
+            CloseReason::Malformed(why) => why.clone(),
+            CloseReason::HeartbeatTimeout => "heartbeat timeout".into(),
+            CloseReason::Disconnect => "disconnect".into(),
+            CloseReason::Overflow => "outbound queue overflow".into(),
+            CloseReason::ServerShutdown => "server shutdown".into(),
+        };
+        truncate_utf8(text, 123)
+    }
+}
+
+fn truncate_utf8(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// One item of the queue.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Bytes to send.
+    Frame(Frame),
+    /// A channel process exited; the connection drops it and tells the client.
+    ChannelExit {
+        /// Its topic.
+        topic: String,
+        /// Its join ref, to ignore notices from a channel already replaced.
+        join_ref: Ref,
+        /// Why; clean reasons become `phx_close`, crashes `phx_error`.
+        reason: ExitReason,
+    },
+}
+
+/// The queue refused an item: the connection is closing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("connection is closing")]
+pub struct Closing;
+
+struct Inner {
+    queue: VecDeque<Outbound>,
+    bytes: usize,
+    waker: Option<Waker>,
+    close: Option<CloseReason>,
+}
+
+/// A connection's outbound queue. Shared by `Arc`.
+pub struct Outbox {
+    inner: Mutex<Inner>,
+    max_bytes: usize,
+}
+
+/// What the transport gets from [`Outbox::next_batch`].
+#[derive(Debug)]
+pub enum Batch {
+    /// Items to handle, in order.
+    Items(Vec<Outbound>),
+    /// The connection must close, after the items already taken.
+    Close(CloseReason),
+}
+
+impl Outbox {
+    /// An empty queue holding at most `max_bytes` of unsent frames.
+    pub fn new(max_bytes: usize) -> Self {
+        Outbox {
+            inner: Mutex::new(Inner {
+                queue: VecDeque::new(),
+                bytes: 0,
+                waker: None,
+                close: None,
+            }),
+            max_bytes,
+        }
+    }
+
+    /// Queues a frame. Past the byte limit the connection is closed instead.
+    pub fn push_frame(&self, frame: Frame) -> Result<(), Closing> {
+        let size = frame.bytes().len();
+        self.push(Outbound::Frame(frame), size)
+    }
+
+    /// Queues a non-frame item (never refused for size).
+    pub fn push_notice(&self, item: Outbound) -> Result<(), Closing> {
+        self.push(item, 0)
+    }
+
+    fn push(&self, item: Outbound, size: usize) -> Result<(), Closing> {
+        let waker = {
+            let mut inner = self.inner.lock();
+            if inner.close.is_some() {
+                return Err(Closing);
+            }
+            if size > 0 && inner.bytes + size > self.max_bytes {
+                inner.close = Some(CloseReason::Overflow);
+                inner.queue.clear();
+                inner.bytes = 0;
+            } else {
+                inner.bytes += size;
+                inner.queue.push_back(item);
+            }
+            inner.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Asks the transport to close the connection (first reason wins).
+    pub fn close(&self, reason: CloseReason) {
+        let waker = {
+            let mut inner = self.inner.lock();
+            if inner.close.is_none() {
+                inner.close = Some(reason);
+            }
+            inner.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Whether the connection is closing.
+    pub fn is_closing(&self) -> bool {
+        self.inner.lock().close.is_some()
+    }
+
+    /// Bytes of frames waiting.
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.lock().bytes
+    }
+
+    /// Waits for items and takes them all; or the close request once the queue is empty.
+    pub async fn next_batch(&self) -> Batch {
+        poll_fn(|cx| {
+            let mut inner = self.inner.lock();
+            if !inner.queue.is_empty() {
+                inner.bytes = 0;
+                return Poll::Ready(Batch::Items(inner.queue.drain(..).collect()));
+            }
+            if let Some(reason) = &inner.close {
+                return Poll::Ready(Batch::Close(reason.clone()));
+            }
+            if !inner
+                .waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                inner.waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: usize) -> Frame {
+        Frame::Text("x".repeat(n).into())
+    }
+
+    #[tokio::test]
+    async fn items_come_out_in_one_batch_in_order() {
+        let outbox = Outbox::new(1000);
+        outbox.push_frame(frame(1)).unwrap();
+        outbox.push_frame(frame(2)).unwrap();
+        assert_eq!(outbox.queued_bytes(), 3);
+        let Batch::Items(items) = outbox.next_batch().await else {
+            panic!("expected items")
+        };
+        assert_eq!(items.len(), 2);
+        assert_eq!(outbox.queued_bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn overflow_drops_the_queue_and_closes() {
+        let outbox = Outbox::new(10);
+        outbox.push_frame(frame(6)).unwrap();
+        outbox.push_frame(frame(6)).unwrap();
+        assert!(matches!(
+            outbox.next_batch().await,
+            Batch::Close(CloseReason::Overflow)
+        ));
+        assert_eq!(outbox.push_frame(frame(1)), Err(Closing));
+    }
+
+    #[tokio::test]
+    async fn close_comes_after_the_items_already_queued() {
+        let outbox = Outbox::new(100);
+        outbox.push_frame(frame(1)).unwrap();
+        outbox.close(CloseReason::Disconnect);
+        assert!(matches!(outbox.next_batch().await, Batch::Items(_)));
+        assert!(matches!(
+            outbox.next_batch().await,
+            Batch::Close(CloseReason::Disconnect)
+        ));
+    }
+
+    #[test]
+    fn close_reasons_fit_in_a_close_frame() {
+        let long = CloseReason::Malformed("é".repeat(100));
+        assert!(long.text().len() <= 123);
+        assert_eq!(CloseReason::Malformed("x".into()).code(), 1007);
+    }
+}

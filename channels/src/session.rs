@@ -1,0 +1,320 @@
+//! One connection's protocol state, whatever the transport: Phoenix.Socket's
+//! message handling.
+//!
+//! The transport decodes frames and hands each [`Message`] to
+//! [`Session::handle_message`]; everything the session answers goes into the
+//! connection's outbox, so replies, pushes and broadcasts leave in the order
+//! they were produced. The session owns the table of joined topics: heartbeats,
+//! joins (including duplicate joins), leaves and routing of channel events
+//! happen here, and channel exits come back through the outbox as notices
+//! ([`Session::channel_exited`]) that become `phx_close` or `phx_error`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use runtime::ExitReason;
+use serde_json::{json, Value};
+
+use crate::channel::{send_reply, ChannelSocket};
+use crate::channel_server::{ChannelIn, JoinOutcome};
+use crate::message::{events, Message, Payload, Ref, Reply, Status, HEARTBEAT_TOPIC};
+use crate::mount::Mount;
+use crate::outbox::{CloseReason, Outbox};
+use crate::pubsub::SubscriberId;
+use crate::serializer::Serializer;
+use crate::socket::{ChannelProcess, Socket};
+
+struct Joined {
+    join_ref: Ref,
+    subscription: SubscriberId,
+    process: Box<dyn ChannelProcess>,
+}
+
+/// A connection's joined channels and how to answer its messages.
+pub struct Session<S: Socket> {
+    mount: Arc<Mount<S>>,
+    assigns: Arc<S::Assigns>,
+    serializer: Serializer,
+    outbox: Arc<Outbox>,
+    channels: HashMap<String, Joined>,
+    /// The id topic subscription (`id/1`), for disconnects.
+    id_subscription: Option<(String, SubscriberId)>,
+}
+
+impl<S: Socket> Session<S> {
+    /// A session for a connection that `connect` accepted with `assigns`.
+    pub fn new(
+        mount: Arc<Mount<S>>,
+        assigns: S::Assigns,
+        serializer: Serializer,
+        outbox: Arc<Outbox>,
+    ) -> Self {
+        let id_subscription = mount.handler.id(&assigns).map(|id| {
+            let closer = Arc::downgrade(&outbox);
+            let subscription = mount.pubsub.subscribe(&id, move |broadcast| {
+                let Some(outbox) = closer.upgrade() else {
+                    return false;
+                };
+                if broadcast.event == "disconnect" {
+                    outbox.close(CloseReason::Disconnect);
+                }
+                true
+            });
+            (id, subscription)
+        });
+        Session {
+            mount,
+            assigns: Arc::new(assigns),
+            serializer,
+            outbox,
+            channels: HashMap::new(),
+            id_subscription,
+        }
+    }
+
+    /// The connection's outbox.
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
+    /// Number of joined channels.
+    pub fn joined_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    fn reply(&self, join_ref: Ref, msg_ref: Ref, topic: &str, status: Status, response: Value) {
+        send_reply(
+            &self.outbox,
+            self.serializer,
+            Reply {
+                join_ref,
+                msg_ref,
+                topic: topic.to_string(),
+                status,
+                response: Payload::Json(response),
+            },
+        );
+    }
+
+    fn push(&self, join_ref: &Ref, topic: &str, event: &str) {
+        let message = Message {
+            join_ref: join_ref.clone(),
+            msg_ref: join_ref.clone(),
+            topic: topic.to_string(),
+            event: event.to_string(),
+            payload: Payload::empty(),
+        };
+        match self.serializer.encode_message(&message) {
+            Ok(frame) => {
+                let _ = self.outbox.push_frame(frame);
+            }
+            Err(err) => tracing::warn!(%topic, %err, "{event} not sent"),
+        }
+    }
+
+    /// Handles one message from the client.
+    pub async fn handle_message(&mut self, message: Message) {
+        if message.topic == HEARTBEAT_TOPIC && message.event == events::HEARTBEAT {
+            self.reply(
+                None,
+                message.msg_ref,
+                HEARTBEAT_TOPIC,
+                Status::Ok,
+                json!({}),
+            );
+            return;
+        }
+        if message.event == events::JOIN {
+            self.join(message).await;
+            return;
+        }
+        match self.channels.get(&message.topic) {
+            Some(joined) => {
+                let delivered = if message.event == events::LEAVE {
+                    joined.process.cast(ChannelIn::Leave {
+                        msg_ref: message.msg_ref.clone(),
+                    })
+                } else {
+                    joined.process.cast(ChannelIn::Event {
+                        event: message.event.clone(),
+                        payload: message.payload,
+                        msg_ref: message.msg_ref.clone(),
+                    })
+                };
+                if !delivered {
+                    // The channel died and its exit notice is still queued.
+                    self.unmatched(message.msg_ref, &message.topic);
+                }
+            }
+            None if message.event == events::LEAVE => {
+                self.reply(
+                    message.join_ref,
+                    message.msg_ref,
+                    &message.topic,
+                    Status::Ok,
+                    json!({}),
+                );
+            }
+            None => self.unmatched(message.msg_ref, &message.topic),
+        }
+    }
+
+    fn unmatched(&self, msg_ref: Ref, topic: &str) {
+        self.reply(
+            None,
+            msg_ref,
+            topic,
+            Status::Error,
+            json!({"reason": "unmatched topic"}),
+        );
+    }
+
+    async fn join(&mut self, message: Message) {
+        let started = Instant::now();
+        let Message {
+            join_ref,
+            msg_ref,
+            topic,
+            payload,
+            ..
+        } = message;
+        let Some(route) = self.mount.routes.find(&topic).cloned() else {
+            tracing::warn!(%topic, socket = self.mount.handler.name(), "ignoring unmatched topic");
+            self.unmatched(msg_ref, &topic);
+            return;
+        };
+        // A second join of a joined topic replaces the channel (Phoenix closes the old one).
+        let replaced = self.channels.remove(&topic).map(|old| {
+            self.mount.pubsub.unsubscribe(&topic, old.subscription);
+            old.process.stop(ExitReason::Shutdown);
+            old.join_ref
+        });
+        let subscription = self.mount.pubsub.new_id();
+        let socket = ChannelSocket {
+            assigns: self.assigns.clone(),
+            topic: topic.clone(),
+            join_ref: join_ref.clone(),
+            outbox: self.outbox.clone(),
+            serializer: self.serializer,
+            pubsub: self.mount.pubsub.clone(),
+            subscription,
+            myself: None,
+        };
+        let params = payload.as_json().map(filter_params).unwrap_or(Value::Null);
+        match route.start(&self.mount.supervisor, socket, payload) {
+            Err(err) => {
+                tracing::error!(%topic, %err, "could not start channel");
+                self.reply(
+                    join_ref.clone(),
+                    msg_ref,
+                    &topic,
+                    Status::Error,
+                    json!({"reason": "join crashed"}),
+                );
+            }
+            Ok(started_channel) => match started_channel.outcome.await {
+                Ok(JoinOutcome::Joined(reply)) => {
+                    tracing::info!(
+                        channel = route.name(),
+                        "JOINED {topic} in {:?}\n  Parameters: {params}",
+                        started.elapsed()
+                    );
+                    self.reply(join_ref.clone(), msg_ref, &topic, Status::Ok, reply);
+                    self.channels.insert(
+                        topic.clone(),
+                        Joined {
+                            join_ref: join_ref.clone(),
+                            subscription,
+                            process: started_channel.process,
+                        },
+                    );
+                }
+                Ok(JoinOutcome::Refused(reply)) => {
+                    tracing::info!(
+                        channel = route.name(),
+                        "REFUSED JOIN {topic} in {:?}\n  Parameters: {params}",
+                        started.elapsed()
+                    );
+                    self.reply(join_ref.clone(), msg_ref, &topic, Status::Error, reply);
+                }
+                Err(_) => {
+                    tracing::error!(
+                        channel = route.name(),
+                        "JOIN CRASHED {topic} in {:?}\n  Parameters: {params}",
+                        started.elapsed()
+                    );
+                    self.reply(
+                        join_ref.clone(),
+                        msg_ref,
+                        &topic,
+                        Status::Error,
+                        json!({"reason": "join crashed"}),
+                    );
+                }
+            },
+        }
+        if let Some(old_join_ref) = replaced {
+            self.push(&old_join_ref, &topic, events::CLOSE);
+        }
+    }
+
+    /// A channel process exited: drop it and tell the client, unless it was
+    /// already replaced or dropped.
+    pub fn channel_exited(&mut self, topic: &str, join_ref: &Ref, reason: &ExitReason) {
+        if self
+            .channels
+            .get(topic)
+            .is_none_or(|joined| &joined.join_ref != join_ref)
+        {
+            return;
+        }
+        self.channels.remove(topic);
+        let event = if reason.is_normal() {
+            events::CLOSE
+        } else {
+            events::ERROR
+        };
+        self.push(join_ref, topic, event);
+    }
+
+    /// The connection is gone: stop every channel and the id subscription.
+    pub fn shutdown(&mut self) {
+        for (topic, joined) in self.channels.drain() {
+            self.mount.pubsub.unsubscribe(&topic, joined.subscription);
+            joined.process.stop(ExitReason::Shutdown);
+        }
+        if let Some((topic, id)) = self.id_subscription.take() {
+            self.mount.pubsub.unsubscribe(&topic, id);
+        }
+    }
+}
+
+impl<S: Socket> Drop for Session<S> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Connect and join parameters with secrets blanked, as Phoenix filters them in logs.
+pub(crate) fn filter_params(params: &Value) -> Value {
+    match params {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let filtered = if is_secret(k) {
+                        Value::String("[FILTERED]".into())
+                    } else {
+                        filter_params(v)
+                    };
+                    (k.clone(), filtered)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+pub(crate) fn is_secret(key: &str) -> bool {
+    key == "token" || key == "password"
+}

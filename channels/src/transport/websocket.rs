@@ -1,0 +1,186 @@
+//! The WebSocket transport: upgrade, then one task per connection.
+//!
+//! The task reads frames and hands decoded messages to the session, and drains
+//! the connection's outbox in batches — feed every queued frame, flush once —
+//! so a burst of broadcasts costs one write. A frame that cannot be decoded
+//! closes this connection only, with code 1007 and a reason that names the
+//! problem. A connection that sends nothing for the heartbeat timeout is closed
+//! with 1000 "heartbeat timeout". The read buffer is small (see
+//! `SocketConfig::read_buffer_bytes`): tungstenite's 128 KiB default is
+//! zero-filled on first read and would cost every idle connection 128 KiB.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use http::{header, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
+
+use super::{connect, plain, Body, Connected};
+use crate::mount::Mount;
+use crate::outbox::{Batch, CloseReason, Outbound, Outbox};
+use crate::serializer::{Frame, Serializer};
+use crate::session::Session;
+use crate::socket::{ConnectInfo, Socket, Transport};
+
+/// Answers `GET {socket_path}/websocket`: 101 and a connection task, or 403/400.
+pub(crate) async fn serve<S: Socket>(
+    mount: Arc<Mount<S>>,
+    request: Request<Incoming>,
+    peer: Option<SocketAddr>,
+) -> Response<Body> {
+    let is_upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
+        return plain(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
+    };
+    if !is_upgrade {
+        return plain(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
+    }
+    let info = ConnectInfo {
+        peer,
+        headers: request.headers().clone(),
+        uri: request.uri().clone(),
+        transport: Transport::WebSocket,
+    };
+    let (assigns, serializer) = match connect(&mount, &info).await {
+        Connected::Accepted(assigns, serializer) => (assigns, serializer),
+        Connected::Refused(response) => return response,
+    };
+    let config = WebSocketConfig::default()
+        .read_buffer_size(mount.config.read_buffer_bytes)
+        .write_buffer_size(0)
+        .max_message_size(Some(mount.config.max_frame_bytes))
+        .max_frame_size(Some(mount.config.max_frame_bytes));
+    tokio::spawn(async move {
+        match hyper::upgrade::on(request).await {
+            Ok(upgraded) => {
+                let stream = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                run(mount, assigns, serializer, stream).await;
+            }
+            Err(err) => tracing::warn!(%err, "WebSocket upgrade failed"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(
+            header::SEC_WEBSOCKET_ACCEPT,
+            derive_accept_key(key.as_bytes()),
+        )
+        .body(Body::default())
+        .expect("static response parts are valid")
+}
+
+type Stream = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// The connection task.
+async fn run<S: Socket>(
+    mount: Arc<Mount<S>>,
+    assigns: S::Assigns,
+    serializer: Serializer,
+    mut stream: Stream,
+) {
+    let outbox = Arc::new(Outbox::new(mount.config.max_outbound_bytes));
+    let timeout = mount.config.heartbeat_timeout;
+    let mut session = Session::new(mount, assigns, serializer, outbox.clone());
+    let mut deadline = Instant::now() + timeout;
+    let close = loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                deadline = Instant::now() + timeout;
+                let frame = match incoming {
+                    Some(Ok(WsMessage::Text(text))) => Frame::Text(text),
+                    Some(Ok(WsMessage::Binary(data))) => Frame::Binary(data),
+                    // Pings are answered by tungstenite on the next write or flush.
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
+                    Some(Ok(WsMessage::Close(_))) | None => break None,
+                    Some(Err(err)) => {
+                        tracing::debug!(%err, "WebSocket read failed");
+                        break protocol_close(&err);
+                    }
+                };
+                match serializer.decode(&frame) {
+                    Ok(message) => session.handle_message(message).await,
+                    Err(err) => {
+                        tracing::warn!(%err, "closing connection: malformed frame");
+                        break Some(CloseReason::Malformed(err.to_string()));
+                    }
+                }
+            }
+            batch = outbox.next_batch() => match batch {
+                Batch::Items(items) => {
+                    if write_batch(&mut stream, &mut session, items).await.is_err() {
+                        break None;
+                    }
+                }
+                Batch::Close(reason) => break Some(reason),
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::info!("closing connection: no frame for {timeout:?}");
+                break Some(CloseReason::HeartbeatTimeout);
+            }
+        }
+    };
+    session.shutdown();
+    outbox.close(CloseReason::ServerShutdown);
+    if let Some(reason) = close {
+        if reason == CloseReason::Overflow {
+            tracing::warn!(
+                "closing connection: client does not read its frames (outbound queue full)"
+            );
+        }
+        let frame = CloseFrame {
+            code: CloseCode::from(reason.code()),
+            reason: reason.text().into(),
+        };
+        let _ = stream.close(Some(frame)).await;
+    }
+}
+
+/// A read error that deserves a close frame (bad UTF-8, oversized frame).
+fn protocol_close(err: &tokio_tungstenite::tungstenite::Error) -> Option<CloseReason> {
+    use tokio_tungstenite::tungstenite::Error;
+    match err {
+        Error::Utf8(_) => Some(CloseReason::Malformed(
+            "text frame is not valid UTF-8".into(),
+        )),
+        Error::Capacity(e) => Some(CloseReason::Malformed(format!("frame too large: {e}"))),
+        _ => None,
+    }
+}
+
+async fn write_batch<S: Socket>(
+    stream: &mut Stream,
+    session: &mut Session<S>,
+    items: Vec<Outbound>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    for item in items {
+        match item {
+            Outbound::Frame(Frame::Text(text)) => stream.feed(WsMessage::Text(text)).await?,
+            Outbound::Frame(Frame::Binary(data)) => stream.feed(WsMessage::Binary(data)).await?,
+            Outbound::ChannelExit {
+                topic,
+                join_ref,
+                reason,
+            } => session.channel_exited(&topic, &join_ref, &reason),
+        }
+    }
+    stream.flush().await
+}
