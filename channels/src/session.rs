@@ -78,6 +78,19 @@ impl<S: Socket> Session<S> {
         &self.outbox
     }
 
+    /// The process of the channel joined on `topic`, if it is a `C`.
+    pub fn channel_pid<C: crate::channel::Channel<S::Assigns>>(
+        &self,
+        topic: &str,
+    ) -> Option<runtime::Pid<crate::channel_server::ChannelServer<S::Assigns, C>>> {
+        self.channels
+            .get(topic)?
+            .process
+            .as_any()
+            .downcast_ref()
+            .cloned()
+    }
+
     /// Number of joined channels.
     pub fn joined_count(&self) -> usize {
         self.channels.len()

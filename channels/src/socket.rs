@@ -100,6 +100,8 @@ pub(crate) trait ChannelProcess: Send + Sync {
     fn cast(&self, message: ChannelIn) -> bool;
     /// Asks it to stop.
     fn stop(&self, reason: runtime::ExitReason);
+    /// The typed pid behind it, for tests that peek at channel state.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl<A: Send + Sync + 'static, C: Channel<A>> ChannelProcess for runtime::Pid<ChannelServer<A, C>> {
@@ -108,6 +110,9 @@ impl<A: Send + Sync + 'static, C: Channel<A>> ChannelProcess for runtime::Pid<Ch
     }
     fn stop(&self, reason: runtime::ExitReason) {
         runtime::Pid::stop(self, reason)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

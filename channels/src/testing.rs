@@ -227,6 +227,33 @@ impl<S: Socket> TestSocket<S> {
         }
     }
 
+    /// A copy of a joined channel's state (`:sys.get_state(socket.channel_pid)`).
+    pub async fn channel_state<C>(&self, channel: &TestChannel) -> C::State
+    where
+        C: crate::channel::Channel<S::Assigns>,
+        C::State: Clone,
+    {
+        let pid = self
+            .session
+            .channel_pid::<C>(&channel.topic)
+            .unwrap_or_else(|| panic!("{} is not joined with that channel type", channel.topic));
+        pid.inspect(|(_, state)| state.clone())
+            .await
+            .expect("the channel process answers")
+    }
+
+    /// Every message received so far, in arrival order, taking what the server
+    /// has already sent (`Process.info(self(), :messages)`).
+    pub async fn messages(&mut self) -> Vec<Message> {
+        while let Ok(batch) = tokio::time::timeout(Duration::ZERO, self.outbox.next_batch()).await {
+            match batch {
+                Batch::Items(items) => self.absorb(items),
+                Batch::Close(_) => break,
+            }
+        }
+        self.received.drain(..).collect()
+    }
+
     /// Waits for a reply to `msg_ref` with this status and a response matching `pattern`.
     pub async fn assert_reply(
         &mut self,
