@@ -33,6 +33,11 @@ struct Cli {
     /// Close connections silent for this long (Phoenix: 60 s).
     #[arg(long, env = "HEARTBEAT_TIMEOUT_MS", default_value_t = 60_000)]
     heartbeat_timeout_ms: u64,
+    /// Origins allowed to open sockets (`check_origin`), comma-separated, e.g.
+    /// `http://localhost:4000`. Empty (the default) allows any; a request
+    /// without an `Origin` header always passes.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -88,6 +93,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("the channel supervisor did not start")?;
     let config = SocketConfig {
         heartbeat_timeout: Duration::from_millis(cli.heartbeat_timeout_ms),
+        allowed_origins: cli
+            .allowed_origins
+            .into_iter()
+            .map(|origin| origin.trim().to_string())
+            .filter(|origin| !origin.is_empty())
+            .collect(),
         ..Default::default()
     };
     let endpoint = hello_sockets::endpoint(PubSub::new(), channels, signer, config);

@@ -7,6 +7,7 @@
 //! - `AuthSocket` at `/auth_socket`: a signed token is required; `ping`,
 //!   `user:*` (only your own user), `recurring`.
 //! - `GET /token?user_id=N`: a fresh token, for tests and demos.
+//! - `GET /processes`: the live supervision tree (the runtime's introspection).
 
 mod auth_channel;
 mod auth_socket;
@@ -57,6 +58,12 @@ pub fn endpoint(
                     None => plain(StatusCode::BAD_REQUEST, "user_id must be a number"),
                 }
             }
+        })
+        .route(Method::GET, "/processes", |_request| async {
+            plain(
+                StatusCode::OK,
+                runtime::introspect::render(&runtime::introspect::processes()),
+            )
         })
         .build()
 }

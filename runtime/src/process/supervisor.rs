@@ -463,6 +463,21 @@ impl ProcessSupervisor {
         self.link.start(Plan::temporary(), (handler, args), None)
     }
 
+    /// Like [`spawn`](Self::spawn), with a name shown in introspection.
+    pub fn spawn_named<G: GenServer>(
+        &self,
+        name: &str,
+        handler: G,
+        args: G::Args,
+    ) -> Result<Pid<G>, SpawnError> {
+        self.check_alive()?;
+        let plan = Plan {
+            name: Some(Arc::from(name)),
+            ..Plan::temporary()
+        };
+        self.link.start(plan, (handler, args), None)
+    }
+
     /// Starts a temporary child and waits for its `init`.
     pub async fn start_child<G: GenServer>(
         &self,
