@@ -149,7 +149,8 @@ impl<A: Send + Sync + 'static, C: Channel<A>> Starter<A> for ChannelStarter<C> {
             outcome: tx,
         };
         let name = format!("{} {}", short_type_name::<C>(), args.socket.topic);
-        let pid = supervisor.spawn_named(&name, ChannelServer::<A, C>::new(self.0.clone()), args)?;
+        let pid =
+            supervisor.spawn_named(&name, ChannelServer::<A, C>::new(self.0.clone()), args)?;
         Ok(Started {
             process: Box::new(pid),
             outcome: rx,
