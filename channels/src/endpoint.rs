@@ -28,7 +28,8 @@ use crate::message::Payload;
 use crate::mount::{Mount, SocketConfig};
 use crate::pubsub::PubSub;
 use crate::socket::Socket;
-use crate::transport::{plain, websocket, Body};
+use crate::token::Signer;
+use crate::transport::{longpoll, plain, websocket, Body};
 
 /// An HTTP route handler.
 pub type Handler =
@@ -41,6 +42,11 @@ trait MountedSocket: Send + Sync {
         request: Request<Incoming>,
         peer: Option<SocketAddr>,
     ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+    fn longpoll(
+        &self,
+        request: Request<Incoming>,
+        peer: Option<SocketAddr>,
+    ) -> Option<Pin<Box<dyn Future<Output = Response<Body>> + Send>>>;
 }
 
 impl<S: Socket> MountedSocket for Arc<Mount<S>> {
@@ -51,10 +57,20 @@ impl<S: Socket> MountedSocket for Arc<Mount<S>> {
     ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
         Box::pin(websocket::serve(self.clone(), request, peer))
     }
+
+    fn longpoll(
+        &self,
+        request: Request<Incoming>,
+        peer: Option<SocketAddr>,
+    ) -> Option<Pin<Box<dyn Future<Output = Response<Body>> + Send>>> {
+        (self.config.longpoll && self.signer.is_some())
+            .then(|| Box::pin(longpoll::serve(self.clone(), request, peer)) as Pin<Box<_>>)
+    }
 }
 
 /// Builds an [`Endpoint`].
 pub struct EndpointBuilder {
+    signer: Option<Signer>,
     pubsub: PubSub,
     supervisor: ProcessSupervisor,
     sockets: HashMap<String, Box<dyn MountedSocket>>,
@@ -65,9 +81,22 @@ pub struct EndpointBuilder {
 impl EndpointBuilder {
     /// Mounts `socket` at `path` (e.g. `/socket`, answering `/socket/websocket`).
     pub fn socket<S: Socket>(mut self, path: &str, socket: S, config: SocketConfig) -> Self {
-        let mount = Mount::new(socket, self.pubsub.clone(), self.supervisor.clone(), config);
+        let mount = Mount::new(
+            socket,
+            self.pubsub.clone(),
+            self.supervisor.clone(),
+            config,
+            self.signer.clone(),
+        );
         self.sockets
             .insert(path.trim_end_matches('/').to_string(), Box::new(mount));
+        self
+    }
+
+    /// The endpoint's signer (its `secret_key_base`); long-poll session tokens
+    /// need it. Set it before mounting sockets.
+    pub fn signer(mut self, signer: Signer) -> Self {
+        self.signer = Some(signer);
         self
     }
 
@@ -114,6 +143,7 @@ impl Endpoint {
     /// Starts building an endpoint whose channels run under `supervisor`.
     pub fn builder(pubsub: PubSub, supervisor: ProcessSupervisor) -> EndpointBuilder {
         EndpointBuilder {
+            signer: None,
             pubsub,
             supervisor,
             sockets: HashMap::new(),
@@ -186,6 +216,10 @@ impl Endpoint {
                 match (transport, request.method()) {
                     ("websocket", &Method::GET) => return socket.websocket(request, peer).await,
                     ("websocket", _) => return plain(StatusCode::METHOD_NOT_ALLOWED, ""),
+                    ("longpoll", _) => match socket.longpoll(request, peer) {
+                        Some(serving) => return serving.await,
+                        None => return plain(StatusCode::NOT_FOUND, "not found"),
+                    },
                     _ => {}
                 }
             }

@@ -8,6 +8,8 @@ use runtime::process::ProcessSupervisor;
 
 use crate::pubsub::PubSub;
 use crate::socket::{Routes, Socket};
+use crate::token::Signer;
+use crate::transport::longpoll::LongPollSessions;
 
 /// Per-socket settings, with Phoenix's defaults where Phoenix has them.
 #[derive(Debug, Clone)]
@@ -23,6 +25,12 @@ pub struct SocketConfig {
     /// Allowed `Origin` values (`check_origin`); empty allows any. A request
     /// without an `Origin` header always passes, as in Phoenix.
     pub allowed_origins: Vec<String>,
+    /// Serve the long-poll transport too (Phoenix: `longpoll: true`).
+    pub longpoll: bool,
+    /// How long a long-poll GET waits for messages before answering 204.
+    pub longpoll_window: Duration,
+    /// A long-poll session with no GET for this long is closed, its channels stopped.
+    pub longpoll_session_timeout: Duration,
 }
 
 impl Default for SocketConfig {
@@ -33,6 +41,9 @@ impl Default for SocketConfig {
             max_frame_bytes: 1 << 20,
             read_buffer_bytes: 4096,
             allowed_origins: Vec::new(),
+            longpoll: false,
+            longpoll_window: Duration::from_secs(10),
+            longpoll_session_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -58,6 +69,9 @@ pub struct Mount<S: Socket> {
     pub(crate) pubsub: PubSub,
     pub(crate) supervisor: ProcessSupervisor,
     pub(crate) config: SocketConfig,
+    /// Signs long-poll session tokens; long poll is off without it.
+    pub(crate) signer: Option<Signer>,
+    pub(crate) longpoll_sessions: LongPollSessions,
 }
 
 impl<S: Socket> Mount<S> {
@@ -67,6 +81,7 @@ impl<S: Socket> Mount<S> {
         pubsub: PubSub,
         supervisor: ProcessSupervisor,
         config: SocketConfig,
+        signer: Option<Signer>,
     ) -> Arc<Self> {
         let mut routes = Routes::default();
         handler.channels(&mut routes);
@@ -76,6 +91,8 @@ impl<S: Socket> Mount<S> {
             pubsub,
             supervisor,
             config,
+            signer,
+            longpoll_sessions: LongPollSessions::default(),
         })
     }
 

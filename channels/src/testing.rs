@@ -86,6 +86,7 @@ impl ChannelCase {
             self.pubsub.clone(),
             self.supervisor.clone(),
             SocketConfig::default(),
+            None,
         );
         let outbox = Arc::new(Outbox::new(SocketConfig::default().max_outbound_bytes));
         let (tx, broadcasts) = mpsc::unbounded_channel();

@@ -2,7 +2,7 @@
 //! reference application for the endpoint, sockets and channels, and the
 //! server the wire tests, the phoenix.js test and the load generator talk to.
 //!
-//! - `UserSocket` at `/socket`: `ping`, `ping:*`, `wild:*`, `dupe`,
+//! - `UserSocket` at `/socket` (WebSocket and long poll): `ping`, `ping:*`, `wild:*`, `dupe`,
 //!   `recurring`, `bench:*`; anyone may connect.
 //! - `AuthSocket` at `/auth_socket`: a signed token is required; `ping`,
 //!   `user:*` (only your own user), `recurring`.
@@ -46,8 +46,13 @@ pub fn endpoint(
     config: SocketConfig,
 ) -> Arc<Endpoint> {
     let token_signer = signer.clone();
+    let user_socket = SocketConfig {
+        longpoll: true,
+        ..config.clone()
+    };
     Endpoint::builder(pubsub, supervisor)
-        .socket("/socket", UserSocket::new(signer.clone()), config.clone())
+        .signer(signer.clone())
+        .socket("/socket", UserSocket::new(signer.clone()), user_socket)
         .socket("/auth_socket", AuthSocket::new(signer), config)
         .route(Method::GET, "/token", move |request| {
             let signer = token_signer.clone();
