@@ -32,7 +32,9 @@ async fn routes_and_static_files_share_the_port() {
         .await
         .unwrap();
     let endpoint = Endpoint::builder(PubSub::new(), supervisor)
-        .route(Method::GET, "/health", |_| async { plain(StatusCode::OK, "ok") })
+        .route(Method::GET, "/health", |_| async {
+            plain(StatusCode::OK, "ok")
+        })
         .static_files("/", &dir)
         .build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -50,8 +52,12 @@ async fn routes_and_static_files_share_the_port() {
     let script = get(address, "/js/app.js").await;
     assert!(script.contains("javascript"), "{script}");
 
-    assert!(get(address, "/../etc/passwd").await.starts_with("HTTP/1.1 400"));
+    assert!(get(address, "/../etc/passwd")
+        .await
+        .starts_with("HTTP/1.1 400"));
     assert!(get(address, "/nope.txt").await.starts_with("HTTP/1.1 404"));
-    assert!(get(address, "/socket/websocket").await.starts_with("HTTP/1.1 404"));
+    assert!(get(address, "/socket/websocket")
+        .await
+        .starts_with("HTTP/1.1 404"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
