@@ -18,8 +18,14 @@ pub struct SocketConfig {
     pub heartbeat_timeout: Duration,
     /// Unsent bytes a connection may hold before it is closed as not reading.
     pub max_outbound_bytes: usize,
-    /// Largest frame accepted from a client.
+    /// Largest frame accepted from a client; a larger one closes the connection (1009).
     pub max_frame_bytes: usize,
+    /// Most channels one connection may have joined at once.
+    pub max_channels: usize,
+    /// Most messages a connection may send per second. Past it, messages get
+    /// `{"reason":"rate limited"}` error replies; past twice it, the connection
+    /// is closed (1008).
+    pub max_messages_per_second: u32,
     /// WebSocket read buffer: a small buffer keeps idle connections small.
     pub read_buffer_bytes: usize,
     /// Allowed `Origin` values (`check_origin`); empty allows any. A request
@@ -39,6 +45,8 @@ impl Default for SocketConfig {
             heartbeat_timeout: Duration::from_secs(60),
             max_outbound_bytes: 4 << 20,
             max_frame_bytes: 1 << 20,
+            max_channels: 100,
+            max_messages_per_second: 1_000,
             read_buffer_bytes: 4096,
             allowed_origins: Vec::new(),
             longpoll: false,

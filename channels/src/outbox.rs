@@ -32,6 +32,10 @@ pub enum CloseReason {
     Disconnect,
     /// The client did not read what it was sent (close 1008).
     Overflow,
+    /// The client sent a frame larger than allowed (close 1009).
+    TooLarge(String),
+    /// The client sent messages faster than allowed (close 1008).
+    RateLimited,
     /// The server is shutting down (close 1001).
     ServerShutdown,
 }
@@ -42,7 +46,8 @@ impl CloseReason {
         match self {
             CloseReason::Malformed(_) => 1007,
             CloseReason::HeartbeatTimeout | CloseReason::Disconnect => 1000,
-            CloseReason::Overflow => 1008,
+            CloseReason::Overflow | CloseReason::RateLimited => 1008,
+            CloseReason::TooLarge(_) => 1009,
             CloseReason::ServerShutdown => 1001,
         }
     }
@@ -54,6 +59,8 @@ impl CloseReason {
             CloseReason::HeartbeatTimeout => "heartbeat timeout".into(),
             CloseReason::Disconnect => "disconnect".into(),
             CloseReason::Overflow => "outbound queue overflow".into(),
+            CloseReason::TooLarge(why) => why.clone(),
+            CloseReason::RateLimited => "rate limit exceeded".into(),
             CloseReason::ServerShutdown => "server shutdown".into(),
         };
         truncate_utf8(text, 123)
@@ -96,6 +103,8 @@ struct Inner {
     queue: VecDeque<Outbound>,
     bytes: usize,
     waker: Option<Waker>,
+    /// Woken when a close is requested, for a transport stuck writing.
+    close_waker: Option<Waker>,
     close: Option<CloseReason>,
 }
 
@@ -122,6 +131,7 @@ impl Outbox {
                 queue: VecDeque::new(),
                 bytes: 0,
                 waker: None,
+                close_waker: None,
                 close: None,
             }),
             max_bytes,
@@ -140,22 +150,28 @@ impl Outbox {
     }
 
     fn push(&self, item: Outbound, size: usize) -> Result<(), Closing> {
-        let waker = {
+        let (waker, close_waker) = {
             let mut inner = self.inner.lock();
             if inner.close.is_some() {
                 return Err(Closing);
             }
             if size > 0 && inner.bytes + size > self.max_bytes {
+                tracing::warn!(
+                    queued_bytes = inner.bytes,
+                    limit = self.max_bytes,
+                    "client does not read its frames: closing the connection"
+                );
                 inner.close = Some(CloseReason::Overflow);
                 inner.queue.clear();
                 inner.bytes = 0;
+                (inner.waker.take(), inner.close_waker.take())
             } else {
                 inner.bytes += size;
                 inner.queue.push_back(item);
+                (inner.waker.take(), None)
             }
-            inner.waker.take()
         };
-        if let Some(waker) = waker {
+        for waker in [waker, close_waker].into_iter().flatten() {
             waker.wake();
         }
         Ok(())
@@ -163,16 +179,31 @@ impl Outbox {
 
     /// Asks the transport to close the connection (first reason wins).
     pub fn close(&self, reason: CloseReason) {
-        let waker = {
+        let wakers = {
             let mut inner = self.inner.lock();
             if inner.close.is_none() {
                 inner.close = Some(reason);
             }
-            inner.waker.take()
+            [inner.waker.take(), inner.close_waker.take()]
         };
-        if let Some(waker) = waker {
+        for waker in wakers.into_iter().flatten() {
             waker.wake();
         }
+    }
+
+    /// Resolves once a close has been requested, with its reason.
+    pub async fn closed(&self) -> CloseReason {
+        poll_fn(|cx| {
+            let mut inner = self.inner.lock();
+            match &inner.close {
+                Some(reason) => Poll::Ready(reason.clone()),
+                None => {
+                    inner.close_waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
     }
 
     /// Whether the connection is closing.

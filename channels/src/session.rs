@@ -25,6 +25,12 @@ use crate::pubsub::SubscriberId;
 use crate::serializer::Serializer;
 use crate::socket::{ChannelProcess, Socket};
 
+/// Counts a connection's messages per one-second window.
+struct RateWindow {
+    started: Instant,
+    count: u32,
+}
+
 struct Joined {
     join_ref: Ref,
     subscription: SubscriberId,
@@ -40,6 +46,7 @@ pub struct Session<S: Socket> {
     channels: HashMap<String, Joined>,
     /// The id topic subscription (`id/1`), for disconnects.
     id_subscription: Option<(String, SubscriberId)>,
+    rate: RateWindow,
 }
 
 impl<S: Socket> Session<S> {
@@ -70,6 +77,10 @@ impl<S: Socket> Session<S> {
             outbox,
             channels: HashMap::new(),
             id_subscription,
+            rate: RateWindow {
+                started: Instant::now(),
+                count: 0,
+            },
         }
     }
 
@@ -126,8 +137,43 @@ impl<S: Socket> Session<S> {
         }
     }
 
+    /// Counts a message against the rate limit: `false` means refuse it.
+    fn within_rate(&mut self) -> bool {
+        let limit = self.mount.config.max_messages_per_second;
+        if self.rate.started.elapsed() >= std::time::Duration::from_secs(1) {
+            self.rate = RateWindow {
+                started: Instant::now(),
+                count: 0,
+            };
+        }
+        self.rate.count = self.rate.count.saturating_add(1);
+        if self.rate.count <= limit {
+            return true;
+        }
+        if self.rate.count > limit.saturating_mul(2) {
+            tracing::warn!(
+                limit,
+                "closing connection: more than twice the message rate limit"
+            );
+            self.outbox.close(CloseReason::RateLimited);
+        }
+        false
+    }
+
     /// Handles one message from the client.
     pub async fn handle_message(&mut self, message: Message) {
+        if !self.within_rate() {
+            if message.msg_ref.is_some() {
+                self.reply(
+                    message.join_ref,
+                    message.msg_ref,
+                    &message.topic,
+                    Status::Error,
+                    json!({"reason": "rate limited"}),
+                );
+            }
+            return;
+        }
         if message.topic == HEARTBEAT_TOPIC && message.event == events::HEARTBEAT {
             self.reply(
                 None,
@@ -197,6 +243,18 @@ impl<S: Socket> Session<S> {
             self.unmatched(msg_ref, &topic);
             return;
         };
+        let max = self.mount.config.max_channels;
+        if !self.channels.contains_key(&topic) && self.channels.len() >= max {
+            tracing::warn!(%topic, max, "refusing join: too many channels on one connection");
+            self.reply(
+                join_ref,
+                msg_ref,
+                &topic,
+                Status::Error,
+                json!({"reason": "too many channels"}),
+            );
+            return;
+        }
         // A second join of a joined topic replaces the channel (Phoenix closes the old one).
         let replaced = self.channels.remove(&topic).map(|old| {
             self.mount.pubsub.unsubscribe(&topic, old.subscription);

@@ -11,6 +11,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use http::{header, Request, Response, StatusCode};
@@ -126,7 +127,13 @@ async fn run<S: Socket>(
             }
             batch = outbox.next_batch() => match batch {
                 Batch::Items(items) => {
-                    if write_batch(&mut stream, &mut session, items).await.is_err() {
+                    // A client that stops reading blocks the write; the outbox
+                    // overflowing meanwhile ends it.
+                    let written = tokio::select! {
+                        written = write_batch(&mut stream, &mut session, items) => written.is_ok(),
+                        reason = outbox.closed() => break Some(reason),
+                    };
+                    if !written {
                         break None;
                     }
                 }
@@ -150,7 +157,8 @@ async fn run<S: Socket>(
             code: CloseCode::from(reason.code()),
             reason: reason.text().into(),
         };
-        let _ = stream.close(Some(frame)).await;
+        // A client that does not read may not take the close frame either.
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.close(Some(frame))).await;
     }
 }
 
@@ -161,7 +169,7 @@ fn protocol_close(err: &tokio_tungstenite::tungstenite::Error) -> Option<CloseRe
         Error::Utf8(_) => Some(CloseReason::Malformed(
             "text frame is not valid UTF-8".into(),
         )),
-        Error::Capacity(e) => Some(CloseReason::Malformed(format!("frame too large: {e}"))),
+        Error::Capacity(e) => Some(CloseReason::TooLarge(format!("frame too large: {e}"))),
         _ => None,
     }
 }
