@@ -12,7 +12,8 @@
 //! per-channel assigns are its `State`, built by `join`.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use runtime::timer::TimerRef;
@@ -20,9 +21,11 @@ use runtime::{ExitReason, ProcessError};
 use serde_json::Value;
 
 use crate::message::{Message, Payload, Ref, Reply as ReplyMessage, Status};
+use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::pubsub::{PubSub, SubscriberId};
 use crate::serializer::Serializer;
+use crate::services::Services;
 
 /// What `join` decided.
 #[derive(Debug)]
@@ -94,10 +97,15 @@ pub struct ChannelSocket<A, I = ()> {
     pub(crate) join_ref: Ref,
     pub(crate) outbox: Arc<Outbox>,
     pub(crate) serializer: Serializer,
-    pub(crate) pubsub: PubSub,
+    pub(crate) services: Arc<Services>,
     pub(crate) subscription: SubscriberId,
     /// Set as soon as the channel's process runs (before `join`).
     pub(crate) myself: Option<ChannelHandle<I>>,
+    /// Async replies running now; allocated on first use.
+    pub(crate) async_running: OnceLock<Arc<AtomicUsize>>,
+    pub(crate) max_async: usize,
+    /// The ref of the client message being handled (`socket.ref` in Phoenix).
+    pub(crate) current_ref: Ref,
 }
 
 impl<A, I> ChannelSocket<A, I> {
@@ -118,12 +126,17 @@ impl<A, I> ChannelSocket<A, I> {
 
     /// The node's PubSub, e.g. to subscribe this channel to more topics.
     pub fn pubsub(&self) -> &PubSub {
-        &self.pubsub
+        &self.services.pubsub
+    }
+
+    /// The endpoint's metrics, e.g. to time a handler (`Statix.measure`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.services.metrics
     }
 
     /// This node's name.
     pub fn node_name(&self) -> String {
-        self.pubsub.node_name()
+        self.services.pubsub.node_name()
     }
 
     /// Sends an event to this client only (`push/3`).
@@ -151,12 +164,13 @@ impl<A, I> ChannelSocket<A, I> {
 
     /// Sends an event to every subscriber of this topic, this client included (`broadcast/3`).
     pub fn broadcast(&self, event: &str, payload: impl Into<Payload>) {
-        self.pubsub.broadcast(&self.topic, event, payload);
+        self.services.pubsub.broadcast(&self.topic, event, payload);
     }
 
     /// Sends an event to every subscriber of this topic but this client (`broadcast_from/3`).
     pub fn broadcast_from(&self, event: &str, payload: impl Into<Payload>) {
-        self.pubsub
+        self.services
+            .pubsub
             .broadcast_from(self.subscription, &self.topic, event, payload);
     }
 
@@ -181,15 +195,71 @@ impl<A, I> ChannelSocket<A, I> {
         self.myself().0.send_interval(period, Box::new(make))
     }
 
-    /// A handle to reply to the message being handled later, from another task
+    /// Answers the message being handled asynchronously: `job` runs under the
+    /// endpoint's task supervisor and its reply is sent when it finishes, so a
+    /// slow request never blocks the channel (the book's `parallel_slow_ping`).
+    /// Return `HandleIn::NoReply` from `handle_in` after calling this.
+    ///
+    /// At most `max_async_replies_per_channel` jobs run per channel; beyond it
+    /// the message is answered at once with `{"reason":"too many requests"}`.
+    /// A job that panics is answered `{"reason":"internal error"}`.
+    pub async fn reply_async<F>(&self, job: F)
+    where
+        F: Future<Output = Reply> + Send + 'static,
+    {
+        let reply_to = self.socket_ref();
+        let running = self
+            .async_running
+            .get_or_init(|| Arc::new(AtomicUsize::new(0)))
+            .clone();
+        if running.fetch_add(1, Ordering::AcqRel) >= self.max_async {
+            running.fetch_sub(1, Ordering::AcqRel);
+            reply_to.reply(Reply::error(
+                serde_json::json!({"reason": "too many requests"}),
+            ));
+            return;
+        }
+        let tasks = match self.services.tasks().await {
+            Ok(tasks) => tasks,
+            Err(err) => {
+                running.fetch_sub(1, Ordering::AcqRel);
+                tracing::error!(%err, "no task supervisor for async replies");
+                reply_to.reply(Reply::error(
+                    serde_json::json!({"reason": "internal error"}),
+                ));
+                return;
+            }
+        };
+        let task = tasks.async_named(&self.topic, job);
+        match task {
+            Ok(task) => {
+                tokio::spawn(async move {
+                    let reply = task.join().await.unwrap_or_else(|err| {
+                        tracing::error!(%err, "async reply failed");
+                        Reply::error(serde_json::json!({"reason": "internal error"}))
+                    });
+                    running.fetch_sub(1, Ordering::AcqRel);
+                    reply_to.reply(reply);
+                });
+            }
+            Err(_) => {
+                running.fetch_sub(1, Ordering::AcqRel);
+                reply_to.reply(Reply::error(
+                    serde_json::json!({"reason": "too many requests"}),
+                ));
+            }
+        }
+    }
+
+    /// A handle to reply later, from another task, to the message being handled
     /// (`socket_ref/1`); see [`SocketRef::reply`].
-    pub fn socket_ref(&self, msg_ref: &Ref) -> SocketRef {
+    pub fn socket_ref(&self) -> SocketRef {
         SocketRef {
             outbox: self.outbox.clone(),
             serializer: self.serializer,
             topic: self.topic.clone(),
             join_ref: self.join_ref.clone(),
-            msg_ref: msg_ref.clone(),
+            msg_ref: self.current_ref.clone(),
         }
     }
 }
@@ -203,9 +273,12 @@ impl<A> ChannelSocket<A, ()> {
             join_ref: self.join_ref,
             outbox: self.outbox,
             serializer: self.serializer,
-            pubsub: self.pubsub,
+            services: self.services,
             subscription: self.subscription,
             myself: None,
+            async_running: self.async_running,
+            max_async: self.max_async,
+            current_ref: self.current_ref,
         }
     }
 }

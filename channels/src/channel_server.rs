@@ -116,23 +116,26 @@ impl<A: Send + Sync + 'static, C: Channel<A>> GenServer for ChannelServer<A, C> 
                 event,
                 payload,
                 msg_ref,
-            } => match self
-                .channel
-                .handle_in(&event, payload, socket, state)
-                .await?
-            {
-                HandleIn::Reply(reply) => {
-                    reply_to(socket, msg_ref, reply);
-                    Ok(Flow::Continue)
-                }
-                HandleIn::NoReply => Ok(Flow::Continue),
-                HandleIn::Stop(reason, reply) => {
-                    if let Some(reply) = reply {
+            } => {
+                socket.current_ref = msg_ref.clone();
+                match self
+                    .channel
+                    .handle_in(&event, payload, socket, state)
+                    .await?
+                {
+                    HandleIn::Reply(reply) => {
                         reply_to(socket, msg_ref, reply);
+                        Ok(Flow::Continue)
                     }
-                    Ok(Flow::Stop(reason))
+                    HandleIn::NoReply => Ok(Flow::Continue),
+                    HandleIn::Stop(reason, reply) => {
+                        if let Some(reply) = reply {
+                            reply_to(socket, msg_ref, reply);
+                        }
+                        Ok(Flow::Stop(reason))
+                    }
                 }
-            },
+            }
             ChannelIn::Leave { msg_ref } => {
                 reply_to(socket, msg_ref, Reply::ok(json!({})));
                 Ok(Flow::Stop(ExitReason::ShutdownWith("left".into())))
@@ -167,6 +170,7 @@ impl<A: Send + Sync + 'static, C: Channel<A>> GenServer for ChannelServer<A, C> 
     ) {
         self.channel.terminate(reason, socket, state).await;
         socket
+            .services
             .pubsub
             .unsubscribe(&socket.topic, socket.subscription);
         let _ = socket.outbox.push_notice(Outbound::ChannelExit {
@@ -188,7 +192,7 @@ impl<A: Send + Sync + 'static, C: Channel<A>> ChannelServer<A, C> {
         outcome: oneshot::Sender<JoinOutcome>,
     ) -> (ChannelSocket<A, C::Info>, C::State) {
         let intercepts = self.channel.intercepts();
-        socket.pubsub.subscribe_fastlane(
+        socket.services.pubsub.subscribe_fastlane(
             &socket.topic,
             socket.subscription,
             Fastlane {

@@ -25,11 +25,14 @@ use runtime::process::ProcessSupervisor;
 use tokio::net::TcpListener;
 
 use crate::message::Payload;
+use crate::metrics::Metrics;
 use crate::mount::{Mount, SocketConfig};
 use crate::pubsub::PubSub;
+use crate::services::Services;
 use crate::socket::Socket;
 use crate::token::Signer;
 use crate::transport::{longpoll, plain, websocket, Body};
+use runtime::task::TaskSupervisor;
 
 /// An HTTP route handler.
 pub type Handler =
@@ -63,40 +66,48 @@ impl<S: Socket> MountedSocket for Arc<Mount<S>> {
         request: Request<Incoming>,
         peer: Option<SocketAddr>,
     ) -> Option<Pin<Box<dyn Future<Output = Response<Body>> + Send>>> {
-        (self.config.longpoll && self.signer.is_some())
+        (self.config.longpoll && self.services.signer.is_some())
             .then(|| Box::pin(longpoll::serve(self.clone(), request, peer)) as Pin<Box<_>>)
     }
 }
 
+/// Mounts one socket once the endpoint's services are known.
+type Mounter = Box<dyn FnOnce(Arc<Services>) -> Box<dyn MountedSocket>>;
+
 /// Builds an [`Endpoint`].
 pub struct EndpointBuilder {
-    signer: Option<Signer>,
-    pubsub: PubSub,
-    supervisor: ProcessSupervisor,
-    sockets: HashMap<String, Box<dyn MountedSocket>>,
+    services: Services,
+    sockets: Vec<(String, Mounter)>,
     routes: HashMap<(Method, String), Handler>,
     static_dirs: Vec<(String, PathBuf)>,
 }
 
 impl EndpointBuilder {
-    /// Mounts `socket` at `path` (e.g. `/socket`, answering `/socket/websocket`).
+    /// Mounts `socket` at `path` (e.g. `/socket`, answering `/socket/websocket`
+    /// and, when `config.longpoll` is set, `/socket/longpoll`).
     pub fn socket<S: Socket>(mut self, path: &str, socket: S, config: SocketConfig) -> Self {
-        let mount = Mount::new(
-            socket,
-            self.pubsub.clone(),
-            self.supervisor.clone(),
-            config,
-            self.signer.clone(),
-        );
+        let mount: Mounter =
+            Box::new(move |services| Box::new(Mount::new(socket, services, config)));
         self.sockets
-            .insert(path.trim_end_matches('/').to_string(), Box::new(mount));
+            .push((path.trim_end_matches('/').to_string(), mount));
         self
     }
 
-    /// The endpoint's signer (its `secret_key_base`); long-poll session tokens
-    /// need it. Set it before mounting sockets.
+    /// The endpoint's signer (its `secret_key_base`); long-poll session tokens need it.
     pub fn signer(mut self, signer: Signer) -> Self {
-        self.signer = Some(signer);
+        self.services = self.services.with_signer(signer);
+        self
+    }
+
+    /// Where metrics go (default: kept for `/metrics` only).
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.services = self.services.with_metrics(metrics);
+        self
+    }
+
+    /// The task supervisor async replies run under (default: one started on first use).
+    pub fn tasks(mut self, tasks: TaskSupervisor) -> Self {
+        self.services = self.services.with_tasks(tasks);
         self
     }
 
@@ -120,10 +131,15 @@ impl EndpointBuilder {
 
     /// The endpoint, ready to serve.
     pub fn build(self) -> Arc<Endpoint> {
+        let services = Arc::new(self.services);
+        let sockets = self
+            .sockets
+            .into_iter()
+            .map(|(path, mount)| (path, mount(services.clone())))
+            .collect();
         Arc::new(Endpoint {
-            pubsub: self.pubsub,
-            supervisor: self.supervisor,
-            sockets: self.sockets,
+            services,
+            sockets,
             routes: self.routes,
             static_dirs: self.static_dirs,
         })
@@ -132,8 +148,7 @@ impl EndpointBuilder {
 
 /// An HTTP server for sockets, routes and static files.
 pub struct Endpoint {
-    pubsub: PubSub,
-    supervisor: ProcessSupervisor,
+    services: Arc<Services>,
     sockets: HashMap<String, Box<dyn MountedSocket>>,
     routes: HashMap<(Method, String), Handler>,
     static_dirs: Vec<(String, PathBuf)>,
@@ -143,10 +158,8 @@ impl Endpoint {
     /// Starts building an endpoint whose channels run under `supervisor`.
     pub fn builder(pubsub: PubSub, supervisor: ProcessSupervisor) -> EndpointBuilder {
         EndpointBuilder {
-            signer: None,
-            pubsub,
-            supervisor,
-            sockets: HashMap::new(),
+            services: Services::new(pubsub, supervisor),
+            sockets: Vec::new(),
             routes: HashMap::new(),
             static_dirs: Vec::new(),
         }
@@ -154,17 +167,22 @@ impl Endpoint {
 
     /// The node's PubSub.
     pub fn pubsub(&self) -> &PubSub {
-        &self.pubsub
+        &self.services.pubsub
     }
 
     /// The supervisor of this endpoint's channel processes.
     pub fn supervisor(&self) -> &ProcessSupervisor {
-        &self.supervisor
+        &self.services.supervisor
+    }
+
+    /// The endpoint's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.services.metrics
     }
 
     /// `Endpoint.broadcast/3`: every subscriber of `topic` on every node.
     pub fn broadcast(&self, topic: &str, event: &str, payload: impl Into<Payload>) {
-        self.pubsub.broadcast(topic, event, payload);
+        self.services.pubsub.broadcast(topic, event, payload);
     }
 
     /// Accepts connections until `shutdown` resolves.

@@ -4,11 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime::process::ProcessSupervisor;
-
 use crate::pubsub::PubSub;
+use crate::services::Services;
 use crate::socket::{Routes, Socket};
-use crate::token::Signer;
 use crate::transport::longpoll::LongPollSessions;
 
 /// Per-socket settings, with Phoenix's defaults where Phoenix has them.
@@ -22,6 +20,9 @@ pub struct SocketConfig {
     pub max_frame_bytes: usize,
     /// Most channels one connection may have joined at once.
     pub max_channels: usize,
+    /// Most async replies (`reply_async`) one channel may have running at once;
+    /// beyond it the request is answered `{"reason":"too many requests"}`.
+    pub max_async_replies_per_channel: usize,
     /// Most messages a connection may send per second. Past it, messages get
     /// `{"reason":"rate limited"}` error replies; past twice it, the connection
     /// is closed (1008).
@@ -46,6 +47,7 @@ impl Default for SocketConfig {
             max_outbound_bytes: 4 << 20,
             max_frame_bytes: 1 << 20,
             max_channels: 100,
+            max_async_replies_per_channel: 10,
             max_messages_per_second: 1_000,
             read_buffer_bytes: 4096,
             allowed_origins: Vec::new(),
@@ -74,32 +76,21 @@ impl SocketConfig {
 pub struct Mount<S: Socket> {
     pub(crate) handler: S,
     pub(crate) routes: Routes<S::Assigns>,
-    pub(crate) pubsub: PubSub,
-    pub(crate) supervisor: ProcessSupervisor,
+    pub(crate) services: Arc<Services>,
     pub(crate) config: SocketConfig,
-    /// Signs long-poll session tokens; long poll is off without it.
-    pub(crate) signer: Option<Signer>,
     pub(crate) longpoll_sessions: LongPollSessions,
 }
 
 impl<S: Socket> Mount<S> {
     /// Mounts `handler`, reading its routes once.
-    pub fn new(
-        handler: S,
-        pubsub: PubSub,
-        supervisor: ProcessSupervisor,
-        config: SocketConfig,
-        signer: Option<Signer>,
-    ) -> Arc<Self> {
+    pub fn new(handler: S, services: Arc<Services>, config: SocketConfig) -> Arc<Self> {
         let mut routes = Routes::default();
         handler.channels(&mut routes);
         Arc::new(Mount {
             handler,
             routes,
-            pubsub,
-            supervisor,
+            services,
             config,
-            signer,
             longpoll_sessions: LongPollSessions::default(),
         })
     }
@@ -111,7 +102,7 @@ impl<S: Socket> Mount<S> {
 
     /// The node's PubSub.
     pub fn pubsub(&self) -> &PubSub {
-        &self.pubsub
+        &self.services.pubsub
     }
 
     /// This socket's settings.

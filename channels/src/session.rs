@@ -32,6 +32,8 @@ struct RateWindow {
 }
 
 struct Joined {
+    /// The channel's name, for metrics.
+    channel: &'static str,
     join_ref: Ref,
     subscription: SubscriberId,
     process: Box<dyn ChannelProcess>,
@@ -47,6 +49,8 @@ pub struct Session<S: Socket> {
     /// The id topic subscription (`id/1`), for disconnects.
     id_subscription: Option<(String, SubscriberId)>,
     rate: RateWindow,
+    /// Counted in the `sockets_connected` gauge until shut down.
+    connected: bool,
 }
 
 impl<S: Socket> Session<S> {
@@ -59,7 +63,7 @@ impl<S: Socket> Session<S> {
     ) -> Self {
         let id_subscription = mount.handler.id(&assigns).map(|id| {
             let closer = Arc::downgrade(&outbox);
-            let subscription = mount.pubsub.subscribe(&id, move |broadcast| {
+            let subscription = mount.services.pubsub.subscribe(&id, move |broadcast| {
                 let Some(outbox) = closer.upgrade() else {
                     return false;
                 };
@@ -70,7 +74,13 @@ impl<S: Socket> Session<S> {
             });
             (id, subscription)
         });
+        let socket = mount.handler.name();
+        mount
+            .services
+            .metrics
+            .gauge_add("sockets_connected", 1, &[("socket", socket)]);
         Session {
+            connected: true,
             mount,
             assigns: Arc::new(assigns),
             serializer,
@@ -219,6 +229,22 @@ impl<S: Socket> Session<S> {
         }
     }
 
+    /// `channel_join` with the book's tags, and the `channels_joined` gauge.
+    fn count_join(&self, channel: &str, status: &str) {
+        let metrics = &self.mount.services.metrics;
+        metrics.increment("channel_join", &[("status", status), ("channel", channel)]);
+        if status == "success" {
+            metrics.gauge_add("channels_joined", 1, &[("channel", channel)]);
+        }
+    }
+
+    fn count_left(&self, channel: &str) {
+        self.mount
+            .services
+            .metrics
+            .gauge_add("channels_joined", -1, &[("channel", channel)]);
+    }
+
     fn unmatched(&self, msg_ref: Ref, topic: &str) {
         self.reply(
             None,
@@ -257,23 +283,30 @@ impl<S: Socket> Session<S> {
         }
         // A second join of a joined topic replaces the channel (Phoenix closes the old one).
         let replaced = self.channels.remove(&topic).map(|old| {
-            self.mount.pubsub.unsubscribe(&topic, old.subscription);
+            self.count_left(old.channel);
+            self.mount
+                .services
+                .pubsub
+                .unsubscribe(&topic, old.subscription);
             old.process.stop(ExitReason::Shutdown);
             old.join_ref
         });
-        let subscription = self.mount.pubsub.new_id();
+        let subscription = self.mount.services.pubsub.new_id();
         let socket = ChannelSocket {
             assigns: self.assigns.clone(),
             topic: topic.clone(),
             join_ref: join_ref.clone(),
             outbox: self.outbox.clone(),
             serializer: self.serializer,
-            pubsub: self.mount.pubsub.clone(),
+            services: self.mount.services.clone(),
             subscription,
             myself: None,
+            async_running: Default::default(),
+            max_async: self.mount.config.max_async_replies_per_channel,
+            current_ref: msg_ref.clone(),
         };
         let params = payload.as_json().map(filter_params).unwrap_or(Value::Null);
-        match route.start(&self.mount.supervisor, socket, payload) {
+        match route.start(&self.mount.services.supervisor, socket, payload) {
             Err(err) => {
                 tracing::error!(%topic, %err, "could not start channel");
                 self.reply(
@@ -286,6 +319,7 @@ impl<S: Socket> Session<S> {
             }
             Ok(started_channel) => match started_channel.outcome.await {
                 Ok(JoinOutcome::Joined(reply)) => {
+                    self.count_join(route.name(), "success");
                     tracing::info!(
                         channel = route.name(),
                         "JOINED {topic} in {:?}\n  Parameters: {params}",
@@ -295,6 +329,7 @@ impl<S: Socket> Session<S> {
                     self.channels.insert(
                         topic.clone(),
                         Joined {
+                            channel: route.name(),
                             join_ref: join_ref.clone(),
                             subscription,
                             process: started_channel.process,
@@ -302,6 +337,7 @@ impl<S: Socket> Session<S> {
                     );
                 }
                 Ok(JoinOutcome::Refused(reply)) => {
+                    self.count_join(route.name(), "fail");
                     tracing::info!(
                         channel = route.name(),
                         "REFUSED JOIN {topic} in {:?}\n  Parameters: {params}",
@@ -310,6 +346,7 @@ impl<S: Socket> Session<S> {
                     self.reply(join_ref.clone(), msg_ref, &topic, Status::Error, reply);
                 }
                 Err(_) => {
+                    self.count_join(route.name(), "crash");
                     tracing::error!(
                         channel = route.name(),
                         "JOIN CRASHED {topic} in {:?}\n  Parameters: {params}",
@@ -340,7 +377,9 @@ impl<S: Socket> Session<S> {
         {
             return;
         }
-        self.channels.remove(topic);
+        if let Some(joined) = self.channels.remove(topic) {
+            self.count_left(joined.channel);
+        }
         let event = if reason.is_normal() {
             events::CLOSE
         } else {
@@ -351,12 +390,24 @@ impl<S: Socket> Session<S> {
 
     /// The connection is gone: stop every channel and the id subscription.
     pub fn shutdown(&mut self) {
-        for (topic, joined) in self.channels.drain() {
-            self.mount.pubsub.unsubscribe(&topic, joined.subscription);
+        let channels: Vec<(String, Joined)> = self.channels.drain().collect();
+        for (topic, joined) in channels {
+            self.count_left(joined.channel);
+            self.mount
+                .services
+                .pubsub
+                .unsubscribe(&topic, joined.subscription);
             joined.process.stop(ExitReason::Shutdown);
         }
+        if std::mem::take(&mut self.connected) {
+            let socket = self.mount.handler.name();
+            self.mount
+                .services
+                .metrics
+                .gauge_add("sockets_connected", -1, &[("socket", socket)]);
+        }
         if let Some((topic, id)) = self.id_subscription.take() {
-            self.mount.pubsub.unsubscribe(&topic, id);
+            self.mount.services.pubsub.unsubscribe(&topic, id);
         }
     }
 }

@@ -25,10 +25,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::message::{events, Broadcast, Message, Payload, Status};
+use crate::metrics::Metrics;
 use crate::mount::{Mount, SocketConfig};
 use crate::outbox::{Batch, Outbound, Outbox};
 use crate::pubsub::{PubSub, SubscriberId};
 use crate::serializer::{Frame, Serializer};
+use crate::services::Services;
 use crate::session::Session;
 use crate::socket::{ConnectInfo, Params, Refused, Socket, Transport};
 
@@ -41,6 +43,7 @@ pub const REFUTE_TIMEOUT: Duration = Duration::from_millis(100);
 pub struct ChannelCase {
     pubsub: PubSub,
     supervisor: ProcessSupervisor,
+    metrics: Metrics,
 }
 
 impl ChannelCase {
@@ -51,7 +54,13 @@ impl ChannelCase {
             supervisor: ProcessSupervisor::start(ProcessSupervisorOptions::default())
                 .await
                 .expect("a process supervisor starts"),
+            metrics: Metrics::local(),
         }
+    }
+
+    /// The test's metrics, to check what sockets and channels counted.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The test's PubSub (`Endpoint.broadcast` in tests).
@@ -81,13 +90,9 @@ impl ChannelCase {
 
     /// A connected socket with these assigns, skipping `connect` (`socket(UserSocket, id, assigns)`).
     pub fn socket<S: Socket>(&self, socket: S, assigns: S::Assigns) -> TestSocket<S> {
-        let mount = Mount::new(
-            socket,
-            self.pubsub.clone(),
-            self.supervisor.clone(),
-            SocketConfig::default(),
-            None,
-        );
+        let services = Services::new(self.pubsub.clone(), self.supervisor.clone())
+            .with_metrics(self.metrics.clone());
+        let mount = Mount::new(socket, Arc::new(services), SocketConfig::default());
         let outbox = Arc::new(Outbox::new(SocketConfig::default().max_outbound_bytes));
         let (tx, broadcasts) = mpsc::unbounded_channel();
         TestSocket {

@@ -7,14 +7,18 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use channels::hello_sockets;
+use channels::hello_sockets::HelloSockets;
+use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
 use channels::secret::{self, Mode};
 use channels::token::Signer;
 use clap::{Parser, Subcommand};
+use runtime::introspect::ChildKind;
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
 use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
+use runtime::task::{TaskSupervisor, TaskSupervisorOptions};
+use std::sync::{Arc, Mutex};
 
 #[derive(Parser)]
 #[command(about = "The hello_sockets server of Real-Time Phoenix, chapters 2-5")]
@@ -38,6 +42,14 @@ struct Cli {
     /// without an `Origin` header always passes.
     #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
+    /// WebSocket read buffer per connection, in bytes (allocated and
+    /// zero-filled on a connection's first read, so it is paid by every idle
+    /// connection).
+    #[arg(long, env = "READ_BUFFER_BYTES", default_value_t = SocketConfig::default().read_buffer_bytes)]
+    read_buffer_bytes: usize,
+    /// Send StatsD metrics (DogStatsD tags) to this UDP address, e.g. 127.0.0.1:8125.
+    #[arg(long, env = "STATSD_ADDR")]
+    statsd: Option<std::net::SocketAddr>,
 }
 
 #[derive(Subcommand)]
@@ -77,17 +89,46 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Mode::Development
     };
     let signer = Signer::new(secret::load(mode)?);
+    // The task supervisor for async replies is a child of the tree; the slot
+    // hands its handle out of the start function.
+    let task_slot: Arc<Mutex<Option<TaskSupervisor>>> = Arc::default();
+    let slot = task_slot.clone();
+    let tasks_spec = ChildSpec::new("tasks", move |parent, _name| {
+        let slot = slot.clone();
+        async move {
+            let tasks = TaskSupervisor::start_linked(
+                TaskSupervisorOptions {
+                    name: Some("HelloSockets.TaskSupervisor".into()),
+                    max_children: Some(10_000),
+                },
+                parent,
+            )
+            .await?;
+            let actor = tasks.actor();
+            *slot.lock().expect("slot lock") = Some(tasks);
+            Ok(actor)
+        }
+    })
+    .kind(ChildKind::Supervisor);
     let root = Supervisor::start(
         SupervisorOptions::new(Strategy::OneForOne).named("HelloSockets.Supervisor"),
-        vec![ChildSpec::process_supervisor(
-            "channels",
-            ProcessSupervisorOptions {
-                name: Some(CHANNELS.into()),
-                ..Default::default()
-            },
-        )],
+        vec![
+            ChildSpec::process_supervisor(
+                "channels",
+                ProcessSupervisorOptions {
+                    name: Some(CHANNELS.into()),
+                    ..Default::default()
+                },
+            ),
+            tasks_spec,
+        ],
     )
     .await?;
+    let tasks = task_slot
+        .lock()
+        .expect("slot lock")
+        .clone()
+        .ok_or("the task supervisor did not start")?;
     let channels = ProcessSupervisor::lookup(CHANNELS)
         .await
         .ok_or("the channel supervisor did not start")?;
@@ -99,9 +140,22 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             .map(|origin| origin.trim().to_string())
             .filter(|origin| !origin.is_empty())
             .collect(),
+        read_buffer_bytes: cli.read_buffer_bytes,
         ..Default::default()
     };
-    let endpoint = hello_sockets::endpoint(PubSub::new(), channels, signer, config);
+    let metrics = match cli.statsd {
+        Some(address) => Metrics::statsd(address)?,
+        None => Metrics::local(),
+    };
+    let endpoint = HelloSockets {
+        pubsub: PubSub::new(),
+        supervisor: channels,
+        signer,
+        config,
+        metrics,
+        tasks: Some(tasks),
+    }
+    .endpoint();
     let address = SocketAddr::new(cli.host, cli.port);
     let listener = tokio::net::TcpListener::bind(address).await?;
     tracing::info!(

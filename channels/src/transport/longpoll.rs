@@ -83,6 +83,7 @@ pub(crate) async fn serve<S: Socket>(
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
     let signer = mount
+        .services
         .signer
         .clone()
         .expect("long poll is mounted with a signer");
@@ -188,6 +189,7 @@ async fn new_session<S: Socket>(
     let (tx, rx) = mpsc::unbounded_channel();
     mount.longpoll_sessions.sessions.lock().insert(id, tx);
     let signer = mount
+        .services
         .signer
         .clone()
         .expect("long poll is mounted with a signer");

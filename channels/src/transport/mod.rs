@@ -68,6 +68,10 @@ pub(crate) async fn connect<S: Socket>(mount: &Arc<Mount<S>>, info: &ConnectInfo
     let name = mount.handler.name();
     match mount.handler.connect(&params, info).await {
         Ok(assigns) => {
+            mount
+                .services
+                .metrics
+                .increment("socket_connect", &[("status", "success"), ("socket", name)]);
             tracing::info!(
                 "CONNECTED TO {name} in {:?}\n  Transport: {}\n  Serializer: {}\n  Parameters: {shown}",
                 started.elapsed(),
@@ -77,6 +81,10 @@ pub(crate) async fn connect<S: Socket>(mount: &Arc<Mount<S>>, info: &ConnectInfo
             Connected::Accepted(assigns, serializer)
         }
         Err(refused) => {
+            mount
+                .services
+                .metrics
+                .increment("socket_connect", &[("status", "error"), ("socket", name)]);
             tracing::info!(
                 "REFUSED CONNECTION TO {name} in {:?}\n  Transport: {}\n  Serializer: {}\n  Parameters: {shown}\n  Reason: {}",
                 started.elapsed(),
