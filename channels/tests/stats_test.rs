@@ -30,6 +30,7 @@ async fn start(config: SocketConfig, metrics: Metrics) -> SocketAddr {
         config,
         metrics,
         tasks: None,
+        pipeline: None,
     }
     .endpoint();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

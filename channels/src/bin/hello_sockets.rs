@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use channels::hello_sockets::HelloSockets;
+use channels::hello_sockets::{HelloSockets, Pipeline};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
@@ -147,13 +147,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Some(address) => Metrics::statsd(address)?,
         None => Metrics::local(),
     };
+    let pubsub = PubSub::new();
+    let pipeline = Pipeline::start(pubsub.clone(), None).await?;
     let endpoint = HelloSockets {
-        pubsub: PubSub::new(),
+        pubsub,
         supervisor: channels,
         signer,
         config,
         metrics,
         tasks: Some(tasks),
+        pipeline: Some(pipeline),
     }
     .endpoint();
     let address = SocketAddr::new(cli.host, cli.port);

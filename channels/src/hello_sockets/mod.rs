@@ -9,6 +9,8 @@
 //! - `GET /token?user_id=N`: a fresh token, for tests and demos.
 //! - `StatsSocket` at `/stats_socket` (chapter 6): counted connects and joins,
 //!   timed `ping`, blocking `slow_ping`, async `parallel_slow_ping`.
+//! - The chapter 6 pipeline ([`Pipeline`]): items pushed to `user:<id>`;
+//!   `POST /pipeline?user_id=N` with a JSON body feeds it.
 //! - `GET /processes`: the live supervision tree (the runtime's introspection).
 //! - `GET /metrics`: every metric in Prometheus's text format.
 
@@ -17,6 +19,7 @@ mod auth_socket;
 mod bench_channel;
 mod dedupe_channel;
 mod ping_channel;
+mod pipeline;
 mod recurring_channel;
 mod stats_socket;
 mod user_socket;
@@ -32,6 +35,7 @@ pub use auth_socket::{AuthAssigns, AuthSocket, TOKEN_MAX_AGE, TOKEN_SALT};
 pub use bench_channel::BenchChannel;
 pub use dedupe_channel::{DedupeChannel, DedupeInfo, DedupeState};
 pub use ping_channel::PingChannel;
+pub use pipeline::{unix_ms_now, Item, Pipeline, Producer, BUFFER_SIZE};
 pub use recurring_channel::{RecurringChannel, SendToken, UserId};
 pub use stats_socket::{StatsChannel, StatsSocket, SLOW_PING};
 pub use user_socket::UserSocket;
@@ -59,6 +63,8 @@ pub struct HelloSockets {
     pub metrics: Metrics,
     /// Where async replies run; started on first use when `None`.
     pub tasks: Option<TaskSupervisor>,
+    /// The chapter 6 pipeline, fed by `POST /pipeline?user_id=N` when present.
+    pub pipeline: Option<Pipeline>,
 }
 
 /// The hello_sockets endpoint with local-only metrics.
@@ -75,6 +81,7 @@ pub fn endpoint(
         config,
         metrics: Metrics::local(),
         tasks: None,
+        pipeline: None,
     }
     .endpoint()
 }
@@ -90,6 +97,7 @@ impl HelloSockets {
             config,
             metrics,
             tasks,
+            pipeline,
         } = self;
         let token_signer = signer.clone();
         let user_socket = SocketConfig {
@@ -123,9 +131,41 @@ impl HelloSockets {
                 let text = page_metrics.prometheus();
                 async move { plain(StatusCode::OK, text) }
             });
+        if let Some(pipeline) = pipeline {
+            builder = builder.route(Method::POST, "/pipeline", move |request| {
+                let pipeline = pipeline.clone();
+                async move { push_to_pipeline(&pipeline, request).await }
+            });
+        }
         if let Some(tasks) = tasks {
             builder = builder.tasks(tasks);
         }
         builder.build()
+    }
+}
+
+/// `POST /pipeline?user_id=N` with a JSON body: `Producer.push_timed(%{data: body, user_id: N})`.
+async fn push_to_pipeline(
+    pipeline: &Pipeline,
+    request: http::Request<hyper::body::Incoming>,
+) -> http::Response<crate::transport::Body> {
+    use http_body_util::BodyExt;
+    let (params, _) = query_params(request.uri().query());
+    let Some(user_id) = params.get("user_id").and_then(|id| id.parse::<u64>().ok()) else {
+        return plain(StatusCode::BAD_REQUEST, "user_id must be a number");
+    };
+    let limited = http_body_util::Limited::new(request.into_body(), 64 * 1024);
+    let Ok(body) = limited.collect().await else {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "body over 64 KiB");
+    };
+    match serde_json::from_slice::<serde_json::Value>(&body.to_bytes()) {
+        Ok(data) => match pipeline.push_timed(data, user_id) {
+            true => plain(StatusCode::ACCEPTED, "queued"),
+            false => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the pipeline is not running",
+            ),
+        },
+        Err(err) => plain(StatusCode::BAD_REQUEST, format!("body is not JSON: {err}")),
     }
 }
