@@ -176,6 +176,7 @@ impl<A: Send + Sync + 'static, C: Channel<A>> GenServer for ChannelServer<A, C> 
         let _ = socket.outbox.push_notice(Outbound::ChannelExit {
             topic: socket.topic.clone(),
             join_ref: socket.join_ref.clone(),
+            subscription: socket.subscription,
             reason: reason.clone(),
         });
     }

@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use runtime::ExitReason;
 
 use crate::message::Ref;
+use crate::pubsub::SubscriberId;
 use crate::serializer::Frame;
 
 /// Why the server closes a connection.
@@ -87,8 +88,11 @@ pub enum Outbound {
     ChannelExit {
         /// Its topic.
         topic: String,
-        /// Its join ref, to ignore notices from a channel already replaced.
+        /// Its join ref, for the `phx_close` / `phx_error` frame.
         join_ref: Ref,
+        /// Which join it was: a replaced channel's late notice must not remove
+        /// its successor, which may even reuse the join ref.
+        subscription: SubscriberId,
         /// Why; clean reasons become `phx_close`, crashes `phx_error`.
         reason: ExitReason,
     },

@@ -369,11 +369,17 @@ impl<S: Socket> Session<S> {
 
     /// A channel process exited: drop it and tell the client, unless it was
     /// already replaced or dropped.
-    pub fn channel_exited(&mut self, topic: &str, join_ref: &Ref, reason: &ExitReason) {
+    pub fn channel_exited(
+        &mut self,
+        topic: &str,
+        join_ref: &Ref,
+        subscription: SubscriberId,
+        reason: &ExitReason,
+    ) {
         if self
             .channels
             .get(topic)
-            .is_none_or(|joined| &joined.join_ref != join_ref)
+            .is_none_or(|joined| joined.subscription != subscription)
         {
             return;
         }

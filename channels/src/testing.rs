@@ -423,8 +423,11 @@ impl<S: Socket> TestSocket<S> {
                 Outbound::ChannelExit {
                     topic,
                     join_ref,
+                    subscription,
                     reason,
-                } => self.session.channel_exited(&topic, &join_ref, &reason),
+                } => self
+                    .session
+                    .channel_exited(&topic, &join_ref, subscription, &reason),
             }
         }
     }

@@ -74,4 +74,3 @@ async fn joined_channels_show_in_the_tree_and_die_with_their_connection() {
         .iter()
         .any(|p| p.name == "tree_test.root"));
 }
-

@@ -58,11 +58,8 @@ pub(super) fn encode_message(message: &Message) -> Result<Frame, EncodeError> {
     map.insert("topic".into(), Value::String(message.topic.clone()));
     map.insert("event".into(), Value::String(message.event.clone()));
     map.insert("payload".into(), json_payload(&message.payload)?.clone());
+    // Phoenix's V1 serializer keeps topic, event, payload and ref only.
     map.insert("ref".into(), message.msg_ref.clone().unwrap_or(Value::Null));
-    map.insert(
-        "join_ref".into(),
-        message.join_ref.clone().unwrap_or(Value::Null),
-    );
     Ok(json_frame(&Value::Object(map)))
 }
 

@@ -247,8 +247,8 @@ async fn run<S: Socket>(
                             Outbound::Frame(Frame::Binary(_)) => {
                                 tracing::warn!("long poll: a binary frame cannot be delivered; dropped");
                             }
-                            Outbound::ChannelExit { topic, join_ref, reason } => {
-                                session.channel_exited(&topic, &join_ref, &reason);
+                            Outbound::ChannelExit { topic, join_ref, subscription, reason, } => {
+                                session.channel_exited(&topic, &join_ref, subscription, &reason);
                             }
                         }
                     }

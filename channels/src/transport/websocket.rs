@@ -111,7 +111,12 @@ async fn run<S: Socket>(
                     Some(Ok(WsMessage::Binary(data))) => Frame::Binary(data),
                     // Pings are answered by tungstenite on the next write or flush.
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
-                    Some(Ok(WsMessage::Close(_))) | None => break None,
+                    // tungstenite queued the close reply; send it (RFC 6455 §5.5.1).
+                    Some(Ok(WsMessage::Close(_))) => {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), stream.flush()).await;
+                        break None;
+                    }
+                    None => break None,
                     Some(Err(err)) => {
                         tracing::debug!(%err, "WebSocket read failed");
                         break protocol_close(&err);
@@ -186,8 +191,9 @@ async fn write_batch<S: Socket>(
             Outbound::ChannelExit {
                 topic,
                 join_ref,
+                subscription,
                 reason,
-            } => session.channel_exited(&topic, &join_ref, &reason),
+            } => session.channel_exited(&topic, &join_ref, subscription, &reason),
         }
     }
     stream.flush().await

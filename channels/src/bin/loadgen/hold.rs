@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use parking_lot::Mutex;
-use serde_json::{json, Value};
+use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -99,7 +99,7 @@ struct Conn {
 }
 
 /// Runs the mode; returns the JSON summary.
-pub async fn run(args: HoldArgs) -> Result<Value, String> {
+pub async fn run(args: HoldArgs) -> Result<HoldSummary, String> {
     if let Some(limit) = procfs::open_files_limit() {
         if args.connections as u64 + SPARE_FDS > limit {
             return Err(format!(
@@ -195,41 +195,80 @@ pub async fn run(args: HoldArgs) -> Result<Value, String> {
         }
         None => None,
     };
+    let fds_after_close = server.and_then(procfs::open_fds);
 
     let joined = stats.joined.load(Ordering::Relaxed);
     let per_connection = |pick: fn(&Rss) -> u64| match (before, after) {
         (Some(b), Some(a)) if joined > 0 => {
             let kib = (pick(&a) as f64 - pick(&b) as f64) / joined as f64;
-            json!((kib * 100.0).round() / 100.0)
+            Some((kib * 100.0).round() / 100.0)
         }
-        _ => Value::Null,
+        _ => None,
     };
     let total = |rss: Option<Rss>| rss.map(|r| r.total_kib);
-    let own = procfs::rss(std::process::id()).ok();
-    Ok(json!({
-        "mode": "hold",
-        "url": target.url,
-        "connections": args.connections,
-        "connected": stats.connected.load(Ordering::Relaxed),
-        "joined": joined,
-        "connect_failures": stats.connect_failures.load(Ordering::Relaxed),
-        "join_failures": stats.join_failures.load(Ordering::Relaxed),
-        "dropped_during_hold": stats.dropped.load(Ordering::Relaxed),
-        "held_at_end": held,
-        "connect_join_seconds": (connect_join_seconds * 1000.0).round() / 1000.0,
-        "hold_seconds": args.hold_secs,
-        "unit": "KiB",
-        "rss_before_kb": total(before),
-        "rss_after_kb": total(after),
-        "rss_per_connection_kb": per_connection(|r| r.total_kib),
-        "rss_anon_per_connection_kb": per_connection(|r| r.anon_kib),
-        "rss_end_of_hold_kb": total(end_of_hold),
-        "rss_after_close_kb": total(after_close),
-        "server_fds_before": fds_before,
-        "server_fds_after": fds_after,
-        "loadgen_rss_kb": own.map(|r| r.total_kib),
-        "first_error": stats.first_error.lock().clone(),
-    }))
+    let first_error = stats.first_error.lock().clone();
+    Ok(HoldSummary {
+        mode: "hold",
+        url: target.url.clone(),
+        connections: args.connections,
+        connected: stats.connected.load(Ordering::Relaxed),
+        joined,
+        connect_failures: stats.connect_failures.load(Ordering::Relaxed),
+        join_failures: stats.join_failures.load(Ordering::Relaxed),
+        dropped_during_hold: stats.dropped.load(Ordering::Relaxed),
+        held_at_end: held,
+        connect_join_seconds: (connect_join_seconds * 1000.0).round() / 1000.0,
+        hold_seconds: args.hold_secs,
+        unit: "KiB",
+        rss_before_kb: total(before),
+        rss_after_kb: total(after),
+        rss_per_connection_kb: per_connection(|r| r.total_kib),
+        rss_anon_per_connection_kb: per_connection(|r| r.anon_kib),
+        rss_end_of_hold_kb: total(end_of_hold),
+        rss_after_close_kb: total(after_close),
+        server_fds_before: fds_before,
+        server_fds_after: fds_after,
+        server_fds_after_close: fds_after_close,
+        loadgen_rss_kb: procfs::rss(std::process::id()).ok().map(|r| r.total_kib),
+        first_error,
+    })
+}
+
+/// The JSON line `hold` prints. Memory is in KiB (1024 bytes); `*_kb` names
+/// follow `/proc`, which writes kB for KiB.
+#[derive(Serialize)]
+pub struct HoldSummary {
+    mode: &'static str,
+    url: String,
+    connections: usize,
+    connected: usize,
+    joined: usize,
+    connect_failures: usize,
+    join_failures: usize,
+    /// Joined connections the server closed before the end.
+    dropped_during_hold: usize,
+    held_at_end: usize,
+    /// From the first connect to the last join reply (or failure).
+    connect_join_seconds: f64,
+    hold_seconds: u64,
+    unit: &'static str,
+    /// Server VmRSS before the first connection.
+    rss_before_kb: Option<u64>,
+    /// Server VmRSS once all are joined and the reading has settled.
+    rss_after_kb: Option<u64>,
+    /// `(rss_after - rss_before) / joined`.
+    rss_per_connection_kb: Option<f64>,
+    /// The same for RssAnon (heap and stacks only).
+    rss_anon_per_connection_kb: Option<f64>,
+    /// Server VmRSS at the end of `--hold-secs` (after heartbeats).
+    rss_end_of_hold_kb: Option<u64>,
+    /// Server VmRSS once every connection closed: what the server kept.
+    rss_after_close_kb: Option<u64>,
+    server_fds_before: Option<usize>,
+    server_fds_after: Option<usize>,
+    server_fds_after_close: Option<usize>,
+    loadgen_rss_kb: Option<u64>,
+    first_error: Option<String>,
 }
 
 fn progress(stats: &Stats, started_count: usize, since: Instant) {

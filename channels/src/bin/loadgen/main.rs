@@ -56,10 +56,16 @@ fn main() -> ExitCode {
         }
     });
     match result {
-        Ok(summary) => {
-            println!("{summary}");
-            ExitCode::SUCCESS
-        }
+        Ok(summary) => match serde_json::to_string(&summary) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("loadgen: cannot encode the summary: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Err(err) => {
             eprintln!("loadgen: {err}");
             ExitCode::FAILURE

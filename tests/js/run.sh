@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs the phoenix.js tests (tests/js/*.test.mjs) against a real hello_sockets
+# server: builds the binary (incremental), installs the npm packages if they are
+# missing, starts the server on a free loopback port (it binds port 0 and logs
+# the port it got) with a random secret_key_base for this run only, runs
+# `node --test`, stops the server, and exits with the tests' status.
+# HELLO_SOCKETS_BIN=path uses that binary instead of building one.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+if [[ -n "${HELLO_SOCKETS_BIN:-}" ]]; then
+  bin="$HELLO_SOCKETS_BIN"
+else
+  cargo build --locked -p channels --bin hello_sockets
+  bin="${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets"
+fi
+if [[ "$bin" != /* ]]; then bin="$root/$bin"; fi
+
+if [[ ! -f "$here/node_modules/phoenix/package.json" || ! -f "$here/node_modules/ws/package.json" || ! -f "$here/node_modules/xhr2/package.json" ]]; then
+  (cd "$here" && npm ci --no-audit --no-fund)
+fi
+
+log="$(mktemp -t hello_sockets.XXXXXX.log)"
+secret="$("$bin" gen-secret)"
+SECRET_KEY_BASE="$secret" NO_COLOR=1 RUST_LOG=info \
+  "$bin" --host 127.0.0.1 --port 0 >"$log" 2>&1 &
+server=$!
+unset secret
+
+stop_server() {
+  if kill -0 "$server" 2>/dev/null; then
+    kill -INT "$server" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$server" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$server" 2>/dev/null || true
+  fi
+  wait "$server" 2>/dev/null || true
+  rm -f "$log"
+}
+trap stop_server EXIT
+
+port=""
+for _ in $(seq 1 300); do
+  port="$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$log" | head -n 1 | sed 's/.*://' || true)"
+  [[ -n "$port" ]] && break
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "hello_sockets exited before listening:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [[ -z "$port" ]]; then
+  echo "hello_sockets did not report a listening port within 30 s:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+echo "hello_sockets (pid $server) listening on 127.0.0.1:$port"
+
+# --test-force-exit (Node >= 20.14) ends the run even if a socket were left open.
+node_args=(--test --test-reporter=spec)
+if node --help 2>/dev/null | grep -q -- '--test-force-exit'; then
+  node_args+=(--test-force-exit)
+fi
+
+status=0
+HELLO_SOCKETS_URL="http://127.0.0.1:$port" \
+  timeout 600 node "${node_args[@]}" "$here"/*.test.mjs || status=$?
+
+if [[ $status -ne 0 ]]; then
+  echo "--- hello_sockets log (last 80 lines) ---" >&2
+  tail -n 80 "$log" >&2
+fi
+exit "$status"
