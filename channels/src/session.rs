@@ -199,6 +199,12 @@ impl<S: Socket> Session<S> {
             return;
         }
         match self.channels.get(&message.topic) {
+            // A leave for an older join of this topic: the client raced a close;
+            // Phoenix neither replies nor touches the current channel.
+            Some(joined)
+                if message.event == events::LEAVE
+                    && message.join_ref.is_some()
+                    && message.join_ref != joined.join_ref => {}
             Some(joined) => {
                 let delivered = if message.event == events::LEAVE {
                     joined.process.cast(ChannelIn::Leave {

@@ -942,3 +942,23 @@ async fn malformed_frames_close_with_1007_and_spare_other_connections() {
         other => panic!("expected the connection to end, got {other:?}"),
     }
 }
+
+/// A leave carrying an older join_ref raced a close: Phoenix neither replies
+/// nor leaves the current channel.
+#[tokio::test]
+async fn a_leave_for_an_older_join_is_ignored() {
+    let server = Server::start().await;
+    let mut ws = server.connect_v2().await;
+    join(&mut ws, "1", "ping").await;
+    ws.send(json!(["0", "2", "ping", "phx_leave", {}])).await;
+    // No reply to ref 2: the heartbeat's reply is the very next frame.
+    ws.heartbeat("3").await;
+    ping(&mut ws, "1", "4", "ping").await;
+    // A leave with the current join_ref still leaves.
+    ws.exchange(
+        json!(["1", "5", "ping", "phx_leave", {}]),
+        ok(json!("1"), json!("5"), "ping", json!({})),
+    )
+    .await;
+    ws.expect(json!(["1", "1", "ping", "phx_close", {}])).await;
+}
