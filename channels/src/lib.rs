@@ -2,11 +2,14 @@
 //! `phoenix` JavaScript client speaks.
 //!
 //! - [`message`]: the protocol's messages, independent of encoding.
+//! - [`client`]: a Phoenix Channels client (V2 JSON over WebSocket), with
+//!   phoenix.js's heartbeat, reconnect and rejoin.
 //! - [`serializer`]: the V1 and V2 wire formats.
 //! - [`token`]: Phoenix.Token-style signed tokens; [`secret`]: where their key comes from.
 
 pub mod channel;
 pub mod channel_server;
+pub mod client;
 pub mod endpoint;
 pub mod hello_sockets;
 pub mod message;

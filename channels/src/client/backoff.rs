@@ -15,13 +15,41 @@ pub const RECONNECT_AFTER_MS: [u64; 10] = [10, 50, 100, 150, 200, 250, 500, 1000
 /// phoenix.js's default rejoin steps, in milliseconds: the last repeats.
 pub const REJOIN_AFTER_MS: [u64; 4] = [1000, 2000, 5000, 10000];
 
-/// A stepped back-off: try `n` (counting from 1) waits the `n`-th step, and
-/// every try past the table waits its last step. Cheap to clone (the steps are
-/// shared), so every connection of a load generator can hold one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backoff {
-    steps: Arc<[Duration]>,
+const fn millis<const N: usize>(steps: [u64; N]) -> [Duration; N] {
+    let mut out = [Duration::ZERO; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = Duration::from_millis(steps[i]);
+        i += 1;
+    }
+    out
 }
+
+static RECONNECT_STEPS: [Duration; 10] = millis(RECONNECT_AFTER_MS);
+static REJOIN_STEPS: [Duration; 4] = millis(REJOIN_AFTER_MS);
+
+/// A stepped back-off: try `n` (counting from 1) waits the `n`-th step, and
+/// every try past the table waits its last step. Cheap to clone (the default
+/// schedules are static, others shared), so every connection of a load
+/// generator can hold one.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    steps: Steps,
+}
+
+#[derive(Debug, Clone)]
+enum Steps {
+    Static(&'static [Duration]),
+    Shared(Arc<[Duration]>),
+}
+
+impl PartialEq for Backoff {
+    fn eq(&self, other: &Backoff) -> bool {
+        self.steps() == other.steps()
+    }
+}
+
+impl Eq for Backoff {}
 
 impl Backoff {
     /// A schedule of `steps`; an empty list means "retry at once".
@@ -31,7 +59,7 @@ impl Backoff {
             return Backoff::fixed(Duration::ZERO);
         }
         Backoff {
-            steps: steps.into(),
+            steps: Steps::Shared(steps.into()),
         }
     }
 
@@ -43,34 +71,42 @@ impl Backoff {
     /// The same delay before every try.
     pub fn fixed(delay: Duration) -> Backoff {
         Backoff {
-            steps: Arc::from([delay]),
+            steps: Steps::Shared(Arc::from([delay])),
         }
     }
 
     /// phoenix.js's reconnect schedule: 10, 50, 100, 150, 200, 250, 500, 1000,
     /// 2000, then 5000 ms.
     pub fn reconnect() -> Backoff {
-        Backoff::from_millis(&RECONNECT_AFTER_MS)
+        Backoff {
+            steps: Steps::Static(&RECONNECT_STEPS),
+        }
     }
 
     /// phoenix.js's rejoin schedule: 1, 2, 5, then 10 s.
     pub fn rejoin() -> Backoff {
-        Backoff::from_millis(&REJOIN_AFTER_MS)
+        Backoff {
+            steps: Steps::Static(&REJOIN_STEPS),
+        }
     }
 
     /// The wait before try number `tries` (1 is the first retry; 0 is read as 1).
     pub fn delay(&self, tries: u32) -> Duration {
+        let steps = self.steps();
         let index = (tries.max(1) - 1) as usize;
-        self.steps
+        steps
             .get(index)
-            .or_else(|| self.steps.last())
+            .or_else(|| steps.last())
             .copied()
             .unwrap_or_default()
     }
 
     /// The steps; the last one repeats.
     pub fn steps(&self) -> &[Duration] {
-        &self.steps
+        match &self.steps {
+            Steps::Static(steps) => steps,
+            Steps::Shared(steps) => steps,
+        }
     }
 }
 
@@ -105,6 +141,16 @@ mod tests {
             .map(ms)
             .collect();
         assert_eq!(delays, expected);
+    }
+
+    #[test]
+    fn static_defaults_equal_their_tables() {
+        assert_eq!(
+            Backoff::reconnect(),
+            Backoff::from_millis(&RECONNECT_AFTER_MS)
+        );
+        assert_eq!(Backoff::rejoin(), Backoff::from_millis(&REJOIN_AFTER_MS));
+        assert_ne!(Backoff::reconnect(), Backoff::rejoin());
     }
 
     #[test]
