@@ -1,11 +1,16 @@
 //! Phoenix Channels in Rust: the server side of the protocol that the official
-//! `phoenix` JavaScript client speaks.
+//! `phoenix` JavaScript client speaks, and a client for it.
 //!
-//! - [`message`]: the protocol's messages, independent of encoding.
-//! - [`client`]: a Phoenix Channels client (V2 JSON over WebSocket), with
-//!   phoenix.js's heartbeat, reconnect and rejoin.
-//! - [`serializer`]: the V1 and V2 wire formats.
-//! - [`token`]: Phoenix.Token-style signed tokens; [`secret`]: where their key comes from.
+//! - Behaviours: [`socket::Socket`] (connect, id, routes) and
+//!   [`channel::Channel`] (join, handle_in, handle_out, handle_info, terminate).
+//! - Server: [`endpoint`] (hyper), [`transport`] (WebSocket, long poll),
+//!   [`session`] (one connection's protocol state), [`channel_server`] (one
+//!   joined channel as a lightweight process), [`outbox`], [`pubsub`] with the
+//!   fastlane, [`services`], [`metrics`], [`mount`] (per-socket settings).
+//! - Wire: [`message`] and [`serializer`] (V1 and V2, JSON and binary).
+//! - Security: [`token`] (Phoenix.Token-style) and [`secret`].
+//! - [`testing`]: a `ChannelCase`-like test kit; [`client`]: a Rust client.
+//! - [`hello_sockets`]: the book's app, run by `bin/hello_sockets.rs`.
 
 pub mod channel;
 pub mod channel_server;
