@@ -18,6 +18,7 @@ pub mod exit;
 pub mod gen_server;
 pub mod gen_stage;
 pub mod introspect;
+pub mod node;
 pub mod pid;
 pub mod process;
 pub mod registry;
