@@ -226,7 +226,9 @@ impl Outbox {
             let mut inner = self.inner.lock();
             if !inner.queue.is_empty() {
                 inner.bytes = 0;
-                return Poll::Ready(Batch::Items(inner.queue.drain(..).collect()));
+                // Taken whole: a drained queue would keep its capacity for the
+                // connection's life, and `collect` would allocate anyway.
+                return Poll::Ready(Batch::Items(Vec::from(std::mem::take(&mut inner.queue))));
             }
             if let Some(reason) = &inner.close {
                 return Poll::Ready(Batch::Close(reason.clone()));

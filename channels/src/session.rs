@@ -195,7 +195,10 @@ impl<S: Socket> Session<S> {
             return;
         }
         if message.event == events::JOIN {
-            self.join(message).await;
+            // Boxed: the join future is the largest part of a connection task's
+            // future, which would otherwise keep its room for the connection's
+            // life; joins are rare.
+            Box::pin(self.join(message)).await;
             return;
         }
         match self.channels.get(&message.topic) {

@@ -16,14 +16,20 @@ use crate::gen_server::{CallFlow, Flow, GenServer};
 use crate::pid::{Envelope, Pid};
 
 /// Runs a callback future, turning both an `Err` and a panic into an exit reason.
-pub(crate) async fn catching<T>(
+///
+/// A combinator, not an `async fn`: an `async fn` would keep its `future`
+/// argument besides the `CatchUnwind` made from it, storing every callback's
+/// future twice in the process's task.
+pub(crate) fn catching<T>(
     future: impl Future<Output = Result<T, ProcessError>>,
-) -> Result<T, ExitReason> {
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(ExitReason::from(err)),
-        Err(panic) => Err(ExitReason::from_panic(panic)),
-    }
+) -> impl Future<Output = Result<T, ExitReason>> {
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .map(|result| match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(ExitReason::from(err)),
+            Err(panic) => Err(ExitReason::from_panic(panic)),
+        })
 }
 
 fn flow(result: Result<Flow, ExitReason>) -> Flow {

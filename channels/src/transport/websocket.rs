@@ -34,7 +34,7 @@ use crate::socket::{ConnectInfo, Socket, Transport};
 /// Answers `GET {socket_path}/websocket`: 101 and a connection task, or 403/400.
 pub(crate) async fn serve<S: Socket>(
     mount: Arc<Mount<S>>,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
     let is_upgrade = request
@@ -63,17 +63,11 @@ pub(crate) async fn serve<S: Socket>(
         .write_buffer_size(0)
         .max_message_size(Some(mount.config.max_frame_bytes))
         .max_frame_size(Some(mount.config.max_frame_bytes));
+    // Taken now, so that the connection task does not keep the whole request.
+    let on_upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
-        match hyper::upgrade::on(request).await {
-            Ok(upgraded) => {
-                let stream = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
-                run(mount, assigns, serializer, stream).await;
-            }
+        match on_upgrade.await {
+            Ok(upgraded) => run(mount, assigns, serializer, upgraded, config).await,
             Err(err) => tracing::warn!(%err, "WebSocket upgrade failed"),
         }
     });
@@ -96,8 +90,13 @@ async fn run<S: Socket>(
     mount: Arc<Mount<S>>,
     assigns: S::Assigns,
     serializer: Serializer,
-    mut stream: Stream,
+    upgraded: hyper::upgrade::Upgraded,
+    config: WebSocketConfig,
 ) {
+    // Built here, not passed in: an async fn keeps its arguments for its whole
+    // life, so a `Stream` argument moved into a local would be stored twice.
+    let mut stream: Stream =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     let outbox = Arc::new(Outbox::new(mount.config.max_outbound_bytes));
     let timeout = mount.config.heartbeat_timeout;
     let mut session = Session::new(mount, assigns, serializer, outbox.clone());
