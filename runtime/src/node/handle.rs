@@ -362,6 +362,13 @@ impl Node {
         self.inner.shared.is_up(node)
     }
 
+    /// The ractor_cluster node id of a connected peer: remote actors of that
+    /// peer have `ActorId::Remote { node_id, .. }` (how the cluster PubSub finds
+    /// one node's server among a process group's members).
+    pub fn peer_node_id(&self, node: &NodeName) -> Option<u64> {
+        self.inner.shared.peer_node_id(node)
+    }
+
     /// Node events from now on: nodeup, nodedown, refused cookies.
     pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
         self.inner.shared.subscribe()

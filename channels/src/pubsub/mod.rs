@@ -15,6 +15,8 @@
 //! [`Adapter`] (the cluster issue plugs one in): one message per peer node,
 //! then that node's own local fan-out.
 
+pub mod cluster;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
