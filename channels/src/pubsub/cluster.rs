@@ -230,6 +230,7 @@ pub async fn join_cluster(pubsub: &PubSub, node: &Node) -> Result<ClusterLink, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use runtime::ractor::Message;
     use serde_json::json;
 
     #[test]
