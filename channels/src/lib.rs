@@ -11,10 +11,12 @@
 //! - Security: [`token`] (Phoenix.Token-style) and [`secret`].
 //! - [`testing`]: a `ChannelCase`-like test kit; [`client`]: a Rust client.
 //! - [`hello_sockets`]: the book's app, run by `bin/hello_sockets.rs`.
+//! - [`console_commands`]: `pubsub.*` commands for a node's console.
 
 pub mod channel;
 pub mod channel_server;
 pub mod client;
+pub mod console_commands;
 pub mod endpoint;
 pub mod hello_sockets;
 pub mod message;

@@ -9,10 +9,14 @@
 //! - [`registry`]: unique local names, dropped when their process exits.
 //! - [`gen_stage`]: demand-driven producer / consumer pipelines.
 //! - [`introspect`]: the live supervision tree.
+//! - [`node`]: Erlang-style distributed nodes on ractor_cluster.
+//! - [`console`]: a node's console — commands, a REPL, a control socket —
+//!   and [`release`], the `start` / `rpc` / `remote` / `stop` CLI built on it.
 //!
 //! ractor's `cluster` feature is on for the whole workspace (ractor_cluster needs
 //! it), so every message type implements [`ractor::Message`] explicitly.
 
+pub mod console;
 pub(crate) mod dispatch;
 pub mod exit;
 pub mod gen_server;
@@ -22,6 +26,7 @@ pub mod node;
 pub mod pid;
 pub mod process;
 pub mod registry;
+pub mod release;
 pub mod server;
 pub mod supervisor;
 pub mod task;

@@ -1,8 +1,25 @@
 //! The book's hello_sockets server.
 //!
-//! `hello_sockets` serves on `PORT` (default 4000); `hello_sockets gen-secret`
-//! prints a fresh `secret_key_base`. With `--prod` the server refuses to start
-//! without `SECRET_KEY_BASE` (or `SECRET_KEY_BASE_FILE`).
+//! `hello_sockets` serves on `PORT` (default 4000) as a single unnamed node;
+//! `hello_sockets gen-secret` prints a fresh `secret_key_base`. With `--prod`
+//! the server refuses to start without `SECRET_KEY_BASE` (or
+//! `SECRET_KEY_BASE_FILE`).
+//!
+//! As a node of a cluster, like an Elixir release's `bin/hello_sockets`
+//! (see [`runtime::release`]):
+//!
+//! ```text
+//! hello_sockets start --name web@127.0.0.1 [--http-port 4000 | --no-http] [--cookie C]
+//! hello_sockets rpc web@127.0.0.1 'node.connect back@127.0.0.1'
+//! hello_sockets rpc web@127.0.0.1 'broadcast ping request_ping {}'
+//! hello_sockets remote web@127.0.0.1
+//! hello_sockets stop web@127.0.0.1
+//! ```
+//!
+//! A named node joins the cluster PubSub, so a broadcast reaches the channels
+//! of every connected node; its console has the runtime's `node.*` and
+//! `processes` commands, channels' `pubsub.*`, and the book's
+//! `broadcast TOPIC EVENT [JSON]`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,12 +27,15 @@ use std::time::Duration;
 use channels::hello_sockets::{HelloSockets, Pipeline};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
+use channels::pubsub::cluster::join_cluster;
 use channels::pubsub::PubSub;
 use channels::secret::{self, Mode};
 use channels::token::Signer;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use runtime::console::Console;
 use runtime::introspect::ChildKind;
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::release::{self, NodeArgs, Release, TargetArgs};
 use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
 use runtime::task::{TaskSupervisor, TaskSupervisorOptions};
 use std::sync::{Arc, Mutex};
@@ -26,29 +46,34 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// Port to serve on.
-    #[arg(long, env = "PORT", default_value_t = 4000)]
+    #[arg(long, env = "PORT", default_value_t = 4000, global = true)]
     port: u16,
     /// Address to bind.
-    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
     host: std::net::IpAddr,
     /// Production mode: a secret_key_base is required.
-    #[arg(long)]
+    #[arg(long, global = true)]
     prod: bool,
     /// Close connections silent for this long (Phoenix: 60 s).
-    #[arg(long, env = "HEARTBEAT_TIMEOUT_MS", default_value_t = 60_000)]
+    #[arg(
+        long,
+        env = "HEARTBEAT_TIMEOUT_MS",
+        default_value_t = 60_000,
+        global = true
+    )]
     heartbeat_timeout_ms: u64,
     /// Origins allowed to open sockets (`check_origin`), comma-separated, e.g.
     /// `http://localhost:4000`. Empty (the default) allows any; a request
     /// without an `Origin` header always passes.
-    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
     allowed_origins: Vec<String>,
     /// WebSocket read buffer per connection, in bytes (allocated and
     /// zero-filled on a connection's first read, so it is paid by every idle
     /// connection).
-    #[arg(long, env = "READ_BUFFER_BYTES", default_value_t = SocketConfig::default().read_buffer_bytes)]
+    #[arg(long, env = "READ_BUFFER_BYTES", default_value_t = SocketConfig::default().read_buffer_bytes, global = true)]
     read_buffer_bytes: usize,
     /// Send StatsD metrics (DogStatsD tags) to this UDP address, e.g. 127.0.0.1:8125.
-    #[arg(long, env = "STATSD_ADDR")]
+    #[arg(long, env = "STATSD_ADDR", global = true)]
     statsd: Option<std::net::SocketAddr>,
 }
 
@@ -56,16 +81,49 @@ struct Cli {
 enum Command {
     /// Print a fresh secret_key_base.
     GenSecret,
+    /// Start a named node in the foreground (with a console when stdin is a terminal).
+    Start(StartArgs),
+    /// Run one console command on a running node and print its result.
+    Rpc {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The command, e.g. 'node.connect back@127.0.0.1' (several words are joined by spaces).
+        #[arg(required = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+    /// Attach a console to a running node (one command per line when stdin is not a terminal).
+    Remote(TargetArgs),
+    /// Stop a running node cleanly and wait until it is gone.
+    Stop(TargetArgs),
 }
+
+#[derive(Args)]
+struct StartArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Port of the web server (default: --port / PORT); 0 picks a free one.
+    #[arg(long, value_name = "PORT", conflicts_with = "no_http")]
+    http_port: Option<u16>,
+    /// Run no web server (the book's back node).
+    #[arg(long)]
+    no_http: bool,
+}
+
+const APP: &str = "hello_sockets";
 
 const CHANNELS: &str = "HelloSockets.Channels";
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::GenSecret) = cli.command {
-        println!("{}", secret::generate());
-        return std::process::ExitCode::SUCCESS;
+    match &cli.command {
+        Some(Command::GenSecret) => {
+            println!("{}", secret::generate());
+            return std::process::ExitCode::SUCCESS;
+        }
+        Some(Command::Rpc { target, command }) => return release::rpc(target, &command.join(" ")),
+        Some(Command::Remote(target)) => return release::remote(target),
+        Some(Command::Stop(target)) => return release::stop(target),
+        Some(Command::Start(_)) | None => {}
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -73,7 +131,20 @@ async fn main() -> std::process::ExitCode {
         )
         .with_target(false)
         .init();
-    match run(cli).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // A console thread may still wait for a line: do not wait for it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err}");
@@ -83,6 +154,16 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let start = match cli.command {
+        Some(Command::Start(start)) => Some(start),
+        _ => None,
+    };
+    // A named node: the node, its console and control socket come first, so
+    // that a name already in use fails before anything else starts.
+    let mut node = match &start {
+        Some(start) => Some(Release::start(APP, &start.node).await?),
+        None => None,
+    };
     let mode = if cli.prod {
         Mode::Production
     } else {
@@ -148,6 +229,15 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         None => Metrics::local(),
     };
     let pubsub = PubSub::new();
+    let cluster = match &node {
+        Some(release) => {
+            let link = join_cluster(&pubsub, release.node()).await?;
+            channels::console_commands::register(release.console(), &pubsub);
+            register_book_commands(release.console(), &pubsub);
+            Some(link)
+        }
+        None => None,
+    };
     let pipeline = Pipeline::start(pubsub.clone(), None).await?;
     let endpoint = HelloSockets {
         pubsub,
@@ -159,18 +249,84 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         pipeline: Some(pipeline),
     }
     .endpoint();
-    let address = SocketAddr::new(cli.host, cli.port);
-    let listener = tokio::net::TcpListener::bind(address).await?;
-    tracing::info!(
-        "Running HelloSocketsWeb.Endpoint at http://{}",
-        listener.local_addr()?
-    );
-    endpoint
-        .serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let http_port = match &start {
+        Some(start) if start.no_http => None,
+        Some(start) => Some(start.http_port.unwrap_or(cli.port)),
+        None => Some(cli.port),
+    };
+    // What stops the web server: a named node's shutdown, or for an unnamed
+    // server SIGINT or SIGTERM, caught from before it reports its address.
+    let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = match &node {
+        Some(release) => Box::pin(release.console().shutdown_requested()),
+        None => Box::pin(unnamed_stop_signal()?),
+    };
+    let server = match http_port {
+        Some(port) => {
+            let listener = tokio::net::TcpListener::bind(SocketAddr::new(cli.host, port)).await?;
+            tracing::info!(
+                "Running HelloSocketsWeb.Endpoint at http://{}",
+                listener.local_addr()?
+            );
+            Some(tokio::spawn(endpoint.serve(listener, stop)))
+        }
+        None => {
+            tracing::info!("no web server (--no-http)");
+            None
+        }
+    };
+    // Run until asked to stop: a named node by its console, `stop`, SIGINT or
+    // SIGTERM; an unnamed one by SIGINT or SIGTERM (its server's shutdown signal).
+    if let Some(release) = &mut node {
+        release.run_until_stopped(true).await;
+    }
+    // Then stop in order: the web server, the cluster PubSub, the supervision
+    // tree (last started first), the node, the control socket.
+    if let Some(server) = server {
+        server.await??;
+        tracing::info!("web server stopped");
+    }
     tracing::info!("shutting down");
+    if let Some(cluster) = cluster {
+        cluster.stop().await;
+    }
     root.stop().await;
+    tracing::info!("supervision tree stopped");
+    if let Some(release) = node {
+        release.shutdown().await;
+    }
     Ok(())
+}
+
+/// SIGINT or SIGTERM, registered now (a signal sent once the server has
+/// reported its address must not kill it uncleanly).
+fn unnamed_stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+    })
+}
+
+/// The book's console commands: `broadcast ping request_ping {}` is
+/// `HelloSocketsWeb.Endpoint.broadcast("ping", "request_ping", %{})`.
+fn register_book_commands(console: &Console, pubsub: &PubSub) {
+    let pubsub = pubsub.clone();
+    console.register(
+        "broadcast",
+        "TOPIC EVENT [JSON]",
+        "Endpoint.broadcast: to every subscriber of TOPIC on every node (JSON defaults to {}), \
+         e.g. broadcast ping request_ping",
+        move |args| {
+            let pubsub = pubsub.clone();
+            async move {
+                let (topic, event, payload) = channels::console_commands::message(&args, 0)?;
+                pubsub.broadcast(&topic, &event, payload);
+                Ok(format!("broadcast {event} to {topic}"))
+            }
+        },
+    );
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Stops every node started by scripts/start_node.sh (the pid files in log/):
+# cleanly with `hello_sockets stop` (the app, then the node), with SIGTERM if
+# that fails, with SIGKILL if the node is still there 10 s later.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+log_dir="${LOG_DIR:-$root/log}"
+
+bin="${HELLO_SOCKETS_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets}"
+[[ "$bin" == /* ]] || bin="$root/$bin"
+
+shopt -s nullglob
+pid_files=("$log_dir"/*.pid)
+if [[ ${#pid_files[@]} -eq 0 ]]; then
+  echo "no nodes to stop (no pid files in ${log_dir#"$root"/})"
+  exit 0
+fi
+
+status=0
+for pid_file in "${pid_files[@]}"; do
+  name="$(basename "$pid_file" .pid)"
+  node="$name"
+  [[ "$node" == *@* ]] || node="$node@127.0.0.1"
+  pid="$(cat "$pid_file")"
+  # Only a live hello_sockets process of ours (the pid may have been reused).
+  if ! kill -0 "$pid" 2>/dev/null || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q hello_sockets; then
+    echo "$node is not running"
+    rm -f "$pid_file"
+    continue
+  fi
+  # The node's own binary (even if rebuilt since) speaks its protocol.
+  exe="/proc/$pid/exe"
+  [[ -e "$exe" ]] || exe="$bin"
+  if "$exe" stop "$node" --timeout 15 >/dev/null 2>&1; then
+    :
+  else
+    echo "$node did not stop on request: SIGTERM" >&2
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "$node still runs after 10 s: SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    status=1
+  fi
+  rm -f "$pid_file"
+  echo "stopped $node"
+done
+exit "$status"
