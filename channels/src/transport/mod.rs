@@ -4,6 +4,7 @@
 //! string, pick the serializer by `vsn`, check the origin, and ask the socket's
 //! `connect` — logging the outcome the way Phoenix does.
 
+mod coalesce;
 pub mod longpoll;
 pub mod websocket;
 

@@ -83,7 +83,7 @@ pub(crate) async fn serve<S: Socket>(
         .expect("static response parts are valid")
 }
 
-type Stream = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+type Stream = WebSocketStream<super::coalesce::Coalesce<TokioIo<hyper::upgrade::Upgraded>>>;
 
 /// The connection task.
 async fn run<S: Socket>(
@@ -95,8 +95,12 @@ async fn run<S: Socket>(
 ) {
     // Built here, not passed in: an async fn keeps its arguments for its whole
     // life, so a `Stream` argument moved into a local would be stored twice.
-    let mut stream: Stream =
-        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let mut stream: Stream = WebSocketStream::from_raw_socket(
+        super::coalesce::Coalesce::new(TokioIo::new(upgraded)),
+        Role::Server,
+        Some(config),
+    )
+    .await;
     let outbox = Arc::new(Outbox::new(mount.config.max_outbound_bytes));
     let timeout = mount.config.heartbeat_timeout;
     let mut session = Session::new(mount, assigns, serializer, outbox.clone());
@@ -113,6 +117,14 @@ async fn run<S: Socket>(
                     // tungstenite queued the close reply; send it (RFC 6455 §5.5.1).
                     Some(Ok(WsMessage::Close(_))) => {
                         let _ = tokio::time::timeout(Duration::from_secs(1), stream.flush()).await;
+                        // Once the close handshake is done tungstenite stops
+                        // flushing the socket: push the reply out of the
+                        // coalescing buffer ourselves.
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(1),
+                            tokio::io::AsyncWriteExt::flush(stream.get_mut()),
+                        )
+                        .await;
                         break None;
                     }
                     None => break None,
