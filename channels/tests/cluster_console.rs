@@ -721,3 +721,60 @@ fn the_unnamed_server_and_gen_secret_still_work() {
     assert_eq!(run.code, Some(0));
     assert_eq!(run.stdout.trim().len(), 64);
 }
+
+#[test]
+fn local_broadcasts_stay_local_and_nodes_that_join_or_leave_change_who_receives() {
+    let env = Env::new("membership");
+    let a = env.start("a", &[]);
+    let b = env.start("b", &[]);
+    env.rpc_ok("b@127.0.0.1", "node.connect a@127.0.0.1");
+    env.wait_for_peers("a@127.0.0.1", &["b@127.0.0.1"]);
+
+    let rt = tokio_rt();
+    let mut on_a = listen(&rt, &a, "ping:lobby", &["warmup", "local", "after"]);
+    let mut on_b = listen(&rt, &b, "ping:lobby", &["warmup", "local", "after"]);
+    broadcast_until_received(
+        &env,
+        &rt,
+        "b@127.0.0.1",
+        |n| format!("pubsub.broadcast ping:lobby warmup {{\"n\": {n}}}"),
+        &mut on_a,
+    );
+
+    // A local broadcast on B reaches B's client only.
+    env.rpc_ok(
+        "b@127.0.0.1",
+        r#"pubsub.local_broadcast ping:lobby local {"on": "b"}"#,
+    );
+    assert_eq!(next(&rt, &mut on_b, 1, SOON), Some(json!({"on": "b"})));
+    assert_eq!(next(&rt, &mut on_a, 1, Duration::from_millis(500)), None);
+
+    // C joins later and its broadcasts reach both.
+    let c = env.start("c", &["--no-http"]);
+    env.rpc_ok("c@127.0.0.1", "node.connect b@127.0.0.1");
+    env.wait_for_peers("c@127.0.0.1", &["a@127.0.0.1", "b@127.0.0.1"]);
+    broadcast_until_received(
+        &env,
+        &rt,
+        "c@127.0.0.1",
+        |n| format!("pubsub.broadcast ping:lobby warmup {{\"late\": {n}}}"),
+        &mut on_b,
+    );
+    broadcast_until_received(
+        &env,
+        &rt,
+        "c@127.0.0.1",
+        |n| format!("pubsub.broadcast ping:lobby warmup {{\"late\": {n}}}"),
+        &mut on_a,
+    );
+
+    // C leaves (killed): broadcasts among the others go on without errors.
+    drop(c);
+    env.wait_for_peers("a@127.0.0.1", &["b@127.0.0.1"]);
+    env.rpc_ok(
+        "a@127.0.0.1",
+        r#"pubsub.broadcast ping:lobby after {"from": "a"}"#,
+    );
+    assert_eq!(next(&rt, &mut on_b, 2, SOON), Some(json!({"from": "a"})));
+    assert_eq!(next(&rt, &mut on_a, 2, SOON), Some(json!({"from": "a"})));
+}
