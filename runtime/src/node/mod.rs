@@ -1,14 +1,13 @@
 //! Distributed nodes, Erlang style, on ractor_cluster.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo(db: runtime::ractor::ActorCell) -> Result<(), Box<dyn std::error::Error>> {
 //! use runtime::node::{Node, NodeOptions};
 //! let node = Node::start(NodeOptions::new("app@127.0.0.1".parse()?)).await?;
 //! let mut events = node.subscribe();                 // nodeup / nodedown
 //! node.connect("back@127.0.0.1").await?;             // port from the local name directory
 //! node.connect("store@10.0.0.7:9101").await?;        // or given
 //! println!("{} sees {:?}", node.self_name(), node.list());
-//! # let db: runtime::ractor::ActorCell = unimplemented!();
 //! node.register_service("db", db)?;                 // cluster-wide name
 //! let owner = node.whereis_service("db").map(|s| s.node);
 //! # Ok(()) }
