@@ -59,7 +59,7 @@ stop_server() {
 trap stop_server EXIT
 
 start_server() {
-    LOG="$(mktemp -t bench_channels.XXXXXX.log)"
+    LOG="$(mktemp)"
     # Per-connection info logs would cost the server CPU during the run.
     # shellcheck disable=SC2086 # SERVER_ARGS is a list of flags
     RUST_LOG="${RUST_LOG:-warn,hello_sockets=info}" \

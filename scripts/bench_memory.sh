@@ -30,7 +30,7 @@ fi
 # As many descriptors as allowed (the hard limit); loadgen checks N against it.
 ulimit -n "$(ulimit -Hn)"
 
-LOG="$(mktemp -t bench_memory.XXXXXX.log)"
+LOG="$(mktemp)"
 # Only the server's own lines: per-connection info logs cost CPU, not memory.
 RUST_LOG="${RUST_LOG:-warn,hello_sockets=info}" \
     "$BIN/hello_sockets" --port 0 --heartbeat-timeout-ms 3600000 $SERVER_ARGS >"$LOG" 2>&1 &

@@ -23,7 +23,7 @@ if [[ ! -f "$here/node_modules/phoenix/package.json" || ! -f "$here/node_modules
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
 
-log="$(mktemp -t hello_sockets.XXXXXX.log)"
+log="$(mktemp)"
 secret="$("$bin" gen-secret)"
 SECRET_KEY_BASE="$secret" NO_COLOR=1 RUST_LOG=info \
   "$bin" --host 127.0.0.1 --port 0 >"$log" 2>&1 &
