@@ -1,0 +1,115 @@
+//! The demo catalogue, like the book's seeds: a few sneakers, ten sizes each,
+//! varied stock (some sizes sold out, some scarce). Loaded by `seed` and on the
+//! first start of an empty database. The first product is released; the
+//! others are "coming soon" until released from a console.
+
+use crate::model::{Availability, Item, Product};
+
+/// Sizes each product comes in.
+pub const SIZES: [&str; 10] = ["6", "6.5", "7", "7.5", "8", "8.5", "9", "9.5", "10", "10.5"];
+
+struct Shoe {
+    sku: &'static str,
+    brand: &'static str,
+    name: &'static str,
+    color: &'static str,
+    price_cents: u64,
+    image: &'static str,
+}
+
+const SHOES: [Shoe; 4] = [
+    Shoe {
+        sku: "PM-1",
+        brand: "Peak Motion",
+        name: "Air Stride",
+        color: "white / red",
+        price_cents: 16_000,
+        image: "/images/air-stride.svg",
+    },
+    Shoe {
+        sku: "PM-2",
+        brand: "Peak Motion",
+        name: "Court Classic",
+        color: "black",
+        price_cents: 11_000,
+        image: "/images/court-classic.svg",
+    },
+    Shoe {
+        sku: "NV-1",
+        brand: "Novo",
+        name: "Runner 23",
+        color: "volt",
+        price_cents: 13_500,
+        image: "/images/runner-23.svg",
+    },
+    Shoe {
+        sku: "NV-2",
+        brand: "Novo",
+        name: "Hi-Top Retro",
+        color: "blue / grey",
+        price_cents: 18_000,
+        image: "/images/hi-top-retro.svg",
+    },
+];
+
+/// Stock for product `p`, size `s`: a fixed spread from sold out to plenty,
+/// different for every product so that pages show every level.
+fn stock(p: usize, s: usize) -> u32 {
+    const SPREAD: [u32; 7] = [0, 1, 3, 8, 15, 25, 40];
+    SPREAD[(p * 3 + s * 5) % SPREAD.len()]
+}
+
+/// The catalogue: products, their items, and the items' availability.
+pub fn demo() -> (Vec<Product>, Vec<Item>, Vec<Availability>) {
+    let mut products = Vec::new();
+    let mut items = Vec::new();
+    let mut availability = Vec::new();
+    for (p, shoe) in SHOES.iter().enumerate() {
+        let product_id = p as u64 + 1;
+        products.push(Product {
+            id: product_id,
+            sku: shoe.sku.to_string(),
+            brand: shoe.brand.to_string(),
+            name: shoe.name.to_string(),
+            color: shoe.color.to_string(),
+            price_cents: shoe.price_cents,
+            image: shoe.image.to_string(),
+            released: p == 0,
+            order: p as u32,
+        });
+        for (s, size) in SIZES.iter().enumerate() {
+            let item_id = items.len() as u64 + 1;
+            items.push(Item {
+                id: item_id,
+                product_id,
+                sku: format!("{}-{size}", shoe.sku),
+                size: size.to_string(),
+            });
+            availability.push(Availability {
+                item_id,
+                available_count: stock(p, s),
+            });
+        }
+    }
+    (products, items, availability)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_product_has_ten_sizes_and_stock_varies() {
+        let (products, items, availability) = demo();
+        assert_eq!(products.len(), 4);
+        for product in &products {
+            assert_eq!(
+                items.iter().filter(|i| i.product_id == product.id).count(),
+                10
+            );
+        }
+        assert!(availability.iter().any(|a| a.available_count == 0));
+        assert!(availability.iter().any(|a| a.available_count >= 25));
+        assert_eq!(products.iter().filter(|p| p.released).count(), 1);
+    }
+}
