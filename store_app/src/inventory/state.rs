@@ -1,0 +1,197 @@
+//! The functional core of the inventory: the catalogue as plain data, and the
+//! operations on it as functions that return the changed state or an error.
+//! Nothing here knows about processes, stores or sockets.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Availability, Item, Product};
+
+/// An item with its stock, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompleteItem {
+    /// The item.
+    pub item: Item,
+    /// Units left.
+    pub available_count: u32,
+}
+
+/// A product with its sizes (the book's `get_complete_products`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompleteProduct {
+    /// The product.
+    pub product: Product,
+    /// Its sizes, in size order.
+    pub items: Vec<CompleteItem>,
+}
+
+/// Why an inventory operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InventoryError {
+    /// No such product.
+    #[error("product {0} not found")]
+    ProductNotFound(u64),
+    /// No such item.
+    #[error("item {0} not found")]
+    ItemNotFound(u64),
+    /// Nothing left to sell.
+    #[error("item {0} is out of stock")]
+    OutOfStock(u64),
+}
+
+/// The whole catalogue in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    products: BTreeMap<u64, Product>,
+    items: BTreeMap<u64, Item>,
+    availability: BTreeMap<u64, Availability>,
+}
+
+impl Inventory {
+    /// An inventory from a snapshot of the three record kinds.
+    pub fn new(products: Vec<Product>, items: Vec<Item>, availability: Vec<Availability>) -> Self {
+        Inventory {
+            products: products.into_iter().map(|p| (p.id, p)).collect(),
+            items: items.into_iter().map(|i| (i.id, i)).collect(),
+            availability: availability.into_iter().map(|a| (a.item_id, a)).collect(),
+        }
+    }
+
+    /// Every product with its items and stock, in page order.
+    pub fn complete_products(&self) -> Vec<CompleteProduct> {
+        let mut products: Vec<CompleteProduct> = self
+            .products
+            .values()
+            .map(|product| CompleteProduct {
+                product: product.clone(),
+                items: self
+                    .items
+                    .values()
+                    .filter(|item| item.product_id == product.id)
+                    .map(|item| CompleteItem {
+                        item: item.clone(),
+                        available_count: self.available(item.id),
+                    })
+                    .collect(),
+            })
+            .collect();
+        products.sort_by_key(|p| (p.product.order, p.product.id));
+        products
+    }
+
+    /// Units left of an item (0 for an item without a record).
+    pub fn available(&self, item_id: u64) -> u32 {
+        self.availability
+            .get(&item_id)
+            .map_or(0, |a| a.available_count)
+    }
+
+    /// One product.
+    pub fn product(&self, id: u64) -> Option<&Product> {
+        self.products.get(&id)
+    }
+
+    /// One item.
+    pub fn item(&self, id: u64) -> Option<&Item> {
+        self.items.get(&id)
+    }
+
+    /// Marks a product released; returns it. Releasing twice is harmless.
+    pub fn mark_product_released(&mut self, id: u64) -> Result<Product, InventoryError> {
+        let product = self
+            .products
+            .get_mut(&id)
+            .ok_or(InventoryError::ProductNotFound(id))?;
+        product.released = true;
+        Ok(product.clone())
+    }
+
+    /// Sells one unit; returns the availability before and after.
+    pub fn item_sold(
+        &mut self,
+        item_id: u64,
+    ) -> Result<(Availability, Availability), InventoryError> {
+        if !self.items.contains_key(&item_id) {
+            return Err(InventoryError::ItemNotFound(item_id));
+        }
+        let stock = self.availability.entry(item_id).or_insert(Availability {
+            item_id,
+            available_count: 0,
+        });
+        if stock.available_count == 0 {
+            return Err(InventoryError::OutOfStock(item_id));
+        }
+        let before = *stock;
+        stock.available_count -= 1;
+        Ok((before, *stock))
+    }
+
+    /// Sets an item's stock to what another node (or the store) says it is:
+    /// replication applies the other side's result instead of selling again.
+    pub fn set_availability(&mut self, availability: Availability) -> Option<Availability> {
+        self.availability.insert(availability.item_id, availability)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue;
+
+    fn demo() -> Inventory {
+        let (products, items, availability) = catalogue::demo();
+        Inventory::new(products, items, availability)
+    }
+
+    #[test]
+    fn complete_products_carry_their_sizes_and_stock_in_page_order() {
+        let inventory = demo();
+        let products = inventory.complete_products();
+        assert_eq!(products.len(), 4);
+        assert!(products
+            .windows(2)
+            .all(|w| w[0].product.order <= w[1].product.order));
+        for complete in &products {
+            assert_eq!(complete.items.len(), 10);
+            for item in &complete.items {
+                assert_eq!(item.available_count, inventory.available(item.item.id));
+            }
+        }
+    }
+
+    #[test]
+    fn releasing_marks_the_product_and_unknown_products_are_errors() {
+        let mut inventory = demo();
+        assert!(!inventory.product(2).unwrap().released);
+        assert!(inventory.mark_product_released(2).unwrap().released);
+        assert!(inventory.product(2).unwrap().released);
+        assert_eq!(
+            inventory.mark_product_released(99),
+            Err(InventoryError::ProductNotFound(99))
+        );
+    }
+
+    #[test]
+    fn selling_counts_down_to_zero_and_then_refuses() {
+        let mut inventory = demo();
+        let item_id = inventory
+            .complete_products()
+            .into_iter()
+            .flat_map(|p| p.items)
+            .find(|i| i.available_count == 3)
+            .unwrap()
+            .item
+            .id;
+        for left in (0..3).rev() {
+            let (_, after) = inventory.item_sold(item_id).unwrap();
+            assert_eq!(after.available_count, left);
+        }
+        assert_eq!(
+            inventory.item_sold(item_id),
+            Err(InventoryError::OutOfStock(item_id))
+        );
+        assert_eq!(
+            inventory.item_sold(999),
+            Err(InventoryError::ItemNotFound(999))
+        );
+    }
+}
