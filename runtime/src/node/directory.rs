@@ -442,9 +442,17 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("already in use"));
-        // Once its port is closed, the entry counts as stale even though the
-        // pid is alive (a reused pid, or a zombie).
+        // When its port accepts nothing, the entry counts as stale even though
+        // the pid is alive (a reused pid, or a zombie). The port is held bound
+        // but not listening, so no other test can start listening on it.
         drop(listener);
+        let closed = tokio::net::TcpSocket::new_v4().unwrap();
+        closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let stale = Entry {
+            port: closed.local_addr().unwrap().port(),
+            pid: child.id(),
+        };
+        std::fs::write(dir.path().join(a.as_str()), stale.encode()).unwrap();
         let reg = dir.register(&a, 9300).unwrap();
         assert_eq!(reg.entry().port, 9300);
         child.kill().unwrap();
