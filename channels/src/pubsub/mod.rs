@@ -160,6 +160,19 @@ impl PubSub {
         handler: impl Fn(&Arc<Broadcast>) -> bool + Send + Sync + 'static,
     ) -> SubscriberId {
         let id = self.new_id();
+        self.subscribe_as(topic, id, handler);
+        id
+    }
+
+    /// Subscribes a closure under an id taken beforehand from [`Self::new_id`]:
+    /// for a subscriber that is restarted (and resubscribes) but must keep the
+    /// id others pass to `broadcast_from`.
+    pub fn subscribe_as(
+        &self,
+        topic: &str,
+        id: SubscriberId,
+        handler: impl Fn(&Arc<Broadcast>) -> bool + Send + Sync + 'static,
+    ) {
         self.insert(
             topic,
             Subscription {
@@ -167,7 +180,6 @@ impl PubSub {
                 kind: Kind::Handler(Box::new(handler)),
             },
         );
-        id
     }
 
     /// Removes a subscription; `false` if it was not there.

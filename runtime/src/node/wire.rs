@@ -10,9 +10,18 @@
 //! little endian). Local-only variants (timers, internal notices) refuse to
 //! serialize, so they can never leave the node by mistake.
 //!
-//! The node monitor uses this; the cluster PubSub will too.
+//! A request that needs an answer travels as a ractor `Call`: [`to_call`] /
+//! [`from_call`] carry the request and a reply port of encoded bytes, which
+//! ractor_cluster routes back to the caller's node. [`call`] is the caller's
+//! side: it works the same whether the actor is local or a remote proxy.
+//!
+//! The node monitor and the cluster PubSub use casts; the store service of
+//! `store_app` uses calls.
+
+use std::time::Duration;
 
 use ractor::message::{BoxedDowncastErr, SerializedMessage};
+use ractor::RpcReplyPort;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -61,6 +70,82 @@ pub fn from_cast<T: DeserializeOwned>(message: SerializedMessage) -> Result<T, B
     }
 }
 
+/// `value` as a ractor call for a remote actor, answered on `reply` with
+/// bytes produced by [`encode`].
+pub fn to_call<T: Serialize>(
+    value: &T,
+    reply: RpcReplyPort<Vec<u8>>,
+) -> Result<SerializedMessage, BoxedDowncastErr> {
+    let args = encode(value).map_err(|e| {
+        tracing::warn!("cannot encode a cluster call: {e}");
+        BoxedDowncastErr
+    })?;
+    Ok(SerializedMessage::Call {
+        variant: String::new(),
+        args,
+        reply,
+        metadata: None,
+    })
+}
+
+/// The request and reply port of a call produced by [`to_call`].
+pub fn from_call<T: DeserializeOwned>(
+    message: SerializedMessage,
+) -> Result<(T, RpcReplyPort<Vec<u8>>), BoxedDowncastErr> {
+    match message {
+        SerializedMessage::Call { args, reply, .. } => match decode(&args) {
+            Ok(value) => Ok((value, reply)),
+            Err(e) => {
+                tracing::warn!("dropping an undecodable cluster call: {e}");
+                Err(BoxedDowncastErr)
+            }
+        },
+        _ => {
+            tracing::warn!("dropping a cluster message that is not a call");
+            Err(BoxedDowncastErr)
+        }
+    }
+}
+
+/// Why a [`call`] got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The actor (or its node) is gone, or it dropped the request.
+    #[error("the process is not reachable")]
+    Unreachable,
+    /// No answer within the timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// An answer came but could not be decoded.
+    #[error("undecodable answer: {0}")]
+    Undecodable(String),
+}
+
+/// Sends the message built by `build` (around a fresh reply port) to `actor`
+/// and decodes the bytes it answers — the same for a local actor and for a
+/// remote one, whose proxy serializes the message with [`to_call`].
+pub async fn call<M, R>(
+    actor: &ractor::ActorRef<M>,
+    build: impl FnOnce(RpcReplyPort<Vec<u8>>) -> M,
+    timeout: Duration,
+) -> Result<R, CallError>
+where
+    M: ractor::Message,
+    R: DeserializeOwned,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let port = RpcReplyPort::from((tx, timeout));
+    actor
+        .send_message(build(port))
+        .map_err(|_| CallError::Unreachable)?;
+    let bytes = match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return Err(CallError::Unreachable),
+        Err(_) => return Err(CallError::Timeout(timeout)),
+    };
+    decode(&bytes).map_err(|e| CallError::Undecodable(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +166,19 @@ mod tests {
         assert_eq!(from_cast::<Sample>(cast).unwrap(), v);
         let v = Sample::B(vec!["x".into(), "y".into()]);
         assert_eq!(decode::<Sample>(&encode(&v).unwrap()).unwrap(), v);
+    }
+
+    #[test]
+    fn a_call_round_trips_with_its_reply_port() {
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let v = Sample::B(vec!["q".into()]);
+        let call = to_call(&v, RpcReplyPort::from(tx)).unwrap();
+        let (decoded, reply) = from_call::<Sample>(call).unwrap();
+        assert_eq!(decoded, v);
+        reply.send(encode(&7u32).unwrap()).unwrap();
+        assert_eq!(decode::<u32>(&rx.try_recv().unwrap()).unwrap(), 7);
+        let cast = to_cast(&v).unwrap();
+        assert!(from_call::<Sample>(cast).is_err());
     }
 
     #[test]
