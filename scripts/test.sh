@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The store page serves the official phoenix client from its npm package
+# (store_app/tests/web_test.rs checks it): install it if missing.
+if [[ ! -f store_app/assets/node_modules/phoenix/priv/static/phoenix.min.js ]]; then
+  (cd store_app/assets && npm ci --no-audit --no-fund)
+fi
+
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 tests/js/run.sh

@@ -1,7 +1,12 @@
-//! The demo catalogue, like the book's seeds: a few sneakers, ten sizes each,
-//! varied stock (some sizes sold out, some scarce). Loaded by `seed` and on the
-//! first start of an empty database. The first product is released; the
-//! others are "coming soon" until released from a console.
+//! The catalogues a store can be seeded with (`seed`, and the first start of
+//! an empty database):
+//!
+//! - `demo`, like the book's seeds: a few sneakers, ten sizes each, varied
+//!   stock (some sizes sold out, some scarce). The first product is released;
+//!   the others are "coming soon" until released from a console.
+//! - `flash`: a flash sale at its last units — every product released, every
+//!   size with one unit, so every sale sends a `stock_change` (to `out`). The
+//!   replication-latency benchmark uses it.
 
 use crate::model::{Availability, Item, Product};
 
@@ -59,8 +64,59 @@ fn stock(p: usize, s: usize) -> u32 {
     SPREAD[(p * 3 + s * 5) % SPREAD.len()]
 }
 
-/// The catalogue: products, their items, and the items' availability.
-pub fn demo() -> (Vec<Product>, Vec<Item>, Vec<Availability>) {
+/// A catalogue: products, their items, and the items' availability.
+pub type Catalogue = (Vec<Product>, Vec<Item>, Vec<Availability>);
+
+/// The names [`by_name`] knows.
+pub const NAMES: [&str; 2] = ["demo", "flash"];
+
+/// A catalogue by name (`demo` or `flash`).
+pub fn by_name(name: &str) -> Option<Catalogue> {
+    match name {
+        "demo" => Some(demo()),
+        "flash" => Some(flash()),
+        _ => None,
+    }
+}
+
+/// The flash-sale catalogue: the four shoes in 25 colourways each (100
+/// products), all released, ten sizes each with one unit left: 1,000 items.
+pub fn flash() -> Catalogue {
+    let (mut products, mut items, mut availability) = (Vec::new(), Vec::new(), Vec::new());
+    for edition in 0..25u64 {
+        for shoe in &SHOES {
+            let product_id = products.len() as u64 + 1;
+            products.push(Product {
+                id: product_id,
+                sku: format!("{}-E{edition}", shoe.sku),
+                brand: shoe.brand.to_string(),
+                name: format!("{} #{}", shoe.name, edition + 1),
+                color: shoe.color.to_string(),
+                price_cents: shoe.price_cents,
+                image: shoe.image.to_string(),
+                released: true,
+                order: product_id as u32,
+            });
+            for size in SIZES {
+                let item_id = items.len() as u64 + 1;
+                items.push(Item {
+                    id: item_id,
+                    product_id,
+                    sku: format!("{}-E{edition}-{size}", shoe.sku),
+                    size: size.to_string(),
+                });
+                availability.push(Availability {
+                    item_id,
+                    available_count: 1,
+                });
+            }
+        }
+    }
+    (products, items, availability)
+}
+
+/// The demo catalogue.
+pub fn demo() -> Catalogue {
     let mut products = Vec::new();
     let mut items = Vec::new();
     let mut availability = Vec::new();
@@ -111,5 +167,14 @@ mod tests {
         assert!(availability.iter().any(|a| a.available_count == 0));
         assert!(availability.iter().any(|a| a.available_count >= 25));
         assert_eq!(products.iter().filter(|p| p.released).count(), 1);
+    }
+
+    #[test]
+    fn the_flash_catalogue_has_one_unit_of_a_thousand_released_sizes() {
+        let (products, items, availability) = by_name("flash").unwrap();
+        assert_eq!((products.len(), items.len()), (100, 1000));
+        assert!(products.iter().all(|p| p.released));
+        assert!(availability.iter().all(|a| a.available_count == 1));
+        assert!(by_name("nope").is_none());
     }
 }

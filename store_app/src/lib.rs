@@ -1,13 +1,26 @@
 //! The book's Sneakers23 store (chapter 7) on top of `channels` and `runtime`.
 //!
-//! Built so far: the data model ([`model`]), the catalogue on disk
-//! ([`store`], sled with bincode values, flushed before acknowledging), and the
-//! demo catalogue ([`catalogue`]), and the inventory ([`inventory`]): the
-//! functional core, its loader and the supervised server that serves reads
-//! from memory. Replication, web pages, console commands and the demo script
-//! come next (see the issue).
+//! | module | one job |
+//! |---|---|
+//! | [`model`] | Product, Item, Availability |
+//! | [`store`] | the catalogue on disk (sled, bincode, flushed before acknowledging) |
+//! | [`catalogue`] | the demo catalogue `seed` writes |
+//! | [`store_server`] | the database as a cluster-wide service, on the node that owns it |
+//! | [`store_client`] | how any node reaches that service |
+//! | [`inventory`] | the functional core, its loader, the supervised inventory server |
+//! | [`replication`] | keeps every node's inventory in step (`inventory_replication`) |
+//! | [`sneakers23`] | the context: store first, then memory, then replication and pages |
 
+pub mod app;
 pub mod catalogue;
+pub mod console_commands;
 pub mod inventory;
+pub mod mock;
 pub mod model;
+pub mod replication;
+pub mod sneakers23;
 pub mod store;
+pub mod store_client;
+pub mod store_server;
+pub mod store_watch;
+pub mod web;

@@ -73,6 +73,11 @@ impl Store {
         })
     }
 
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// Whether the catalogue is empty (a new database, to be seeded).
     pub fn is_empty(&self) -> bool {
         self.products.is_empty()

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use runtime::{CallFlow, GenServer, Pid, ProcessError};
 
-use super::loader::Loader;
-use super::state::{CompleteProduct, Inventory, InventoryError};
+use super::loader::{LoadError, Loader, Snapshot};
+use super::state::{CompleteItem, CompleteProduct, Inventory, InventoryError};
 use crate::model::{Availability, Product};
 
 /// The server; cheap to clone (its loader is shared).
@@ -29,12 +29,17 @@ impl InventoryServer {
 pub enum InventoryCall {
     /// Every product with its sizes and stock.
     CompleteProducts,
+    /// One product with its sizes and stock.
+    CompleteProduct(u64),
+    /// One item with its units left.
+    Item(u64),
     /// Mark a product released in memory.
     MarkReleased(u64),
-    /// Sell one unit in memory.
-    ItemSold(u64),
-    /// Take another node's (or the store's) stock figure for an item.
-    SetAvailability(Availability),
+    /// Take the store's stock figure after a sale, made on this node or
+    /// replicated from another (never raises the stock held).
+    ApplySale(Availability),
+    /// Load a fresh snapshot through the loader (the store's node connected).
+    Reload,
 }
 
 /// What it answers.
@@ -42,12 +47,16 @@ pub enum InventoryCall {
 pub enum InventoryReply {
     /// For `CompleteProducts`.
     Products(Vec<CompleteProduct>),
+    /// For `CompleteProduct`.
+    Product(Option<CompleteProduct>),
+    /// For `Item`.
+    Item(Option<CompleteItem>),
     /// For `MarkReleased`.
     Released(Result<Product, InventoryError>),
-    /// For `ItemSold`: before and after.
-    Sold(Result<(Availability, Availability), InventoryError>),
-    /// For `SetAvailability`: the previous figure.
-    Set(Option<Availability>),
+    /// For `ApplySale`: the figure before and after.
+    Stock(Result<(Availability, Availability), InventoryError>),
+    /// For `Reload`: products loaded, or why nothing was loaded (the state is kept).
+    Reloaded(Result<usize, LoadError>),
 }
 
 impl GenServer for InventoryServer {
@@ -59,17 +68,23 @@ impl GenServer for InventoryServer {
     type Info = ();
 
     async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<Inventory, ProcessError> {
-        let snapshot = self.loader.load()?;
-        tracing::info!(
-            products = snapshot.products.len(),
-            items = snapshot.items.len(),
-            "inventory loaded"
-        );
-        Ok(Inventory::new(
-            snapshot.products,
-            snapshot.items,
-            snapshot.availability,
-        ))
+        match self.loader.load().await {
+            Ok(snapshot) => {
+                tracing::info!(
+                    products = snapshot.products.len(),
+                    items = snapshot.items.len(),
+                    "inventory loaded"
+                );
+                Ok(inventory_of(snapshot))
+            }
+            // A node without the database starts before it is connected to
+            // the one that has it; it loads when that node connects.
+            Err(LoadError::Unavailable(why)) => {
+                tracing::warn!("inventory starts empty: {why}");
+                Ok(Inventory::default())
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     async fn handle_call(
@@ -82,16 +97,40 @@ impl GenServer for InventoryServer {
             InventoryCall::CompleteProducts => {
                 InventoryReply::Products(inventory.complete_products())
             }
+            InventoryCall::CompleteProduct(id) => {
+                InventoryReply::Product(inventory.complete_product(id))
+            }
+            InventoryCall::Item(id) => {
+                InventoryReply::Item(inventory.item(id).map(|item| CompleteItem {
+                    item: item.clone(),
+                    available_count: inventory.available(id),
+                }))
+            }
             InventoryCall::MarkReleased(id) => {
                 InventoryReply::Released(inventory.mark_product_released(id))
             }
-            InventoryCall::ItemSold(id) => InventoryReply::Sold(inventory.item_sold(id)),
-            InventoryCall::SetAvailability(stock) => {
-                InventoryReply::Set(inventory.set_availability(stock))
+            InventoryCall::ApplySale(stock) => {
+                InventoryReply::Stock(match inventory.item(stock.item_id) {
+                    None => Err(InventoryError::ItemNotFound(stock.item_id)),
+                    Some(_) => Ok(inventory.apply_sale(stock)),
+                })
             }
+            InventoryCall::Reload => InventoryReply::Reloaded(match self.loader.load().await {
+                Ok(snapshot) => {
+                    let products = snapshot.products.len();
+                    inventory.replace(inventory_of(snapshot));
+                    tracing::info!(products, "inventory reloaded");
+                    Ok(products)
+                }
+                Err(err) => Err(err),
+            }),
         };
         Ok(CallFlow::Reply(reply))
     }
+}
+
+fn inventory_of(snapshot: Snapshot) -> Inventory {
+    Inventory::new(snapshot.products, snapshot.items, snapshot.availability)
 }
 
 #[cfg(test)]
@@ -104,15 +143,14 @@ mod tests {
 
     use super::*;
     use crate::catalogue;
-    use crate::inventory::loader::Snapshot;
-    use crate::store::StoreError;
 
     /// A loader whose data the test can change between loads.
     struct Shared(Arc<Mutex<Snapshot>>);
 
     impl Loader for Shared {
-        fn load(&self) -> Result<Snapshot, StoreError> {
-            Ok(self.0.lock().clone())
+        fn load(&self) -> futures::future::BoxFuture<'_, Result<Snapshot, LoadError>> {
+            let snapshot = self.0.lock().clone();
+            Box::pin(async move { Ok(snapshot) })
         }
     }
 

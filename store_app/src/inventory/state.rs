@@ -78,6 +78,23 @@ impl Inventory {
         products
     }
 
+    /// One product with its sizes and stock.
+    pub fn complete_product(&self, id: u64) -> Option<CompleteProduct> {
+        let product = self.products.get(&id)?;
+        Some(CompleteProduct {
+            product: product.clone(),
+            items: self
+                .items
+                .values()
+                .filter(|item| item.product_id == id)
+                .map(|item| CompleteItem {
+                    item: item.clone(),
+                    available_count: self.available(item.id),
+                })
+                .collect(),
+        })
+    }
+
     /// Units left of an item (0 for an item without a record).
     pub fn available(&self, item_id: u64) -> u32 {
         self.availability
@@ -125,10 +142,23 @@ impl Inventory {
         Ok((before, *stock))
     }
 
-    /// Sets an item's stock to what another node (or the store) says it is:
-    /// replication applies the other side's result instead of selling again.
-    pub fn set_availability(&mut self, availability: Availability) -> Option<Availability> {
-        self.availability.insert(availability.item_id, availability)
+    /// Takes the store's stock figure after a sale. Stock only ever falls
+    /// (sales; a restock reloads from the store), so a figure higher than the
+    /// one held is an older sale arriving late — concurrent sales on this
+    /// node, or two nodes' sales reaching a third, can arrive in either
+    /// order — and is ignored. Returns the figure before and after.
+    pub fn apply_sale(&mut self, sold: Availability) -> (Availability, Availability) {
+        let held = self.availability.entry(sold.item_id).or_insert(sold);
+        let before = *held;
+        if sold.available_count < held.available_count {
+            *held = sold;
+        }
+        (before, *held)
+    }
+
+    /// Replaces everything with a fresh snapshot (the store's node reconnected).
+    pub fn replace(&mut self, fresh: Inventory) {
+        *self = fresh;
     }
 }
 
@@ -168,6 +198,35 @@ mod tests {
             inventory.mark_product_released(99),
             Err(InventoryError::ProductNotFound(99))
         );
+    }
+
+    #[test]
+    fn a_sale_arriving_late_never_raises_the_stock() {
+        let mut inventory = demo();
+        let item_id = 5;
+        let start = inventory.available(item_id);
+        assert!(start >= 2, "demo stock for item 5 is {start}");
+        let one_sold = Availability {
+            item_id,
+            available_count: start - 1,
+        };
+        let two_sold = Availability {
+            item_id,
+            available_count: start - 2,
+        };
+        // Another node's two sales arrive out of order.
+        assert_eq!(inventory.apply_sale(two_sold).1, two_sold);
+        let (before, after) = inventory.apply_sale(one_sold);
+        assert_eq!((before, after), (two_sold, two_sold));
+        assert_eq!(inventory.available(item_id), start - 2);
+    }
+
+    #[test]
+    fn one_complete_product_matches_the_list() {
+        let inventory = demo();
+        let all = inventory.complete_products();
+        assert_eq!(inventory.complete_product(2).as_ref(), all.get(1));
+        assert_eq!(inventory.complete_product(99), None);
     }
 
     #[test]

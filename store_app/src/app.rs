@@ -1,0 +1,202 @@
+//! One store node, assembled: what `sneakers23 start` runs, and what tests
+//! start in-process.
+//!
+//! Start order matters. The database is opened (if this node owns it) and
+//! seeded when empty; its server is registered as the cluster-wide store
+//! service; then the supervision tree starts the channel processes, the
+//! inventory server (which loads its snapshot — from the local database, or
+//! from the store's node over the cluster) and the replication server; then
+//! the web endpoint, if this node serves pages.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use channels::pubsub::cluster::{join_cluster, ClusterLink};
+use channels::pubsub::PubSub;
+use runtime::node::Node;
+use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::ractor::ActorRef;
+use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
+
+use crate::inventory::loader::{ClusterLoader, Loader, StoreLoader};
+use crate::inventory::{CompleteProduct, InventoryServer};
+use crate::model::{Availability, Item};
+use crate::replication::{Replication, ReplicationServer};
+use crate::sneakers23::{Notifier, Sneakers23, INVENTORY};
+use crate::store::Store;
+use crate::store_client::StoreClient;
+use crate::store_server::{self, StoreMsg, SERVICE};
+use crate::store_watch::StoreWatch;
+use crate::web;
+
+/// The registered name of the channel processes' supervisor.
+pub const CHANNELS: &str = "Sneakers23.Channels";
+
+/// Page notifications through the ProductChannel functions.
+pub struct PageNotifier(pub PubSub);
+
+impl Notifier for PageNotifier {
+    fn product_released(&self, product: &CompleteProduct) {
+        web::notify_product_released(&self.0, product);
+    }
+
+    fn item_stock_change(&self, item: &Item, before: Availability, after: Availability) -> bool {
+        matches!(
+            web::notify_item_stock_change(&self.0, item.product_id, before, after),
+            web::StockNotice::Broadcast(_)
+        )
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The database could not be opened (e.g. another node has it: sled locks
+    /// its directory).
+    #[error("cannot open the store at {path}: {error} (is another node already using it?)")]
+    Store {
+        /// The directory.
+        path: String,
+        /// What sled said.
+        error: crate::store::StoreError,
+    },
+    /// Anything else that failed to start.
+    #[error("{0}")]
+    Start(String),
+}
+
+fn start_error(err: impl std::fmt::Display) -> AppError {
+    AppError::Start(err.to_string())
+}
+
+/// What a node is started with.
+pub struct AppOptions {
+    /// The database directory, for the one node that owns it.
+    pub data_dir: Option<PathBuf>,
+    /// The node, for a member of a cluster.
+    pub node: Option<Node>,
+    /// The node's PubSub.
+    pub pubsub: PubSub,
+    /// The catalogue an empty database is seeded with at start (`demo`, `flash`).
+    pub catalogue: String,
+}
+
+/// A running store node.
+pub struct App {
+    /// The context (console, web, mock shoppers).
+    pub context: Sneakers23,
+    /// The channel processes' supervisor (for the web endpoint).
+    pub channels: ProcessSupervisor,
+    /// The PubSub.
+    pub pubsub: PubSub,
+    store: Option<ActorRef<StoreMsg>>,
+    root: Supervisor,
+    cluster: Option<ClusterLink>,
+    watch: Option<StoreWatch>,
+}
+
+impl App {
+    /// Starts a store node.
+    pub async fn start(options: AppOptions) -> Result<App, AppError> {
+        let AppOptions {
+            data_dir,
+            node,
+            pubsub,
+            catalogue,
+        } = options;
+        let cluster = match &node {
+            Some(node) => Some(join_cluster(&pubsub, node).await.map_err(start_error)?),
+            None => None,
+        };
+        // The database, on the node that owns it.
+        let (store_actor, loader): (Option<ActorRef<StoreMsg>>, Arc<dyn Loader>) = match &data_dir {
+            Some(dir) => {
+                let path = dir.display().to_string();
+                let store = Store::open(dir).map_err(|error| AppError::Store {
+                    path: path.clone(),
+                    error,
+                })?;
+                let store = Arc::new(store);
+                if store.is_empty() {
+                    store_server::seed(&store, &catalogue).map_err(start_error)?;
+                }
+                let actor = store_server::start(store.clone(), path.clone())
+                    .await
+                    .map_err(start_error)?;
+                if let Some(node) = &node {
+                    node.register_service(SERVICE, actor.get_cell())
+                        .map_err(start_error)?;
+                }
+                tracing::info!(%path, "this node owns the store");
+                (Some(actor), Arc::new(StoreLoader(store)))
+            }
+            None => {
+                let client = StoreClient::new(None, node.clone());
+                (None, Arc::new(ClusterLoader(client)))
+            }
+        };
+        let store = StoreClient::new(store_actor.clone(), node.clone());
+        let replication = Replication::new(pubsub.clone());
+        let (inventory_loader, replication_handler) = (loader.clone(), replication.clone());
+        let root = Supervisor::start(
+            SupervisorOptions::new(Strategy::OneForOne).named("Sneakers23.Supervisor"),
+            vec![
+                ChildSpec::process_supervisor(
+                    "channels",
+                    ProcessSupervisorOptions {
+                        name: Some(CHANNELS.into()),
+                        ..Default::default()
+                    },
+                ),
+                ChildSpec::gen_server(
+                    "inventory",
+                    move || InventoryServer::new(inventory_loader.clone()),
+                    || (),
+                )
+                .named(INVENTORY),
+                ChildSpec::gen_server(
+                    "replication",
+                    move || ReplicationServer::new(replication_handler.clone(), INVENTORY),
+                    || (),
+                ),
+            ],
+        )
+        .await
+        .map_err(start_error)?;
+        let channels = ProcessSupervisor::lookup(CHANNELS)
+            .await
+            .ok_or_else(|| start_error("the channel supervisor did not start"))?;
+        let context = Sneakers23::new(
+            INVENTORY,
+            store,
+            replication,
+            Arc::new(PageNotifier(pubsub.clone())),
+        );
+        let watch = node
+            .as_ref()
+            .map(|node| StoreWatch::start(node.clone(), context.clone()));
+        Ok(App {
+            context,
+            channels,
+            pubsub,
+            store: store_actor,
+            root,
+            cluster,
+            watch,
+        })
+    }
+
+    /// Stops the node's parts in reverse order.
+    pub async fn stop(self) {
+        if let Some(watch) = &self.watch {
+            watch.stop();
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.stop().await;
+        }
+        self.root.stop().await;
+        if let Some(store) = &self.store {
+            store.stop(None);
+        }
+    }
+}

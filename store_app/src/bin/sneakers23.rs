@@ -1,0 +1,217 @@
+//! The Sneakers23 store node (book chapter 7), started by name like an Elixir
+//! release (see `runtime::release`):
+//!
+//! ```text
+//! sneakers23 start --name app@127.0.0.1 --data-dir data/app --http-port 4000
+//! sneakers23 start --name back@127.0.0.1 --no-http
+//! sneakers23 rpc back@127.0.0.1 'node.connect app@127.0.0.1'
+//! sneakers23 rpc back@127.0.0.1 'inventory.release 2'
+//! sneakers23 rpc back@127.0.0.1 'mock.sell_random_until_gone 500'
+//! sneakers23 remote back@127.0.0.1
+//! sneakers23 stop back@127.0.0.1
+//! ```
+//!
+//! Exactly one node is started with `--data-dir`: it owns the database (sled
+//! locks the directory), seeds it on first start, and serves it to the other
+//! nodes as the cluster-wide "store" service. Without `start`, `sneakers23`
+//! runs one unnamed node that owns `--data-dir` and serves the page.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use channels::metrics::Metrics;
+use channels::mount::SocketConfig;
+use channels::pubsub::PubSub;
+use channels::secret::{self, Mode};
+use channels::token::Signer;
+use clap::{Args, Parser, Subcommand};
+use runtime::release::{self, NodeArgs, Release, TargetArgs};
+use store_app::app::{App, AppOptions};
+use store_app::web::{default_assets_dir, InventoryRef, StoreWeb};
+
+#[derive(Parser)]
+#[command(about = "The Sneakers23 store of Real-Time Phoenix, chapter 7")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Port of the web server.
+    #[arg(long, env = "PORT", default_value_t = 4000, global = true)]
+    port: u16,
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    host: std::net::IpAddr,
+    /// The database directory: the one node given it owns the data.
+    #[arg(long, env = "DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// The catalogue an empty database is seeded with: demo, or flash (every
+    /// size one unit left; used by the replication benchmark).
+    #[arg(long, env = "CATALOGUE", default_value = "demo", value_parser = clap::builder::PossibleValuesParser::new(store_app::catalogue::NAMES), global = true)]
+    catalogue: String,
+    /// Production mode: a secret_key_base is required.
+    #[arg(long, global = true)]
+    prod: bool,
+    /// Static files (js, css, images, node_modules/phoenix); default: the crate's assets/.
+    #[arg(long, env = "STORE_ASSETS_DIR", global = true)]
+    assets_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a named node in the foreground (with a console when stdin is a terminal).
+    Start(StartArgs),
+    /// Run one console command on a running node and print its result.
+    Rpc {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The command, e.g. 'inventory.release 2' (several words are joined by spaces).
+        #[arg(required = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+    /// Attach a console to a running node.
+    Remote(TargetArgs),
+    /// Stop a running node cleanly and wait until it is gone.
+    Stop(TargetArgs),
+}
+
+#[derive(Args)]
+struct StartArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// Port of the web server (default: --port / PORT); 0 picks a free one.
+    #[arg(long, value_name = "PORT", conflicts_with = "no_http")]
+    http_port: Option<u16>,
+    /// Run no web server (the book's back node).
+    #[arg(long)]
+    no_http: bool,
+}
+
+const APP: &str = "sneakers23";
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Rpc { target, command }) => return release::rpc(target, &command.join(" ")),
+        Some(Command::Remote(target)) => return release::remote(target),
+        Some(Command::Stop(target)) => return release::stop(target),
+        Some(Command::Start(_)) | None => {}
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let start = match cli.command {
+        Some(Command::Start(start)) => Some(start),
+        _ => None,
+    };
+    if start.is_none() && cli.data_dir.is_none() {
+        return Err("an unnamed node owns the data: give --data-dir DIR (or DATA_DIR)".into());
+    }
+    // The node (and its name) first: a second start of a running node fails
+    // here, before it could touch the database.
+    let mut node = match &start {
+        Some(start) => Some(Release::start(APP, &start.node).await?),
+        None => None,
+    };
+    let mode = if cli.prod {
+        Mode::Production
+    } else {
+        Mode::Development
+    };
+    let signer = Signer::new(secret::load(mode)?);
+    let pubsub = PubSub::new();
+    let app = App::start(AppOptions {
+        data_dir: cli.data_dir.clone(),
+        node: node.as_ref().map(|release| release.node().clone()),
+        pubsub: pubsub.clone(),
+        catalogue: cli.catalogue.clone(),
+    })
+    .await?;
+    if let Some(release) = &node {
+        channels::console_commands::register(release.console(), &pubsub);
+        store_app::console_commands::register(release.console(), &app.context);
+    }
+    let http_port = match &start {
+        Some(start) if start.no_http => None,
+        Some(start) => Some(start.http_port.unwrap_or(cli.port)),
+        None => Some(cli.port),
+    };
+    let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = match &node {
+        Some(release) => Box::pin(release.console().shutdown_requested()),
+        None => Box::pin(unnamed_stop_signal()?),
+    };
+    let server = match http_port {
+        Some(port) => {
+            let endpoint = StoreWeb {
+                pubsub: pubsub.clone(),
+                supervisor: app.channels.clone(),
+                inventory: InventoryRef::Named(store_app::sneakers23::INVENTORY.into()),
+                signer,
+                config: SocketConfig::default(),
+                metrics: Metrics::local(),
+                assets_dir: cli.assets_dir.clone().unwrap_or_else(default_assets_dir),
+            }
+            .endpoint();
+            let listener = tokio::net::TcpListener::bind(SocketAddr::new(cli.host, port)).await?;
+            tracing::info!(
+                "Running Sneakers23Web.Endpoint at http://{}",
+                listener.local_addr()?
+            );
+            Some(tokio::spawn(endpoint.serve(listener, stop)))
+        }
+        None => {
+            tracing::info!("no web server (--no-http)");
+            None
+        }
+    };
+    if let Some(release) = &mut node {
+        release.run_until_stopped(true).await;
+    }
+    if let Some(server) = server {
+        server.await??;
+        tracing::info!("web server stopped");
+    }
+    tracing::info!("shutting down");
+    app.stop().await;
+    if let Some(release) = node {
+        release.shutdown().await;
+    }
+    Ok(())
+}
+
+/// SIGINT or SIGTERM, registered now.
+fn unnamed_stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+    })
+}

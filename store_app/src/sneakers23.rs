@@ -1,0 +1,200 @@
+//! The store's context (the book's `Sneakers23` / `Sneakers23.Inventory`
+//! functions): what the console, the web and the mock shoppers call.
+//!
+//! Every write goes **store first** (durable before anything else sees it),
+//! **then the in-memory inventory**, **then replication and notification**:
+//! a page or another node never shows a release or sale the store has not
+//! acknowledged. Reads never touch the store: they are served from this node's
+//! inventory server, so they keep working when the store is unreachable.
+//!
+//! Nothing here knows about sockets. Page updates go through the [`Notifier`]
+//! the node plugs in (the web layer's ProductChannel functions), as the book
+//! delegates `Sneakers23Web.notify_*` to `ProductChannel`.
+
+use std::sync::Arc;
+
+use runtime::Pid;
+
+use crate::inventory::{
+    CompleteProduct, InventoryCall, InventoryError, InventoryReply, InventoryServer,
+};
+use crate::model::{Availability, Item};
+use crate::replication::Replication;
+use crate::store_client::{StoreCallError, StoreClient};
+use crate::store_server::{Seeded, StoreFailure};
+
+/// The registered name of a node's inventory server.
+pub const INVENTORY: &str = "Sneakers23.Inventory";
+
+/// Tells open pages about changes (implemented by the web layer).
+pub trait Notifier: Send + Sync + 'static {
+    /// A product was released: pages replace "coming soon" with its sizes.
+    fn product_released(&self, product: &CompleteProduct);
+    /// An item's stock changed from `before` to `after`; returns whether the
+    /// pages were told (only when the level shown changes, or it is out).
+    fn item_stock_change(&self, item: &Item, before: Availability, after: Availability) -> bool;
+}
+
+/// Why a context operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Sneakers23Error {
+    /// The store refused, failed or is unreachable.
+    #[error(transparent)]
+    Store(#[from] StoreCallError),
+    /// The in-memory inventory refused (e.g. it does not know the id).
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    /// The inventory server is not running (it is being restarted).
+    #[error("the inventory server is not available: {0}")]
+    InventoryDown(String),
+}
+
+/// The context: cheap to clone.
+#[derive(Clone)]
+pub struct Sneakers23 {
+    inventory: String,
+    store: StoreClient,
+    replication: Replication,
+    notifier: Arc<dyn Notifier>,
+}
+
+impl Sneakers23 {
+    /// A context over the inventory server registered as `inventory`.
+    pub fn new(
+        inventory: impl Into<String>,
+        store: StoreClient,
+        replication: Replication,
+        notifier: Arc<dyn Notifier>,
+    ) -> Self {
+        Sneakers23 {
+            inventory: inventory.into(),
+            store,
+            replication,
+            notifier,
+        }
+    }
+
+    /// The store this context writes to.
+    pub fn store(&self) -> &StoreClient {
+        &self.store
+    }
+
+    /// The inventory server, as registered now (it changes after a restart).
+    pub fn inventory(&self) -> Result<Pid<InventoryServer>, Sneakers23Error> {
+        runtime::server::whereis::<InventoryServer>(&self.inventory).ok_or_else(|| {
+            Sneakers23Error::InventoryDown(format!("{} is not running", self.inventory))
+        })
+    }
+
+    async fn ask(&self, call: InventoryCall) -> Result<InventoryReply, Sneakers23Error> {
+        self.inventory()?
+            .call(call)
+            .await
+            .map_err(|err| Sneakers23Error::InventoryDown(err.to_string()))
+    }
+
+    /// Every product with its sizes and stock, from memory.
+    pub async fn get_complete_products(&self) -> Result<Vec<CompleteProduct>, Sneakers23Error> {
+        match self.ask(InventoryCall::CompleteProducts).await? {
+            InventoryReply::Products(products) => Ok(products),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// One product with its sizes and stock, from memory.
+    pub async fn get_complete_product(&self, id: u64) -> Result<CompleteProduct, Sneakers23Error> {
+        match self.ask(InventoryCall::CompleteProduct(id)).await? {
+            InventoryReply::Product(Some(product)) => Ok(product),
+            InventoryReply::Product(None) => Err(InventoryError::ProductNotFound(id).into()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `mark_product_released!`: store, memory, the other nodes, the pages.
+    pub async fn mark_product_released(&self, id: u64) -> Result<CompleteProduct, Sneakers23Error> {
+        self.store.mark_product_released(id).await?;
+        match self.ask(InventoryCall::MarkReleased(id)).await? {
+            InventoryReply::Released(result) => {
+                result?;
+            }
+            other => return Err(unexpected(other)),
+        }
+        self.replication.mark_product_released(id);
+        let product = self.get_complete_product(id).await?;
+        self.notifier.product_released(&product);
+        Ok(product)
+    }
+
+    /// `item_sold!`: one unit sold in the store (refused when none is left),
+    /// then memory, the other nodes, the pages. Returns the item's
+    /// availability as this node's pages showed it before, and after.
+    pub async fn item_sold(
+        &self,
+        item_id: u64,
+    ) -> Result<(Availability, Availability), Sneakers23Error> {
+        let stored = match self.store.item_sold(item_id).await {
+            Ok((_, stored)) => stored,
+            Err(StoreCallError::Refused(StoreFailure::OutOfStock(_))) => {
+                // The store is the truth: a last unit sold elsewhere whose
+                // replication this node missed is out here too from now on.
+                self.record_sale(Availability {
+                    item_id,
+                    available_count: 0,
+                })
+                .await?;
+                return Err(StoreCallError::Refused(StoreFailure::OutOfStock(item_id)).into());
+            }
+            Err(err) => return Err(err.into()),
+        };
+        self.record_sale(stored).await
+    }
+
+    /// Memory, the other nodes and the pages, after the store sold a unit.
+    async fn record_sale(
+        &self,
+        stored: Availability,
+    ) -> Result<(Availability, Availability), Sneakers23Error> {
+        let item_id = stored.item_id;
+        let (before, after) = match self.ask(InventoryCall::ApplySale(stored)).await? {
+            InventoryReply::Stock(result) => result?,
+            other => return Err(unexpected(other)),
+        };
+        self.replication.item_sold(after);
+        if let Some(item) = self.item(item_id).await? {
+            self.notifier.item_stock_change(&item, before, after);
+        }
+        Ok((before, after))
+    }
+
+    async fn item(&self, item_id: u64) -> Result<Option<Item>, Sneakers23Error> {
+        match self.ask(InventoryCall::Item(item_id)).await? {
+            InventoryReply::Item(item) => Ok(item.map(|i| i.item)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Fills an empty store with the catalogue `name` (`demo`, `flash`), then
+    /// reloads every node.
+    pub async fn seed(&self, name: &str) -> Result<Seeded, Sneakers23Error> {
+        let seeded = self.store.seed(name).await?;
+        self.reload().await?;
+        self.replication.catalogue_changed();
+        Ok(seeded)
+    }
+
+    /// Reloads this node's inventory from the store (after the store's node
+    /// connected). Returns the number of products loaded.
+    pub async fn reload(&self) -> Result<usize, Sneakers23Error> {
+        match self.ask(InventoryCall::Reload).await? {
+            InventoryReply::Reloaded(Ok(products)) => Ok(products),
+            InventoryReply::Reloaded(Err(err)) => Err(Sneakers23Error::Store(
+                StoreCallError::Unavailable(err.to_string()),
+            )),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn unexpected(reply: InventoryReply) -> Sneakers23Error {
+    Sneakers23Error::InventoryDown(format!("unexpected reply {reply:?}"))
+}

@@ -1,0 +1,292 @@
+//! The inventory context end to end inside one process (the book's
+//! `Sneakers23.InventoryTest`): store first, then memory, then replication and
+//! notification; reads from memory when the store is gone; replication between
+//! two inventories sharing one PubSub, as two nodes would.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use channels::pubsub::PubSub;
+use parking_lot::Mutex;
+use runtime::server::{self, StartOptions};
+use store_app::inventory::loader::{Loader, Snapshot, StoreLoader};
+use store_app::inventory::{CompleteProduct, InventoryServer};
+use store_app::model::{Availability, Item};
+use store_app::replication::{Replication, ReplicationServer};
+use store_app::sneakers23::{Notifier, Sneakers23, Sneakers23Error};
+use store_app::store::Store;
+use store_app::store_client::{StoreCallError, StoreClient};
+use store_app::store_server::{self, StoreFailure};
+
+/// Records what the pages would have been told.
+#[derive(Default)]
+struct Pages {
+    released: Mutex<Vec<u64>>,
+    stock: Mutex<Vec<(u64, u32, u32)>>,
+}
+
+impl Notifier for Pages {
+    fn product_released(&self, product: &CompleteProduct) {
+        self.released.lock().push(product.product.id);
+    }
+
+    fn item_stock_change(&self, item: &Item, before: Availability, after: Availability) -> bool {
+        self.stock
+            .lock()
+            .push((item.id, before.available_count, after.available_count));
+        true
+    }
+}
+
+/// One "node": an inventory server, a replication server and the context.
+struct TestNode {
+    context: Sneakers23,
+    pages: Arc<Pages>,
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+async fn start_node(pubsub: &PubSub, store: StoreClient, loader: Arc<dyn Loader>) -> TestNode {
+    let name = format!(
+        "test-inventory-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    server::start_with(
+        StartOptions {
+            name: Some(name.clone()),
+            supervisor: None,
+        },
+        InventoryServer::new(loader),
+        (),
+    )
+    .await
+    .unwrap();
+    let replication = Replication::new(pubsub.clone());
+    server::start(
+        ReplicationServer::new(replication.clone(), name.clone()),
+        (),
+    )
+    .await
+    .unwrap();
+    let pages = Arc::new(Pages::default());
+    let context = Sneakers23::new(name, store, replication, pages.clone());
+    TestNode { context, pages }
+}
+
+/// A seeded store in a temporary directory, served by its store server.
+async fn seeded_store() -> (tempfile::TempDir, Arc<Store>, StoreClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    store_server::seed(&store, "demo").unwrap();
+    let actor = store_server::start(store.clone(), dir.path().display().to_string())
+        .await
+        .unwrap();
+    (dir, store, StoreClient::new(Some(actor), None))
+}
+
+async fn products(node: &TestNode) -> Vec<CompleteProduct> {
+    node.context.get_complete_products().await.unwrap()
+}
+
+fn stock_of(products: &[CompleteProduct], item_id: u64) -> u32 {
+    products
+        .iter()
+        .flat_map(|p| &p.items)
+        .find(|i| i.item.id == item_id)
+        .unwrap()
+        .available_count
+}
+
+/// Polls `check` every 10 ms for up to 5 s.
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn mark_product_released_writes_the_store_then_memory_then_notifies() {
+    let (_dir, store, client) = seeded_store().await;
+    let node = start_node(&PubSub::new(), client, Arc::new(StoreLoader(store.clone()))).await;
+    assert!(!products(&node).await[1].product.released);
+
+    let product = node.context.mark_product_released(2).await.unwrap();
+    assert!(product.product.released);
+    assert!(store.products().unwrap()[1].released, "in the store");
+    assert!(products(&node).await[1].product.released, "in memory");
+    assert_eq!(*node.pages.released.lock(), vec![2]);
+
+    let refused = node.context.mark_product_released(99).await.unwrap_err();
+    assert_eq!(
+        refused,
+        Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::NotFound(
+            "product 99".into()
+        )))
+    );
+    assert_eq!(node.pages.released.lock().len(), 1, "nothing announced");
+}
+
+#[tokio::test]
+async fn item_sold_counts_down_in_store_and_memory_and_never_oversells() {
+    let (_dir, store, client) = seeded_store().await;
+    let node = start_node(&PubSub::new(), client, Arc::new(StoreLoader(store.clone()))).await;
+    let item = products(&node).await[0]
+        .items
+        .iter()
+        .find(|i| i.available_count == 3)
+        .unwrap()
+        .item
+        .id;
+
+    for left in (0..3).rev() {
+        let (before, after) = node.context.item_sold(item).await.unwrap();
+        assert_eq!(
+            (before.available_count, after.available_count),
+            (left + 1, left)
+        );
+    }
+    let refused = node.context.item_sold(item).await.unwrap_err();
+    assert_eq!(
+        refused,
+        Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::OutOfStock(item)))
+    );
+    let stored = store.availability().unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .find(|a| a.item_id == item)
+            .unwrap()
+            .available_count,
+        0
+    );
+    assert_eq!(stock_of(&products(&node).await, item), 0);
+    let told = node.pages.stock.lock().clone();
+    assert_eq!(&told[..3], &[(item, 3, 2), (item, 2, 1), (item, 1, 0)]);
+}
+
+#[tokio::test]
+async fn concurrent_buyers_of_the_last_units_cannot_oversell() {
+    let (_dir, store, client) = seeded_store().await;
+    let node = start_node(&PubSub::new(), client, Arc::new(StoreLoader(store.clone()))).await;
+    let item = products(&node).await[0]
+        .items
+        .iter()
+        .find(|i| i.available_count == 8)
+        .unwrap()
+        .item
+        .id;
+    let buyers: Vec<_> = (0..20)
+        .map(|_| {
+            let context = node.context.clone();
+            tokio::spawn(async move { context.item_sold(item).await.is_ok() })
+        })
+        .collect();
+    let mut sold = 0;
+    for buyer in buyers {
+        sold += usize::from(buyer.await.unwrap());
+    }
+    assert_eq!(sold, 8, "exactly the stock was sold");
+    assert_eq!(stock_of(&products(&node).await, item), 0);
+}
+
+#[tokio::test]
+async fn without_a_store_writes_fail_clearly_and_reads_keep_working() {
+    let (products_, items, availability) = store_app::catalogue::demo();
+    let snapshot = Snapshot {
+        products: products_,
+        items,
+        availability,
+    };
+    let node = start_node(
+        &PubSub::new(),
+        StoreClient::new(None, None),
+        Arc::new(snapshot.clone()),
+    )
+    .await;
+    let err = node.context.mark_product_released(2).await.unwrap_err();
+    assert!(matches!(
+        err,
+        Sneakers23Error::Store(StoreCallError::Unavailable(_))
+    ));
+    assert!(err.to_string().contains("no store is reachable"), "{err}");
+    assert!(node.context.item_sold(1).await.is_err());
+    let now = products(&node).await;
+    assert_eq!(now.len(), snapshot.products.len());
+    assert!(!now[1].product.released, "memory unchanged");
+    assert!(node.pages.released.lock().is_empty());
+    assert!(node.pages.stock.lock().is_empty());
+}
+
+#[tokio::test]
+async fn releases_and_sales_replicate_to_the_other_inventory_without_looping() {
+    let pubsub = PubSub::new();
+    let (_dir, store, client) = seeded_store().await;
+    let owner = start_node(
+        &pubsub,
+        client.clone(),
+        Arc::new(StoreLoader(store.clone())),
+    )
+    .await;
+    // The other node reaches the same store server, as a remote node does
+    // through the cluster.
+    let other = start_node(&pubsub, client, Arc::new(StoreLoader(store.clone()))).await;
+
+    owner.context.mark_product_released(3).await.unwrap();
+    eventually("release replicated", || async {
+        products(&other).await[2].product.released
+    })
+    .await;
+    // Only the node that made the change tells the pages.
+    assert_eq!(*owner.pages.released.lock(), vec![3]);
+    assert!(other.pages.released.lock().is_empty());
+
+    let item = 5;
+    let start = stock_of(&products(&owner).await, item);
+    other.context.item_sold(item).await.unwrap();
+    owner.context.item_sold(item).await.unwrap();
+    eventually("sales replicated both ways", || async {
+        stock_of(&products(&owner).await, item) == start - 2
+            && stock_of(&products(&other).await, item) == start - 2
+    })
+    .await;
+    // No loop: each sale was announced once, by the node that made it, and
+    // nothing arrives later.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(owner.pages.stock.lock().len(), 1);
+    assert_eq!(other.pages.stock.lock().len(), 1);
+    assert_eq!(stock_of(&products(&owner).await, item), start - 2);
+}
+
+#[tokio::test]
+async fn a_seed_fills_an_empty_store_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let actor = store_server::start(store.clone(), dir.path().display().to_string())
+        .await
+        .unwrap();
+    let client = StoreClient::new(Some(actor), None);
+    let node = start_node(&PubSub::new(), client, Arc::new(StoreLoader(store.clone()))).await;
+    assert!(products(&node).await.is_empty());
+
+    assert_eq!(
+        node.context.seed("shoes").await.unwrap_err(),
+        Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::UnknownCatalogue(
+            "shoes".into()
+        )))
+    );
+    let seeded = node.context.seed("demo").await.unwrap();
+    assert_eq!((seeded.products, seeded.items), (4, 40));
+    assert_eq!(products(&node).await.len(), 4);
+    assert_eq!(
+        node.context.seed("flash").await.unwrap_err(),
+        Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::NotEmpty(4)))
+    );
+}
