@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the phoenix.js tests (tests/js/*.test.mjs) against a real hello_sockets
-# server: builds the binary (incremental), installs the npm packages if they are
+# server (the store page test starts its own sneakers23 node): builds the binary (incremental), installs the npm packages if they are
 # missing, starts the server on a free loopback port (it binds port 0 and logs
 # the port it got) with a random secret_key_base for this run only, runs
 # `node --test`, stops the server, and exits with the tests' status.
@@ -18,8 +18,18 @@ else
   bin="${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets"
 fi
 if [[ "$bin" != /* ]]; then bin="$root/$bin"; fi
+# The store page test (store_page.test.mjs) starts its own sneakers23 node.
+if [[ -z "${SNEAKERS23_BIN:-}" ]]; then
+  cargo build --locked -p store_app --bin sneakers23
+  SNEAKERS23_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/sneakers23"
+fi
+if [[ "$SNEAKERS23_BIN" != /* ]]; then SNEAKERS23_BIN="$root/$SNEAKERS23_BIN"; fi
+export SNEAKERS23_BIN
+if [[ ! -f "$root/store_app/assets/node_modules/phoenix/priv/static/phoenix.min.js" ]]; then
+  (cd "$root/store_app/assets" && npm ci --no-audit --no-fund)
+fi
 
-if [[ ! -f "$here/node_modules/phoenix/package.json" || ! -f "$here/node_modules/ws/package.json" || ! -f "$here/node_modules/xhr2/package.json" ]]; then
+if [[ ! -f "$here/node_modules/phoenix/package.json" || ! -f "$here/node_modules/ws/package.json" || ! -f "$here/node_modules/xhr2/package.json" || ! -f "$here/node_modules/jsdom/package.json" ]]; then
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
 
