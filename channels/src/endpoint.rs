@@ -255,7 +255,12 @@ impl Endpoint {
 
     async fn static_file(&self, path: &str) -> Option<Response<Body>> {
         for (prefix, dir) in &self.static_dirs {
-            let Some(rest) = path.strip_prefix(prefix.as_str()) else {
+            // Whole path segments only: `/assets` serves `/assets/app.js`,
+            // not `/assetsapp.js`.
+            let Some(rest) = path
+                .strip_prefix(prefix.as_str())
+                .filter(|rest| rest.is_empty() || rest.starts_with('/') || prefix.is_empty())
+            else {
                 continue;
             };
             let Some(file) = safe_join(dir, rest) else {

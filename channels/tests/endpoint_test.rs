@@ -35,6 +35,7 @@ async fn routes_and_static_files_share_the_port() {
         .route(Method::GET, "/health", |_| async {
             plain(StatusCode::OK, "ok")
         })
+        .static_files("/assets", &dir)
         .static_files("/", &dir)
         .build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -51,6 +52,12 @@ async fn routes_and_static_files_share_the_port() {
 
     let script = get(address, "/js/app.js").await;
     assert!(script.contains("javascript"), "{script}");
+    let mounted = get(address, "/assets/js/app.js").await;
+    assert!(mounted.ends_with("console.log(1)"), "{mounted}");
+    // A prefix matches whole path segments only.
+    assert!(get(address, "/assetsjs/app.js")
+        .await
+        .starts_with("HTTP/1.1 404"));
 
     assert!(get(address, "/../etc/passwd")
         .await
