@@ -127,7 +127,8 @@ start back@127.0.0.1 back --no-http
 # The store service reaches the other nodes a moment after they connect;
 # then they load the catalogue.
 for _ in $(seq 1 100); do
-  if "$bin" rpc back@127.0.0.1 store.status 2>/dev/null | grep -q '^store on'; then
+  status="$("$bin" rpc back@127.0.0.1 store.status 2>/dev/null || true)"
+  if grep -q '^store on' <<<"$status" && ! grep -q '^memory: 0 products' <<<"$status"; then
     break
   fi
   sleep 0.1

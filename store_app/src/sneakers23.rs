@@ -94,7 +94,7 @@ impl Sneakers23 {
     }
 
     /// Every product with its sizes and stock, from memory.
-    pub async fn get_complete_products(&self) -> Result<Vec<CompleteProduct>, Sneakers23Error> {
+    pub async fn get_complete_products(&self) -> Result<Arc<[CompleteProduct]>, Sneakers23Error> {
         match self.ask(InventoryCall::CompleteProducts).await? {
             InventoryReply::Products(products) => Ok(products),
             other => Err(unexpected(other)),
@@ -113,9 +113,15 @@ impl Sneakers23 {
     /// `mark_product_released!`: store, memory, the other nodes, the pages.
     pub async fn mark_product_released(&self, id: u64) -> Result<CompleteProduct, Sneakers23Error> {
         self.store.mark_product_released(id).await?;
+        // The release is durable now: from here on it is announced whatever
+        // this node's memory knows.
         match self.ask(InventoryCall::MarkReleased(id)).await? {
-            InventoryReply::Released(result) => {
-                result?;
+            InventoryReply::Released(Ok(_)) => {}
+            // This node's memory has not loaded the product (e.g. it was
+            // started before it connected to the store's node, and the
+            // reload is still on its way): load it from the store now.
+            InventoryReply::Released(Err(_)) => {
+                self.reload().await?;
             }
             other => return Err(unexpected(other)),
         }
@@ -132,31 +138,39 @@ impl Sneakers23 {
         &self,
         item_id: u64,
     ) -> Result<(Availability, Availability), Sneakers23Error> {
-        let stored = match self.store.item_sold(item_id).await {
-            Ok((_, stored)) => stored,
+        let (stored_before, stored) = match self.store.item_sold(item_id).await {
+            Ok(figures) => figures,
             Err(StoreCallError::Refused(StoreFailure::OutOfStock(_))) => {
                 // The store is the truth: a last unit sold elsewhere whose
                 // replication this node missed is out here too from now on.
-                self.record_sale(Availability {
+                let out = Availability {
                     item_id,
                     available_count: 0,
-                })
-                .await?;
+                };
+                self.record_sale(out, out).await?;
                 return Err(StoreCallError::Refused(StoreFailure::OutOfStock(item_id)).into());
             }
             Err(err) => return Err(err.into()),
         };
-        self.record_sale(stored).await
+        self.record_sale(stored_before, stored).await
     }
 
-    /// Memory, the other nodes and the pages, after the store sold a unit.
+    /// Memory, the other nodes and the pages, after the store sold a unit
+    /// (`stored_before` → `stored`). The sale is durable: it is announced
+    /// whatever this node's memory knows.
     async fn record_sale(
         &self,
+        stored_before: Availability,
         stored: Availability,
     ) -> Result<(Availability, Availability), Sneakers23Error> {
         let item_id = stored.item_id;
         let (before, after) = match self.ask(InventoryCall::ApplySale(stored)).await? {
-            InventoryReply::Stock(result) => result?,
+            InventoryReply::Stock(Ok(figures)) => figures,
+            // Memory has not loaded the item yet (see `mark_product_released`).
+            InventoryReply::Stock(Err(_)) => {
+                self.reload().await?;
+                (stored_before, stored)
+            }
             other => return Err(unexpected(other)),
         };
         self.replication.item_sold(after);

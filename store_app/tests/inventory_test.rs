@@ -86,7 +86,7 @@ async fn seeded_store() -> (tempfile::TempDir, Arc<Store>, StoreClient) {
     (dir, store, StoreClient::new(Some(actor), None))
 }
 
-async fn products(node: &TestNode) -> Vec<CompleteProduct> {
+async fn products(node: &TestNode) -> Arc<[CompleteProduct]> {
     node.context.get_complete_products().await.unwrap()
 }
 
@@ -263,6 +263,57 @@ async fn releases_and_sales_replicate_to_the_other_inventory_without_looping() {
     assert_eq!(owner.pages.stock.lock().len(), 1);
     assert_eq!(other.pages.stock.lock().len(), 1);
     assert_eq!(stock_of(&products(&owner).await, item), start - 2);
+}
+
+/// A loader that finds nothing the first time (a node that started before it
+/// was connected to the store's node), then reads the store.
+struct LateStore {
+    loads: AtomicUsize,
+    store: StoreLoader,
+}
+
+impl Loader for LateStore {
+    fn load(
+        &self,
+    ) -> futures::future::BoxFuture<'_, Result<Snapshot, store_app::inventory::loader::LoadError>>
+    {
+        if self.loads.fetch_add(1, Ordering::SeqCst) == 0 {
+            Box::pin(async { Ok(Snapshot::default()) })
+        } else {
+            self.store.load()
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_write_made_before_memory_has_loaded_is_still_applied_and_announced() {
+    let (_dir, store, client) = seeded_store().await;
+    let loader = Arc::new(LateStore {
+        loads: AtomicUsize::new(0),
+        store: StoreLoader(store.clone()),
+    });
+    let node = start_node(&PubSub::new(), client, loader).await;
+    assert!(products(&node).await.is_empty(), "memory not loaded yet");
+
+    // The store takes the release; memory catches up from the store.
+    let product = node.context.mark_product_released(2).await.unwrap();
+    assert!(product.product.released);
+    assert!(products(&node).await[1].product.released);
+    assert_eq!(*node.pages.released.lock(), vec![2]);
+}
+
+#[tokio::test]
+async fn a_sale_made_before_memory_has_loaded_is_still_applied_and_announced() {
+    let (_dir, store, client) = seeded_store().await;
+    let loader = Arc::new(LateStore {
+        loads: AtomicUsize::new(0),
+        store: StoreLoader(store.clone()),
+    });
+    let node = start_node(&PubSub::new(), client, loader).await;
+    let (before, after) = node.context.item_sold(4).await.unwrap();
+    assert_eq!((before.available_count, after.available_count), (1, 0));
+    assert_eq!(stock_of(&products(&node).await, 4), 0);
+    assert_eq!(*node.pages.stock.lock(), vec![(4, 1, 0)]);
 }
 
 #[tokio::test]

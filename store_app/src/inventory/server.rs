@@ -45,8 +45,8 @@ pub enum InventoryCall {
 /// What it answers.
 #[derive(Debug, PartialEq, Eq)]
 pub enum InventoryReply {
-    /// For `CompleteProducts`.
-    Products(Vec<CompleteProduct>),
+    /// For `CompleteProducts`: shared, so that a page render copies nothing.
+    Products(Arc<[CompleteProduct]>),
     /// For `CompleteProduct`.
     Product(Option<CompleteProduct>),
     /// For `Item`.
@@ -59,15 +59,46 @@ pub enum InventoryReply {
     Reloaded(Result<usize, LoadError>),
 }
 
+/// The server's state: the inventory, and the product list as last built.
+/// Reads vastly outnumber writes (every page view is a read), so the list is
+/// built once after each change and shared by every reader until the next.
+#[derive(Debug, Default)]
+pub struct InventoryState {
+    inventory: Inventory,
+    products: Option<Arc<[CompleteProduct]>>,
+}
+
+impl InventoryState {
+    fn new(inventory: Inventory) -> Self {
+        InventoryState {
+            inventory,
+            products: None,
+        }
+    }
+
+    fn products(&mut self) -> Arc<[CompleteProduct]> {
+        let inventory = &self.inventory;
+        self.products
+            .get_or_insert_with(|| inventory.complete_products().into())
+            .clone()
+    }
+
+    /// The inventory, to change: the shared list is rebuilt on the next read.
+    fn change(&mut self) -> &mut Inventory {
+        self.products = None;
+        &mut self.inventory
+    }
+}
+
 impl GenServer for InventoryServer {
     type Args = ();
-    type State = Inventory;
+    type State = InventoryState;
     type Call = InventoryCall;
     type Reply = InventoryReply;
     type Cast = ();
     type Info = ();
 
-    async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<Inventory, ProcessError> {
+    async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<InventoryState, ProcessError> {
         match self.loader.load().await {
             Ok(snapshot) => {
                 tracing::info!(
@@ -75,13 +106,13 @@ impl GenServer for InventoryServer {
                     items = snapshot.items.len(),
                     "inventory loaded"
                 );
-                Ok(inventory_of(snapshot))
+                Ok(InventoryState::new(inventory_of(snapshot)))
             }
             // A node without the database starts before it is connected to
             // the one that has it; it loads when that node connects.
             Err(LoadError::Unavailable(why)) => {
                 tracing::warn!("inventory starts empty: {why}");
-                Ok(Inventory::default())
+                Ok(InventoryState::default())
             }
             Err(err) => Err(err.into()),
         }
@@ -91,34 +122,33 @@ impl GenServer for InventoryServer {
         &self,
         _myself: &Pid<Self>,
         request: InventoryCall,
-        inventory: &mut Inventory,
+        state: &mut InventoryState,
     ) -> Result<CallFlow<InventoryReply>, ProcessError> {
         let reply = match request {
-            InventoryCall::CompleteProducts => {
-                InventoryReply::Products(inventory.complete_products())
-            }
+            InventoryCall::CompleteProducts => InventoryReply::Products(state.products()),
             InventoryCall::CompleteProduct(id) => {
-                InventoryReply::Product(inventory.complete_product(id))
+                InventoryReply::Product(state.inventory.complete_product(id))
             }
             InventoryCall::Item(id) => {
+                let inventory = &state.inventory;
                 InventoryReply::Item(inventory.item(id).map(|item| CompleteItem {
                     item: item.clone(),
                     available_count: inventory.available(id),
                 }))
             }
             InventoryCall::MarkReleased(id) => {
-                InventoryReply::Released(inventory.mark_product_released(id))
+                InventoryReply::Released(state.change().mark_product_released(id))
             }
             InventoryCall::ApplySale(stock) => {
-                InventoryReply::Stock(match inventory.item(stock.item_id) {
+                InventoryReply::Stock(match state.inventory.item(stock.item_id) {
                     None => Err(InventoryError::ItemNotFound(stock.item_id)),
-                    Some(_) => Ok(inventory.apply_sale(stock)),
+                    Some(_) => Ok(state.change().apply_sale(stock)),
                 })
             }
             InventoryCall::Reload => InventoryReply::Reloaded(match self.loader.load().await {
                 Ok(snapshot) => {
                     let products = snapshot.products.len();
-                    inventory.replace(inventory_of(snapshot));
+                    state.change().replace(inventory_of(snapshot));
                     tracing::info!(products, "inventory reloaded");
                     Ok(products)
                 }
@@ -163,7 +193,7 @@ mod tests {
         }
     }
 
-    async fn products(pid: &Pid<InventoryServer>) -> Vec<CompleteProduct> {
+    async fn products(pid: &Pid<InventoryServer>) -> Arc<[CompleteProduct]> {
         match pid.call(InventoryCall::CompleteProducts).await.unwrap() {
             InventoryReply::Products(products) => products,
             other => panic!("unexpected {other:?}"),
@@ -177,7 +207,7 @@ mod tests {
             .await
             .unwrap();
         let expected = Inventory::new(snapshot.products, snapshot.items, snapshot.availability);
-        assert_eq!(products(&pid).await, expected.complete_products());
+        assert_eq!(*products(&pid).await, *expected.complete_products());
         assert_eq!(
             pid.call(InventoryCall::MarkReleased(3)).await.unwrap(),
             InventoryReply::Released(Ok(Product {

@@ -91,7 +91,7 @@ pub enum InventoryUnavailable {
 
 impl InventoryRef {
     /// Every product with its sizes and stock (`InventoryCall::CompleteProducts`).
-    pub async fn complete_products(&self) -> Result<Vec<CompleteProduct>, InventoryUnavailable> {
+    pub async fn complete_products(&self) -> Result<Arc<[CompleteProduct]>, InventoryUnavailable> {
         let reply = match self {
             InventoryRef::Pid(pid) => pid.call(InventoryCall::CompleteProducts).await?,
             InventoryRef::Named(name) => {
