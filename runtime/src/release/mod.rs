@@ -351,7 +351,9 @@ pub fn rpc(args: &TargetArgs, command: &str) -> ExitCode {
     match client.run(command) {
         Ok(r) if r.ok => {
             if !r.output.is_empty() {
-                println!("{}", r.output.trim_end_matches('\n'));
+                // Not println!: a closed pipe (`rpc … | head`) is not a panic.
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout(), "{}", r.output.trim_end_matches('\n'));
             }
             ExitCode::from(EXIT_OK)
         }
