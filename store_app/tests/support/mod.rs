@@ -1,0 +1,563 @@
+//! Helpers for the multi-process store tests: every node is its own
+//! `sneakers23 start` OS process, driven with `sneakers23 rpc`, as a person
+//! (or `scripts/demo.sh`) would.
+//!
+//! Each [`Env`] has its own name directory and cookie directory (through
+//! `NODE_NAME_DIR` / `NODE_COOKIE_DIR`, with `RELEASE_COOKIE` / `NODE_COOKIE`
+//! removed) and its own data directory; web servers bind port 0 (the port is
+//! read from the node's log); every wait is bounded; and nodes are killed on
+//! drop, also when an assertion fails.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use channels::client::{Channel, Client, ClientOptions, Subscription};
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sneakers23");
+/// Bound for anything that should take milliseconds to a few seconds (generous:
+/// CI runs these next to other test binaries on two cores).
+pub const SOON: Duration = Duration::from_secs(60);
+/// Time between two polls.
+pub const POLL: Duration = Duration::from_millis(50);
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "store-cluster-{label}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a client command (`rpc`, or a `start` expected to fail) did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout and stderr together (the node logs to stdout, clients to stderr).
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// One isolated cluster: its own name directory, cookie and data directory.
+pub struct Env {
+    tmp: TempDir,
+}
+
+impl Env {
+    pub fn new(label: &str) -> Self {
+        let env = Env {
+            tmp: TempDir::new(label),
+        };
+        std::fs::create_dir_all(env.cookies()).unwrap();
+        env
+    }
+
+    pub fn names(&self) -> PathBuf {
+        self.tmp.0.join("names")
+    }
+
+    fn cookies(&self) -> PathBuf {
+        self.tmp.0.join("cookie")
+    }
+
+    /// The database directory of this cluster's store node.
+    pub fn data_dir(&self) -> PathBuf {
+        self.tmp.0.join("data")
+    }
+
+    /// The binary with this environment's directories and no cookie variables.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env("NODE_NAME_DIR", self.names())
+            .env("NODE_COOKIE_DIR", self.cookies())
+            .env_remove("RELEASE_COOKIE")
+            .env_remove("NODE_COOKIE")
+            .env_remove("PORT")
+            .env_remove("HOST")
+            .env_remove("DATA_DIR")
+            .env_remove("CATALOGUE")
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info");
+        cmd
+    }
+
+    /// The `start` command for `short@127.0.0.1` with `extra` flags (a web
+    /// server on a free port unless `--no-http` is among them).
+    pub fn start_command(&self, short: &str, extra: &[&str]) -> Command {
+        let name = format!("{short}@127.0.0.1");
+        let mut cmd = self.command();
+        cmd.args(["start", "--name", &name, "--host", "127.0.0.1"]);
+        if !extra.contains(&"--no-http") {
+            cmd.args(["--http-port", "0"]);
+        }
+        cmd.args(extra);
+        cmd
+    }
+
+    /// Starts `short@127.0.0.1` and waits until it serves (or says it serves
+    /// no web page).
+    pub fn start(&self, short: &str, extra: &[&str]) -> NodeProc {
+        NodeProc::spawn(
+            format!("{short}@127.0.0.1"),
+            self.start_command(short, extra),
+        )
+    }
+
+    /// Starts the node owning this cluster's data directory, serving the page.
+    pub fn start_owner(&self, short: &str) -> NodeProc {
+        let data = self.data_dir();
+        self.start(short, &["--data-dir", data.to_str().unwrap()])
+    }
+
+    pub fn rpc(&self, node: &str, command: &str) -> Run {
+        let mut cmd = self.command();
+        cmd.args(["rpc", node, command]);
+        run_bounded(cmd)
+    }
+
+    /// `rpc` that must succeed; its output.
+    pub fn rpc_ok(&self, node: &str, command: &str) -> String {
+        let run = self.rpc(node, command);
+        assert_eq!(run.code, Some(0), "rpc {node} {command:?}: {run:?}");
+        run.stdout
+    }
+
+    /// Polls `rpc node command` until its output satisfies `pred`; that output.
+    pub fn rpc_until(&self, node: &str, command: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + SOON;
+        loop {
+            let run = self.rpc(node, command);
+            if run.code == Some(0) && pred(&run.stdout) {
+                return run.stdout;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rpc {node} {command:?} never satisfied the condition within {SOON:?}; last: {run:?}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// This node's memory, polled until it equals `expected`.
+    pub fn wait_for_products(&self, node: &str, expected: &Products) {
+        let deadline = Instant::now() + SOON;
+        loop {
+            let now = products(&self.rpc_ok(node, "inventory.products"));
+            if &now == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{node}'s memory never reached the expected state within {SOON:?}:\n got {now:?}\nwant {expected:?}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// `node.connect` from `from` to `to`, then waits until `from` reaches the
+    /// store (its service is known there and answers).
+    pub fn connect_to_store(&self, from: &str, to: &str) {
+        assert_eq!(
+            self.rpc_ok(from, &format!("node.connect {to}")).trim(),
+            format!("connected to {to}")
+        );
+        self.wait_for_store(from, to);
+    }
+
+    /// Waits until `node`'s `store.status` says the store is on `owner` and
+    /// `node`'s memory holds the catalogue: "store on" shows as soon as the
+    /// store's service is known, a moment before the inventory has reloaded
+    /// from it (and a write typed in that moment fails on the empty memory).
+    pub fn wait_for_store(&self, node: &str, owner: &str) {
+        let on = format!("store on {owner} ");
+        self.rpc_until(node, "store.status", |out| {
+            out.starts_with(&on) && !out.contains("memory: 0 products")
+        });
+    }
+
+    /// Waits until `node` lists (at least) `peers`.
+    pub fn wait_for_peers(&self, node: &str, peers: &[&str]) {
+        self.rpc_until(node, "node.list", |out| {
+            peers.iter().all(|p| out.lines().any(|l| l.trim() == *p))
+        });
+    }
+}
+
+/// Runs `cmd` to completion, killing it (and failing) after [`SOON`].
+pub fn run_bounded(mut cmd: Command) -> Run {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the binary runs");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + SOON;
+    let status: ExitStatus = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {SOON:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code(),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// A running `sneakers23 start`, killed (SIGKILL) on drop.
+pub struct NodeProc {
+    pub name: String,
+    child: Child,
+    lines: Receiver<String>,
+    log: Vec<String>,
+    pub http_port: Option<u16>,
+}
+
+impl NodeProc {
+    fn spawn(name: String, mut cmd: Command) -> NodeProc {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("sneakers23 starts");
+        let (tx, rx) = mpsc::channel();
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            // Keeps draining the pipe for the process's whole life.
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut node = NodeProc {
+            name,
+            child,
+            lines: rx,
+            log: Vec::new(),
+            http_port: None,
+        };
+        let ready = node.wait_for(|l| {
+            l.contains("Running Sneakers23Web.Endpoint at http://") || l.contains("no web server")
+        });
+        node.http_port = ready.split("http://127.0.0.1:").nth(1).map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().unwrap()
+        });
+        node
+    }
+
+    /// Waits for a log line satisfying `pred` (lines seen before count too).
+    pub fn wait_for(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        if let Some(line) = self.log.iter().find(|l| pred(l)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + SOON;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "{}: no such log line within {SOON:?}; log: {:#?}",
+                    self.name, self.log
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("{}: exited; log: {:#?}", self.name, self.log)
+                }
+            }
+        }
+    }
+
+    /// How many log lines so far satisfy `pred` (reads what has arrived).
+    pub fn count(&mut self, pred: impl Fn(&str) -> bool) -> usize {
+        while let Ok(line) = self.lines.try_recv() {
+            self.log.push(line);
+        }
+        self.log.iter().filter(|l| pred(l)).count()
+    }
+
+    /// Waits until `n` log lines satisfy `pred`.
+    pub fn wait_for_count(&mut self, pred: impl Fn(&str) -> bool, n: usize) {
+        let deadline = Instant::now() + SOON;
+        while self.count(&pred) < n {
+            assert!(
+                Instant::now() < deadline,
+                "{}: fewer than {n} such log lines within {SOON:?}; log: {:#?}",
+                self.name,
+                self.log
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// `kill -9`, and waits until the process is gone.
+    pub fn kill9(&mut self) {
+        // `Child::kill` is SIGKILL on Unix.
+        self.child.kill().expect("the node can be killed");
+        self.child.wait().expect("the killed node is reaped");
+    }
+
+    /// `GET path` on this node's web server.
+    pub fn get(&self, path: &str) -> HttpResponse {
+        http_get(self.http_port.expect("this node serves HTTP"), path)
+    }
+
+    /// The `/product_socket` URL phoenix.js would use (the client appends `/websocket`).
+    pub fn socket_url(&self) -> String {
+        let port = self.http_port.expect("this node serves HTTP");
+        format!("ws://127.0.0.1:{port}/product_socket")
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP response: status and body.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A plain HTTP/1.1 `GET` over a TcpStream, bounded.
+pub fn http_get(port: u16, path: &str) -> HttpResponse {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the web server accepts");
+    stream.set_read_timeout(Some(SOON)).unwrap();
+    stream.set_write_timeout(Some(SOON)).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("the response arrives");
+    let raw = String::from_utf8(raw).expect("responses are UTF-8");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a header block");
+    let status = head[9..12].parse().expect("a status code");
+    HttpResponse {
+        status,
+        body: body.to_string(),
+    }
+}
+
+/// The `<article>` of one product on the store page.
+pub fn product_listing(html: &str, product_id: u64) -> &str {
+    let start = html
+        .find(&format!(r#"data-product-id="{product_id}""#))
+        .unwrap_or_else(|| panic!("product {product_id} is not on the page: {html}"));
+    let end = html[start..]
+        .find("</article>")
+        .map_or(html.len(), |e| start + e);
+    &html[start..end]
+}
+
+/// A test's own Tokio runtime for the WebSocket clients.
+pub fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A page's WebSocket: a client of `/product_socket` joined to product topics.
+pub struct Page {
+    _client: Client,
+    // Dropping a channel's last handle leaves it.
+    _channels: Vec<Channel>,
+    /// One subscription per (topic, event) asked for, in order.
+    subs: Vec<Subscription>,
+}
+
+/// Connects to `node`'s `/product_socket` and joins `product:<id>` for each of
+/// `products`, listening for `events` on each (subscription `i * events.len() + j`
+/// is product `i`'s event `j`).
+pub fn open_page(
+    rt: &tokio::runtime::Runtime,
+    node: &NodeProc,
+    products: &[u64],
+    events: &[&str],
+) -> Page {
+    rt.block_on(async {
+        let client = tokio::time::timeout(
+            SOON,
+            Client::connect(&node.socket_url(), &[], ClientOptions::default()),
+        )
+        .await
+        .expect("connect in time")
+        .expect("the client connects");
+        let mut channels = Vec::new();
+        let mut subs = Vec::new();
+        for id in products {
+            let channel = client.channel(&format!("product:{id}"), json!({}));
+            subs.extend(events.iter().map(|e| channel.on(e)));
+            tokio::time::timeout(SOON, channel.join())
+                .await
+                .expect("join in time")
+                .expect("the join succeeds");
+            channels.push(channel);
+        }
+        Page {
+            _client: client,
+            _channels: channels,
+            subs,
+        }
+    })
+}
+
+impl Page {
+    /// The next payload of subscription `index`, waiting until `deadline`.
+    pub fn next_until(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        index: usize,
+        deadline: Instant,
+    ) -> Option<Value> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let sub = &mut self.subs[index];
+        rt.block_on(async { tokio::time::timeout(left, sub.recv()).await.ok().flatten() })
+    }
+
+    /// The next payload of subscription `index`, waiting at most [`SOON`].
+    pub fn next(&mut self, rt: &tokio::runtime::Runtime, index: usize) -> Option<Value> {
+        self.next_until(rt, index, Instant::now() + SOON)
+    }
+}
+
+/// One product of `inventory.products`: released, and item id -> (size, units).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductLine {
+    pub released: bool,
+    pub items: BTreeMap<u64, (String, u32)>,
+}
+
+/// A node's memory as `inventory.products` prints it, by product id.
+pub type Products = BTreeMap<u64, ProductLine>;
+
+/// Parses `inventory.products`:
+///
+/// ```text
+///   1  Peak Motion Air Stride (white / red) $160.00  released
+///       #1=6:0 #2=6.5:25 ...
+/// ```
+pub fn products(output: &str) -> Products {
+    let mut parsed = Products::new();
+    let mut current: Option<u64> = None;
+    for line in output.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if trimmed.starts_with('#') {
+            let id = current.unwrap_or_else(|| panic!("sizes before a product: {output}"));
+            let product = parsed.get_mut(&id).unwrap();
+            for entry in trimmed.split_whitespace() {
+                let (item, rest) = entry[1..]
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("bad size entry {entry:?}"));
+                let (size, units) = rest
+                    .rsplit_once(':')
+                    .unwrap_or_else(|| panic!("bad size entry {entry:?}"));
+                product.items.insert(
+                    item.parse().unwrap(),
+                    (size.to_string(), units.parse().unwrap()),
+                );
+            }
+        } else {
+            let id: u64 = trimmed
+                .split_whitespace()
+                .next()
+                .and_then(|id| id.parse().ok())
+                .unwrap_or_else(|| panic!("not a product line: {line:?} in {output}"));
+            let released = if trimmed.ends_with("  released") {
+                true
+            } else if trimmed.ends_with("  coming soon") {
+                false
+            } else {
+                panic!("no release state on {line:?}")
+            };
+            parsed.insert(
+                id,
+                ProductLine {
+                    released,
+                    items: BTreeMap::new(),
+                },
+            );
+            current = Some(id);
+        }
+    }
+    assert!(!parsed.is_empty(), "no products in {output:?}");
+    parsed
+}
+
+/// Units of `item_id` in `products`.
+pub fn units(products: &Products, item_id: u64) -> u32 {
+    products
+        .values()
+        .find_map(|p| p.items.get(&item_id))
+        .unwrap_or_else(|| panic!("no item {item_id}"))
+        .1
+}
+
+/// Sets the units of `item_id` in `products`.
+pub fn set_units(products: &mut Products, item_id: u64, count: u32) {
+    let entry = products
+        .values_mut()
+        .find_map(|p| p.items.get_mut(&item_id))
+        .unwrap_or_else(|| panic!("no item {item_id}"));
+    entry.1 = count;
+}
