@@ -125,32 +125,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Stop(target)) => return release::stop(target),
         Some(Command::Start(_)) | None => {}
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("cannot start the async runtime: {err}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run(cli));
-    // A console thread may still wait for a line: do not wait for it.
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!("{err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    release::main(run(cli))
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -258,7 +233,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     // server SIGINT or SIGTERM, caught from before it reports its address.
     let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = match &node {
         Some(release) => Box::pin(release.console().shutdown_requested()),
-        None => Box::pin(unnamed_stop_signal()?),
+        None => Box::pin(release::stop_signal()?),
     };
     let server = match http_port {
         Some(port) => {
@@ -295,20 +270,6 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         release.shutdown().await;
     }
     Ok(())
-}
-
-/// SIGINT or SIGTERM, registered now (a signal sent once the server has
-/// reported its address must not kill it uncleanly).
-fn unnamed_stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
-        }
-    })
 }
 
 /// The book's console commands: `broadcast ping request_ping {}` is

@@ -341,6 +341,56 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Runs an app binary's `main` future the way every app here does: logs to
+/// stderr (filtered by `RUST_LOG`, default `info`), a multi-threaded tokio
+/// runtime, and an error logged and turned into a failure exit status. The
+/// runtime is not waited for at the end beyond 1 s (a console thread may still
+/// be waiting for a line).
+pub fn main<F>(main: F) -> ExitCode
+where
+    F: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(main);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes at the first SIGINT or SIGTERM; registered when called, so a
+/// signal that arrives before it is awaited is not lost (an unnamed server's
+/// stop signal).
+pub fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+    })
+}
+
 /// `app rpc NODE COMMAND`: runs one console line on a running node, prints
 /// its output (stdout) or error (stderr).
 pub fn rpc(args: &TargetArgs, command: &str) -> ExitCode {

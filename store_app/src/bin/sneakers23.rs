@@ -18,7 +18,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
@@ -96,31 +95,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Stop(target)) => return release::stop(target),
         Some(Command::Start(_)) | None => {}
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("cannot start the async runtime: {err}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run(cli));
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!("{err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    release::main(run(cli))
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -162,7 +137,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = match &node {
         Some(release) => Box::pin(release.console().shutdown_requested()),
-        None => Box::pin(unnamed_stop_signal()?),
+        None => Box::pin(release::stop_signal()?),
     };
     let server = match http_port {
         Some(port) => {
@@ -201,17 +176,4 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         release.shutdown().await;
     }
     Ok(())
-}
-
-/// SIGINT or SIGTERM, registered now.
-fn unnamed_stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
-        }
-    })
 }
