@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# The store's performance figures, measured (the issue's "Performance, measured"):
+#
+#   page         GET / (the store page, rendered from the inventory server's
+#                memory) against GET /health (a trivial route) on the same
+#                node: requests/s, latency, and the ratio page/trivial; once
+#                with the demo catalogue (4 products) and once with flash
+#                (100 products, a bigger page)
+#   replication  a sale issued on back (control socket, in-process) to the
+#                stock_change frame at a WebSocket client on app: p50/p99/max
+#                over 1,000 sequential sales (flash catalogue)
+#   all          both
+#
+# Every run starts fresh nodes in a temporary directory — a private name
+# directory (NODE_NAME_DIR), a random cookie (RELEASE_COOKIE), a new data
+# directory — app (owns the data; web server on a free port, read back from
+# its log) and back (--no-http), connects them, waits until back reports
+# "store on", runs store_bench, and stops both (also on Ctrl-C or failure).
+# Each run prints store_bench's JSON lines; at the end, the median of the runs.
+#
+#   scripts/bench_store.sh all
+#   RUNS=1 SECONDS_PER_PATH=5 scripts/bench_store.sh page
+#   CONNECTIONS=64 THREADS=2 scripts/bench_store.sh page
+#   SALES=500 scripts/bench_store.sh replication
+#   PERF=1 RUNS=1 scripts/bench_store.sh replication   # perf record back and app
+#
+# Environment: RUNS (3), CONNECTIONS (32), SECONDS_PER_PATH (10), PATHS
+# (/,/health), CATALOGUES (the page runs'; "demo flash"), SALES (1000),
+# THREADS (store_bench worker threads; 1), SKIP_BUILD=1,
+# BENCH_ARGS (appended to store_bench's flags), DATA_ROOT (where the data
+# directory goes; default $TMPDIR or /tmp — its filesystem's fsync cost is
+# part of the replication figure), PERF=1 (perf record -g of both nodes during
+# the run; reports to stderr).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKLOAD="${1:-all}"
+RUNS="${RUNS:-3}"
+CONNECTIONS="${CONNECTIONS:-32}"
+SECONDS_PER_PATH="${SECONDS_PER_PATH:-10}"
+PATHS="${PATHS:-/,/health}"
+CATALOGUES="${CATALOGUES:-demo flash}"
+SALES="${SALES:-1000}"
+THREADS="${THREADS:-1}"
+BENCH_ARGS="${BENCH_ARGS:-}"
+BIN="${CARGO_TARGET_DIR:-target}/release"
+[[ "$BIN" == /* ]] || BIN="$PWD/$BIN"
+NODE_BIN="$BIN/sneakers23"
+BENCH_BIN="$BIN/store_bench"
+
+case "$WORKLOAD" in
+    page | replication | all) ;;
+    *) echo "bench_store: unknown workload $WORKLOAD (page, replication, all)" >&2; exit 2 ;;
+esac
+command -v jq >/dev/null 2>&1 || { echo "bench_store: jq is needed for the summaries" >&2; exit 1; }
+
+if [[ "${SKIP_BUILD:-}" != 1 ]]; then
+    cargo build --quiet --release -p store_app --bins
+fi
+ulimit -n "$(ulimit -Hn)"
+
+APP=app@127.0.0.1
+BACK=back@127.0.0.1
+WORK=""
+PIDS=()
+RESULTS="$(mktemp)"
+
+stop_nodes() {
+    if [[ -n "$WORK" ]]; then
+        for node in "$BACK" "$APP"; do
+            "$NODE_BIN" stop --timeout 10 "$node" >/dev/null 2>&1 || true
+        done
+        for pid in "${PIDS[@]}"; do
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        done
+        rm -rf "$WORK"
+    fi
+    WORK=""
+    PIDS=()
+}
+cleanup() {
+    stop_nodes
+    rm -f "$RESULTS"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rpc() { "$NODE_BIN" rpc "$@"; }
+
+fail() {
+    echo "bench_store: $1" >&2
+    for log in "$WORK"/*.log; do
+        [[ -f "$log" ]] || continue
+        echo "--- the end of $(basename "$log"):" >&2
+        tail -n 15 "$log" >&2
+    done
+    exit 1
+}
+
+# start_node NAME LOG ARGS...: starts a node and waits until its console answers.
+start_node() {
+    local node="$1" log="$WORK/$2.log"
+    shift 2
+    # Info for the endpoint's address line; warn elsewhere (the control socket
+    # logs every command at info, which would be 1,000 lines per run).
+    RUST_LOG="${RUST_LOG:-warn,sneakers23=info}" NO_COLOR=1 \
+        "$NODE_BIN" start --name "$node" "$@" </dev/null >"$log" 2>&1 &
+    PIDS+=("$!")
+    local pid=$!
+    for _ in $(seq 1 300); do
+        rpc "$node" node.self >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || fail "$node did not start"
+        sleep 0.1
+    done
+    fail "$node did not answer within 30 s"
+}
+
+# start_nodes CATALOGUE: fresh app + back, connected; sets PORT.
+start_nodes() {
+    local catalogue="$1"
+    WORK="$(mktemp -d "${DATA_ROOT:-${TMPDIR:-/tmp}}/bench_store.XXXXXX")"
+    chmod 700 "$WORK"
+    mkdir -m 700 "$WORK/names"
+    export NODE_NAME_DIR="$WORK/names"
+    RELEASE_COOKIE="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+    export RELEASE_COOKIE
+    start_node "$APP" app --data-dir "$WORK/data" --catalogue "$catalogue" --http-port 0
+    PORT=""
+    for _ in $(seq 1 100); do
+        PORT="$(sed -n 's/.*Running Sneakers23Web.Endpoint at http:\/\/[^ ]*:\([0-9][0-9]*\).*/\1/p' "$WORK/app.log" | head -n 1)"
+        [[ -n "$PORT" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$PORT" ]] || fail "app did not report its port"
+    start_node "$BACK" back --no-http
+    rpc "$BACK" node.connect "$APP" >/dev/null || fail "back could not connect to app"
+    # The store service reaches back a moment after the connection; then back
+    # loads the catalogue into its memory.
+    local status=""
+    for _ in $(seq 1 150); do
+        status="$(rpc "$BACK" store.status 2>/dev/null || true)"
+        if grep -q '^store on' <<<"$status" && ! grep -q '^memory: 0 products' <<<"$status"; then
+            echo "bench_store: app on port $PORT; back: ${status//$'\n'/; }" >&2
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "back never saw the store (last store.status: $status)"
+}
+
+PERF_PIDS=()
+perf_start() {
+    [[ "${PERF:-}" == 1 ]] || return 0
+    # PIDS holds app's then back's process (start order).
+    local names=(app back) i
+    for i in 0 1; do
+        perf record -F 999 -g -e cpu-clock -p "${PIDS[$i]}" \
+            -o "/tmp/bench_store.${names[$i]}.perf.data" 2>/dev/null &
+        PERF_PIDS+=("$!")
+    done
+    sleep 0.3
+}
+perf_stop() {
+    [[ "${PERF:-}" == 1 ]] || return 0
+    for pid in "${PERF_PIDS[@]}"; do
+        kill -INT "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PERF_PIDS=()
+    for name in app back; do
+        [[ -f "/tmp/bench_store.$name.perf.data" ]] || continue
+        echo "--- perf: $name" >&2
+        perf report -i "/tmp/bench_store.$name.perf.data" --stdio --no-children \
+            --percent-limit 1.5 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -30 >&2 || true
+    done
+}
+
+run_page() {
+    local catalogue="$1" run="$2"
+    start_nodes "$catalogue"
+    echo "bench_store: page ($catalogue catalogue) run $run/$RUNS; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    perf_start
+    local out
+    # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+    out="$("$BENCH_BIN" --threads "$THREADS" page --url "http://127.0.0.1:$PORT" \
+        --paths "$PATHS" --connections "$CONNECTIONS" --seconds "$SECONDS_PER_PATH" $BENCH_ARGS)" \
+        || fail "store_bench page failed"
+    perf_stop
+    echo "$out"
+    local ratio
+    ratio="$(jq -s --arg c "$catalogue" '{workload: "page_ratio", catalogue: $c,
+        page_per_s: (map(select(.path == "/"))[0].requests_per_s),
+        trivial_per_s: (map(select(.path == "/health"))[0].requests_per_s)}
+        | if .page_per_s and .trivial_per_s
+          then .ratio = ((.page_per_s / .trivial_per_s * 1000 | round) / 1000) else . end' <<<"$out")"
+    echo "$ratio" | jq -c .
+    {
+        jq -c --arg c "$catalogue" '. + {catalogue: $c}' <<<"$out"
+        echo "$ratio" | jq -c .
+    } >>"$RESULTS"
+    stop_nodes
+    sleep 1
+}
+
+run_replication() {
+    local run="$1"
+    start_nodes flash
+    echo "bench_store: replication run $run/$RUNS; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    perf_start
+    local out
+    # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+    out="$("$BENCH_BIN" --threads "$THREADS" replication --back "$BACK" \
+        --app-ws "ws://127.0.0.1:$PORT/product_socket/websocket" --sales "$SALES" $BENCH_ARGS)" \
+        || fail "store_bench replication failed"
+    perf_stop
+    echo "$out"
+    echo "$out" >>"$RESULTS"
+    stop_nodes
+    sleep 1
+}
+
+if [[ "$WORKLOAD" == page || "$WORKLOAD" == all ]]; then
+    for catalogue in $CATALOGUES; do
+        for run in $(seq 1 "$RUNS"); do
+            run_page "$catalogue" "$run"
+        done
+    done
+fi
+if [[ "$WORKLOAD" == replication || "$WORKLOAD" == all ]]; then
+    for run in $(seq 1 "$RUNS"); do
+        run_replication "$run"
+    done
+fi
+
+# Medians over the runs (the lower middle for an even count), with min and max.
+echo "bench_store: medians of $RUNS runs (load average now: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+jq -s -c '
+  def med: sort | .[(length - 1) / 2 | floor];
+  def summary: {median: med, min: min, max: max};
+  (map(select(.workload == "page")) | group_by([.catalogue, .path])[] |
+     {catalogue: .[0].catalogue, path: .[0].path,
+      requests_per_s: (map(.requests_per_s) | summary),
+      p50_ms: (map(.latency.p50_ms) | summary),
+      p99_ms: (map(.latency.p99_ms) | summary),
+      errors: (map(.errors) | add), non_2xx: (map(.non_2xx) | add),
+      body_bytes: .[0].body_bytes_per_response}),
+  (map(select(.workload == "page_ratio" and .ratio)) | group_by(.catalogue)[] |
+     {catalogue: .[0].catalogue, ratio: (map(.ratio) | summary)}),
+  (map(select(.workload == "replication")) | select(length > 0) |
+     {replication: {sales: .[0].sales,
+      sale_to_frame_p50_ms: (map(.sale_to_frame.p50_ms) | summary),
+      sale_to_frame_p99_ms: (map(.sale_to_frame.p99_ms) | summary),
+      sale_to_frame_max_ms: (map(.sale_to_frame.max_ms) | summary),
+      rpc_reply_p50_ms: (map(.rpc_reply.p50_ms) | summary),
+      rpc_reply_p99_ms: (map(.rpc_reply.p99_ms) | summary),
+      control_noop_p50_ms: (map(.control_noop.p50_ms) | summary)}})
+' "$RESULTS"
