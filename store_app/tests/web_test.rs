@@ -269,3 +269,42 @@ async fn a_page_client_hears_stock_changes_over_the_product_socket() {
     );
     client.close().await;
 }
+
+#[tokio::test]
+async fn a_page_rendered_once_is_served_until_the_inventory_changes() {
+    use store_app::inventory::{InventoryCall, InventoryReply};
+    let inventory = start_inventory(demo_snapshot()).await;
+    let (address, _) = start_web(inventory.clone().into()).await;
+
+    let first = get(address, "/").await.body;
+    assert_eq!(
+        get(address, "/").await.body,
+        first,
+        "same inventory, same page"
+    );
+    assert_eq!(first.matches("Coming soon").count(), 3);
+
+    let reply = inventory
+        .call(InventoryCall::MarkReleased(2))
+        .await
+        .unwrap();
+    assert!(matches!(reply, InventoryReply::Released(Ok(_))));
+    let after = get(address, "/").await.body;
+    assert_ne!(after, first, "a release shows at once");
+    assert_eq!(after.matches("Coming soon").count(), 2);
+
+    let sale = Availability {
+        item_id: 2,
+        available_count: 3,
+    };
+    let reply = inventory
+        .call(InventoryCall::ApplySale(sale))
+        .await
+        .unwrap();
+    assert!(matches!(reply, InventoryReply::Stock(Ok(_))));
+    let sold = get(address, "/").await.body;
+    assert!(
+        sold.contains(r#"value="2" data-level="low""#),
+        "a sale shows at once"
+    );
+}

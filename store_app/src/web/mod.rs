@@ -18,7 +18,6 @@ mod product_socket;
 mod view;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -30,6 +29,7 @@ use channels::token::Signer;
 use channels::transport::{plain, Body};
 use http::{header, Method, Response, StatusCode};
 use http_body_util::Full;
+use parking_lot::Mutex;
 use runtime::process::ProcessSupervisor;
 use runtime::{server, CallError, Pid};
 
@@ -154,7 +154,7 @@ impl StoreWeb {
         };
         let page = Arc::new(StorePage {
             inventory,
-            last_len: AtomicUsize::new(0),
+            rendered: Mutex::new(None),
         });
         Endpoint::builder(pubsub, supervisor)
             .signer(signer)
@@ -177,8 +177,11 @@ impl StoreWeb {
 /// The `GET /` handler's state.
 struct StorePage {
     inventory: InventoryRef,
-    /// The last page's length, to render the next into one allocation.
-    last_len: AtomicUsize,
+    /// The last page rendered, and the product list it was rendered from.
+    /// The inventory server hands out the same shared list until the next
+    /// release or sale, so until then every request is answered with the
+    /// same bytes: a page is rendered once per change, not once per view.
+    rendered: Mutex<Option<(Arc<[CompleteProduct]>, Bytes)>>,
 }
 
 impl StorePage {
@@ -193,23 +196,34 @@ impl StorePage {
                 );
             }
         };
-        let capacity = self
-            .last_len
-            .load(Ordering::Relaxed)
-            .max(page_size_estimate(&products));
-        let mut html = String::with_capacity(capacity);
-        if let Err(err) = render_page_into(&products, &mut html) {
-            tracing::error!(%err, "store page failed to render");
-            return plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The store page failed to render.",
-            );
-        }
-        self.last_len.store(html.len(), Ordering::Relaxed);
+        let html = match self.rendered_for(&products) {
+            Some(html) => html,
+            None => {
+                let mut html = String::with_capacity(page_size_estimate(&products));
+                if let Err(err) = render_page_into(&products, &mut html) {
+                    tracing::error!(%err, "store page failed to render");
+                    return plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "The store page failed to render.",
+                    );
+                }
+                let html = Bytes::from(html);
+                *self.rendered.lock() = Some((products, html.clone()));
+                html
+            }
+        };
         Response::builder()
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
             .header(header::CACHE_CONTROL, "no-store")
-            .body(Full::new(Bytes::from(html)))
+            .body(Full::new(html))
             .expect("static response parts are valid")
+    }
+
+    /// The cached page, if it was rendered from this very product list.
+    fn rendered_for(&self, products: &Arc<[CompleteProduct]>) -> Option<Bytes> {
+        match &*self.rendered.lock() {
+            Some((from, html)) if Arc::ptr_eq(from, products) => Some(html.clone()),
+            _ => None,
+        }
     }
 }
