@@ -3,7 +3,10 @@
 //! Exactly one node opens the database (sled locks its directory to one
 //! process); the others reach it through that node. Every write is flushed to
 //! disk before it is acknowledged, so what a caller was told happened survives
-//! a `kill -9`. A sale is a compare-and-swap on the item's availability, so two
+//! a `kill -9` — and a power cut: sled 0.34's `flush` ends with
+//! `sync_file_range`, which neither flushes the device's write cache nor the
+//! file's size, so [`Store::durable`] follows it with an `fdatasync` of sled's
+//! data file (measured: about 0.3 ms per write here). A sale is a compare-and-swap on the item's availability, so two
 //! concurrent sales of the last unit cannot both succeed.
 
 use std::path::Path;
@@ -56,6 +59,9 @@ fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, St
 /// The opened catalogue database.
 pub struct Store {
     db: sled::Db,
+    /// sled's data file, opened again only to `fdatasync` it (on Linux any
+    /// descriptor of a file syncs that file's data).
+    data_file: std::fs::File,
     products: sled::Tree,
     items: sled::Tree,
     availability: sled::Tree,
@@ -64,13 +70,23 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database in `dir`. Fails if another process has it open.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let dir = dir.as_ref();
         let db = sled::open(dir)?;
+        let data_file = std::fs::File::open(dir.join("db")).map_err(sled::Error::Io)?;
         Ok(Store {
+            data_file,
             products: db.open_tree("products")?,
             items: db.open_tree("items")?,
             availability: db.open_tree("availability")?,
             db,
         })
+    }
+
+    /// Makes every write so far durable: sled's flush, then `fdatasync`.
+    fn durable(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        self.data_file.sync_data().map_err(sled::Error::Io)?;
+        Ok(())
     }
 
     /// Bytes the database takes on disk.
@@ -125,7 +141,7 @@ impl Store {
             self.availability
                 .insert(key(stock.item_id), encode(stock))?;
         }
-        self.db.flush()?;
+        self.durable()?;
         Ok(())
     }
 
@@ -138,7 +154,7 @@ impl Store {
         let mut product: Product = decode("products", &bytes)?;
         product.released = true;
         self.products.insert(key(id), encode(&product))?;
-        self.db.flush()?;
+        self.durable()?;
         Ok(product)
     }
 
@@ -164,7 +180,7 @@ impl Store {
                 Some(encode(&after)),
             )?;
             if swapped.is_ok() {
-                self.db.flush()?;
+                self.durable()?;
                 return Ok((before, after));
             }
             // Another sale changed it first: read again.
