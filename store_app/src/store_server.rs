@@ -222,7 +222,20 @@ impl Actor for StoreServer {
         let store = state.store.clone();
         let path = state.path.clone();
         tokio::task::spawn_blocking(move || {
-            let answer = execute(&store, &path, request);
+            // A panic (a bug, or sled on a damaged disk) is answered as a
+            // failure, not left for the caller to read as "node went away".
+            let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                execute(&store, &path, request)
+            }))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                tracing::error!(%what, "a store request panicked");
+                Err(StoreFailure::Failed(format!("the store failed: {what}")))
+            });
             match wire::encode(&answer) {
                 // The caller may have given up (timeout, node down): nothing to do.
                 Ok(bytes) => drop(reply.send(bytes)),
