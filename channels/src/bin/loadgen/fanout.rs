@@ -75,6 +75,9 @@ pub struct FanoutArgs {
     /// Pause between the last join and the first broadcast.
     #[arg(long, default_value_t = 500)]
     settle_ms: u64,
+    /// The server's pid: report its CPU time during the broadcasts.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 /// What one subscriber saw: `(broadcast index, receipt time in ns)`.
@@ -182,6 +185,7 @@ pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
     let pad = padding(args.payload_bytes);
     let mut send_ns = Vec::with_capacity(args.broadcasts);
     let interval = Duration::from_millis(args.interval_ms);
+    let cpu = procfs::CpuClock::start(args.server_pid);
     let publish_started = Instant::now();
     let mut next = publish_started;
     for i in 0..args.broadcasts {
@@ -211,6 +215,7 @@ pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
     while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let cpu = cpu.stop();
     let _ = stop_tx.send(true);
     let mut receipts = Vec::with_capacity(subscribers.len());
     for task in subscribers {
@@ -270,6 +275,7 @@ pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
         completed_broadcasts: completions.len(),
         completion: Percentiles::of_ns(&mut completions),
         join_seconds: round2(join_seconds),
+        cpu,
         publish_ms: ms(sent_at.duration_since(publish_started).as_nanos() as u64),
         loadgen_rss_kb: procfs::rss(std::process::id()).ok().map(|r| r.total_kib),
         first_error,
@@ -387,6 +393,9 @@ pub struct FanoutSummary {
     /// Per completed broadcast: the last subscriber's receipt − send time.
     completion: Option<Percentiles>,
     join_seconds: f64,
+    /// CPU time of the server (with `--server-pid`) and of loadgen, first
+    /// push to the end of the drain: which side bound the run.
+    cpu: procfs::CpuUse,
     /// Time the publisher took to send every push.
     publish_ms: f64,
     loadgen_rss_kb: Option<u64>,
