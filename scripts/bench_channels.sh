@@ -96,9 +96,12 @@ run_one() {
     if [[ -z "$threads" ]]; then
         case "$workload" in fanout | latency) threads=2 ;; *) threads=1 ;; esac
     fi
+    # The modes that measure a rate also report the server's CPU time.
+    local pid_flag=""
+    case "$workload" in fanout | latency | echo) pid_flag="--server-pid $SERVER" ;; esac
     # shellcheck disable=SC2046,SC2086 # the workload's flags are a list
     "$BIN/loadgen" --threads "$threads" $(flags "$workload") \
-        --url "ws://127.0.0.1:$PORT/socket/websocket" $LOADGEN_ARGS
+        --url "ws://127.0.0.1:$PORT/socket/websocket" $pid_flag $LOADGEN_ARGS
     if [[ -n "$perf_pid" ]]; then
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true

@@ -78,6 +78,15 @@ pub enum HandleIn {
     Stop(ExitReason, Option<Reply>),
 }
 
+/// What [`Channel::handle_in_now`] decided.
+#[derive(Debug)]
+pub enum HandleNow {
+    /// Answered: `{:reply, reply, socket}`, sent at once.
+    Reply(Reply),
+    /// Not answerable here: the event goes on to the process's `handle_in`.
+    Process(Payload),
+}
+
 /// What `handle_out` / `handle_info` ask for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Continue {
@@ -347,6 +356,19 @@ pub trait Channel<A: Send + Sync + 'static>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<HandleIn, ProcessError>> + Send {
         let message = format!("no handle_in for event {event:?}");
         async move { Err(message.into()) }
+    }
+
+    /// Answers a client event in the connection's own task, without the trip
+    /// to the channel's process and back (two task wake-ups, and often the
+    /// other worker thread woken to share them): for events whose reply needs
+    /// neither the channel's state nor waiting, such as the bench channel's
+    /// `ping`. The default hands every event to `handle_in`.
+    ///
+    /// It is asked only while the channel's process is idle (nothing queued,
+    /// nothing being handled), so replies keep the order of the client's
+    /// events. A panic here crashes the channel, as one in `handle_in` would.
+    fn handle_in_now(&self, _event: &str, payload: Payload) -> HandleNow {
+        HandleNow::Process(payload)
     }
 
     /// Events of this channel's topic to route through `handle_out` instead of

@@ -148,12 +148,25 @@ impl Outbox {
         self.push(Outbound::Frame(frame), size)
     }
 
+    /// Queues a frame from the task that drains this outbox (the session
+    /// answering a message), without a wake-up: that task looks at the queue
+    /// before it next waits. Waking itself would only reschedule the task, and
+    /// the scheduler would wake the other worker thread to share it.
+    pub fn push_frame_from_owner(&self, frame: Frame) -> Result<(), Closing> {
+        let size = frame.bytes().len();
+        self.enqueue(Outbound::Frame(frame), size, false)
+    }
+
     /// Queues a non-frame item (never refused for size).
     pub fn push_notice(&self, item: Outbound) -> Result<(), Closing> {
         self.push(item, 0)
     }
 
     fn push(&self, item: Outbound, size: usize) -> Result<(), Closing> {
+        self.enqueue(item, size, true)
+    }
+
+    fn enqueue(&self, item: Outbound, size: usize, wake: bool) -> Result<(), Closing> {
         let (waker, close_waker) = {
             let mut inner = self.inner.lock();
             if inner.close.is_some() {
@@ -172,7 +185,7 @@ impl Outbox {
             } else {
                 inner.bytes += size;
                 inner.queue.push_back(item);
-                (inner.waker.take(), None)
+                (if wake { inner.waker.take() } else { None }, None)
             }
         };
         for waker in [waker, close_waker].into_iter().flatten() {
@@ -249,6 +262,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
 
     fn frame(n: usize) -> Frame {
         Frame::Text("x".repeat(n).into())
@@ -289,6 +303,37 @@ mod tests {
             outbox.next_batch().await,
             Batch::Close(CloseReason::Disconnect)
         ));
+    }
+
+    #[test]
+    fn the_owner_queues_without_waking_itself_and_finds_the_frame() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use std::task::{Context, Wake};
+
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let outbox = Outbox::new(100);
+        let mut next = Box::pin(outbox.next_batch());
+        assert!(next.as_mut().poll(&mut cx).is_pending());
+        outbox.push_frame_from_owner(frame(1)).unwrap();
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        assert!(matches!(
+            next.as_mut().poll(&mut cx),
+            Poll::Ready(Batch::Items(_))
+        ));
+        // Anyone else's frame wakes the drain.
+        let mut next = Box::pin(outbox.next_batch());
+        assert!(next.as_mut().poll(&mut cx).is_pending());
+        outbox.push_frame(frame(1)).unwrap();
+        assert_eq!(count.0.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -16,14 +16,14 @@ use std::time::Instant;
 use runtime::ExitReason;
 use serde_json::{json, Value};
 
-use crate::channel::{send_reply, ChannelSocket};
+use crate::channel::ChannelSocket;
 use crate::channel_server::{ChannelIn, JoinOutcome};
 use crate::message::{events, Message, Payload, Ref, Reply, Status, HEARTBEAT_TOPIC};
 use crate::mount::Mount;
 use crate::outbox::{CloseReason, Outbox};
 use crate::pubsub::SubscriberId;
 use crate::serializer::Serializer;
-use crate::socket::{ChannelProcess, Socket};
+use crate::socket::{ChannelProcess, Now, Socket};
 
 /// Counts a connection's messages per one-second window.
 struct RateWindow {
@@ -118,17 +118,24 @@ impl<S: Socket> Session<S> {
     }
 
     fn reply(&self, join_ref: Ref, msg_ref: Ref, topic: &str, status: Status, response: Value) {
-        send_reply(
-            &self.outbox,
-            self.serializer,
-            Reply {
-                join_ref,
-                msg_ref,
-                topic: topic.to_string(),
-                status,
-                response: Payload::Json(response),
-            },
-        );
+        self.send_reply(Reply {
+            join_ref,
+            msg_ref,
+            topic: topic.to_string(),
+            status,
+            response: Payload::Json(response),
+        });
+    }
+
+    /// Queues a reply. The session runs in the task that drains the outbox,
+    /// so the frame is queued without a wake-up.
+    fn send_reply(&self, reply: Reply) {
+        match self.serializer.encode_reply(&reply) {
+            Ok(frame) => {
+                let _ = self.outbox.push_frame_from_owner(frame);
+            }
+            Err(err) => tracing::warn!(topic = %reply.topic, %err, "reply not sent"),
+        }
     }
 
     fn push(&self, join_ref: &Ref, topic: &str, event: &str) {
@@ -141,7 +148,7 @@ impl<S: Socket> Session<S> {
         };
         match self.serializer.encode_message(&message) {
             Ok(frame) => {
-                let _ = self.outbox.push_frame(frame);
+                let _ = self.outbox.push_frame_from_owner(frame);
             }
             Err(err) => tracing::warn!(%topic, %err, "{event} not sent"),
         }
@@ -214,11 +221,30 @@ impl<S: Socket> Session<S> {
                         msg_ref: message.msg_ref.clone(),
                     })
                 } else {
-                    joined.process.cast(ChannelIn::Event {
-                        event: message.event.clone(),
-                        payload: message.payload,
-                        msg_ref: message.msg_ref.clone(),
-                    })
+                    match joined.process.handle_now(&message.event, message.payload) {
+                        Now::Replied(reply) => {
+                            let (status, response) = reply.split();
+                            let join_ref = joined.join_ref.clone();
+                            self.send_reply(Reply {
+                                join_ref,
+                                msg_ref: message.msg_ref,
+                                topic: message.topic,
+                                status,
+                                response,
+                            });
+                            return;
+                        }
+                        // Its `terminate` queues the exit notice: phx_error.
+                        Now::Crashed(reason) => {
+                            joined.process.stop(reason);
+                            return;
+                        }
+                        Now::Process(payload) => joined.process.cast(ChannelIn::Event {
+                            event: message.event,
+                            payload,
+                            msg_ref: message.msg_ref.clone(),
+                        }),
+                    }
                 };
                 if !delivered {
                     // The channel died and its exit notice is still queued.

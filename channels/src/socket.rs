@@ -9,13 +9,14 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use runtime::process::supervisor::SpawnError;
 use runtime::process::ProcessSupervisor;
 use tokio::sync::oneshot;
 
-use crate::channel::{Channel, ChannelSocket};
+use crate::channel::{Channel, ChannelSocket, HandleNow, Reply};
 use crate::channel_server::{ChannelIn, ChannelServer, JoinArgs, JoinOutcome};
 use crate::message::Payload;
 use crate::topic::TopicPattern;
@@ -98,21 +99,52 @@ pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
 pub(crate) trait ChannelProcess: Send + Sync {
     /// Hands it a client event or leave; `false` if it is gone.
     fn cast(&self, message: ChannelIn) -> bool;
+    /// Offers a client event to the channel's `handle_in_now`, if the process
+    /// is idle.
+    fn handle_now(&self, event: &str, payload: Payload) -> Now;
     /// Asks it to stop.
     fn stop(&self, reason: runtime::ExitReason);
     /// The typed pid behind it, for tests that peek at channel state.
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
-impl<A: Send + Sync + 'static, C: Channel<A>> ChannelProcess for runtime::Pid<ChannelServer<A, C>> {
+/// What [`ChannelProcess::handle_now`] came to.
+pub(crate) enum Now {
+    /// Answered: send this reply.
+    Replied(Reply),
+    /// `handle_in_now` panicked: the channel must stop with this reason.
+    Crashed(runtime::ExitReason),
+    /// Cast it to the process, as usual.
+    Process(Payload),
+}
+
+/// A joined channel's process, and its channel for `handle_in_now`.
+struct Running<A: Send + Sync + 'static, C: Channel<A>> {
+    pid: runtime::Pid<ChannelServer<A, C>>,
+    channel: Arc<C>,
+}
+
+impl<A: Send + Sync + 'static, C: Channel<A>> ChannelProcess for Running<A, C> {
     fn cast(&self, message: ChannelIn) -> bool {
-        runtime::Pid::cast(self, message).is_ok()
+        self.pid.cast(message).is_ok()
+    }
+    fn handle_now(&self, event: &str, payload: Payload) -> Now {
+        // A busy process may still owe replies to earlier events.
+        if !self.pid.is_idle() {
+            return Now::Process(payload);
+        }
+        let channel = &self.channel;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| channel.handle_in_now(event, payload))) {
+            Ok(HandleNow::Reply(reply)) => Now::Replied(reply),
+            Ok(HandleNow::Process(payload)) => Now::Process(payload),
+            Err(panic) => Now::Crashed(runtime::ExitReason::from_panic(panic)),
+        }
     }
     fn stop(&self, reason: runtime::ExitReason) {
-        runtime::Pid::stop(self, reason)
+        self.pid.stop(reason)
     }
     fn as_any(&self) -> &dyn std::any::Any {
-        self
+        &self.pid
     }
 }
 
@@ -152,7 +184,10 @@ impl<A: Send + Sync + 'static, C: Channel<A>> Starter<A> for ChannelStarter<C> {
         let pid =
             supervisor.spawn_named(&name, ChannelServer::<A, C>::new(self.0.clone()), args)?;
         Ok(Started {
-            process: Box::new(pid),
+            process: Box::new(Running {
+                pid,
+                channel: self.0.clone(),
+            }),
             outcome: rx,
         })
     }

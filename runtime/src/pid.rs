@@ -150,6 +150,16 @@ impl<G: GenServer> Pid<G> {
         }
     }
 
+    /// Whether the process waits for a message with an empty mailbox, so that
+    /// work done for it elsewhere right now cannot overtake a message sent
+    /// before. Only lightweight processes can tell; an actor is never idle here.
+    pub fn is_idle(&self) -> bool {
+        match &self.inner {
+            PidInner::Actor(_) => false,
+            PidInner::Light(m) => m.is_idle(),
+        }
+    }
+
     /// Messages waiting in the mailbox, where the backend can tell (lightweight processes).
     pub fn queue_len(&self) -> Option<usize> {
         match &self.inner {

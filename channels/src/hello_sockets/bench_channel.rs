@@ -1,9 +1,10 @@
 //! `bench:*`: the load generator's channel. `broadcast` fans a payload out to
-//! the topic as `bcast`; `ping` echoes its payload.
+//! the topic as `bcast`; `ping` echoes its payload, answered in the
+//! connection's task (`handle_in_now`) when the channel's process is idle.
 
 use serde_json::json;
 
-use crate::channel::{Channel, ChannelSocket, HandleIn, Join, Reply};
+use crate::channel::{Channel, ChannelSocket, HandleIn, HandleNow, Join, Reply};
 use crate::message::Payload;
 use runtime::ProcessError;
 
@@ -21,6 +22,13 @@ impl<A: Send + Sync + 'static> Channel<A> for BenchChannel {
         _socket: &ChannelSocket<A>,
     ) -> Result<Join<()>, ProcessError> {
         Ok(Join::Ok(()))
+    }
+
+    fn handle_in_now(&self, event: &str, payload: Payload) -> HandleNow {
+        match event {
+            "ping" => HandleNow::Reply(Reply::Ok(payload)),
+            _ => HandleNow::Process(payload),
+        }
     }
 
     async fn handle_in(

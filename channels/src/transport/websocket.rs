@@ -104,11 +104,16 @@ async fn run<S: Socket>(
     let outbox = Arc::new(Outbox::new(mount.config.max_outbound_bytes));
     let timeout = mount.config.heartbeat_timeout;
     let mut session = Session::new(mount, assigns, serializer, outbox.clone());
-    let mut deadline = Instant::now() + timeout;
+    // One timer for the connection's life, moved only when it fires: a fresh
+    // `sleep_until` per loop turn would register and remove a timer-wheel entry
+    // for every frame in and every batch out.
+    let mut last_frame = Instant::now();
+    let heartbeat = tokio::time::sleep(timeout);
+    tokio::pin!(heartbeat);
     let close = loop {
         tokio::select! {
             incoming = stream.next() => {
-                deadline = Instant::now() + timeout;
+                last_frame = Instant::now();
                 let frame = match incoming {
                     Some(Ok(WsMessage::Text(text))) => Frame::Text(text),
                     Some(Ok(WsMessage::Binary(data))) => Frame::Binary(data),
@@ -155,7 +160,12 @@ async fn run<S: Socket>(
                 }
                 Batch::Close(reason) => break Some(reason),
             },
-            _ = tokio::time::sleep_until(deadline) => {
+            () = &mut heartbeat => {
+                let deadline = last_frame + timeout;
+                if Instant::now() < deadline {
+                    heartbeat.as_mut().reset(deadline);
+                    continue;
+                }
                 tracing::info!("closing connection: no frame for {timeout:?}");
                 break Some(CloseReason::HeartbeatTimeout);
             }

@@ -28,6 +28,9 @@ pub(crate) struct Mailbox<M> {
 struct Inner<M> {
     queue: VecDeque<M>,
     waker: Option<Waker>,
+    /// The process is running `init` or handling a message: it is not waiting
+    /// in `recv` with an empty queue.
+    busy: bool,
     /// `Some` once the process has exited; no message is accepted after that.
     exit: Option<ExitReason>,
     monitors: Vec<oneshot::Sender<ExitReason>>,
@@ -42,6 +45,7 @@ impl<M> Mailbox<M> {
             inner: Mutex::new(Inner {
                 queue: VecDeque::new(),
                 waker: None,
+                busy: true,
                 exit: None,
                 monitors: Vec::new(),
                 abort: None,
@@ -60,6 +64,12 @@ impl<M> Mailbox<M> {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.inner.lock().exit.is_some()
+    }
+
+    /// The process waits in `recv` with nothing queued.
+    pub(crate) fn is_idle(&self) -> bool {
+        let inner = self.inner.lock();
+        !inner.busy && inner.queue.is_empty() && inner.exit.is_none()
     }
 
     /// Queues a message; gives it back when the process has exited.
@@ -83,8 +93,12 @@ impl<M> Mailbox<M> {
         poll_fn(|cx| {
             let mut inner = self.inner.lock();
             match inner.queue.pop_front() {
-                Some(message) => Poll::Ready(message),
+                Some(message) => {
+                    inner.busy = true;
+                    Poll::Ready(message)
+                }
                 None => {
+                    inner.busy = false;
                     if !inner
                         .waker
                         .as_ref()
@@ -186,6 +200,22 @@ mod tests {
         assert_eq!(mailbox.push(5), Err(5));
         let (late, _) = oneshot::channel();
         assert_eq!(mailbox.monitor(late), Err(ExitReason::Normal));
+    }
+
+    #[tokio::test]
+    async fn idle_only_while_waiting_with_nothing_queued() {
+        let mailbox = Mailbox::new(1);
+        assert!(!mailbox.is_idle(), "busy until the process first waits");
+        mailbox.push(1).unwrap();
+        assert_eq!(mailbox.recv().await, 1);
+        assert!(!mailbox.is_idle(), "handling a message");
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(10), mailbox.recv());
+        assert!(waiting.await.is_err());
+        assert!(mailbox.is_idle());
+        mailbox.push(2).unwrap();
+        assert!(!mailbox.is_idle(), "a message is queued");
+        mailbox.close(&ExitReason::Normal);
+        assert!(!mailbox.is_idle());
     }
 
     #[tokio::test]

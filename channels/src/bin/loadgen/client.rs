@@ -9,10 +9,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+
+use crate::rxstamp::Stamped;
 
 /// A client connection.
 pub type Ws = WebSocketStream<TcpStream>;
@@ -78,6 +81,18 @@ impl Target {
     /// the WebSocket handshake. The client keeps a small read buffer: it holds
     /// thousands of mostly idle sockets.
     pub async fn connect(&self, index: usize) -> Result<Ws, String> {
+        self.handshake(self.connect_tcp(index).await?).await
+    }
+
+    /// Like [`Target::connect`], over a socket that records the kernel's
+    /// receive stamps (see `rxstamp`).
+    pub async fn connect_stamped(&self, index: usize) -> Result<WebSocketStream<Stamped>, String> {
+        let stream = self.connect_tcp(index).await?;
+        let stream = Stamped::new(stream).map_err(|e| format!("SO_TIMESTAMPNS: {e}"))?;
+        self.handshake(stream).await
+    }
+
+    async fn connect_tcp(&self, index: usize) -> Result<TcpStream, String> {
         let socket = match self.addr {
             SocketAddr::V4(_) => TcpSocket::new_v4(),
             SocketAddr::V6(_) => TcpSocket::new_v6(),
@@ -94,6 +109,13 @@ impl Target {
             .await
             .map_err(|e| format!("connect {}: {e}", self.addr))?;
         let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+
+    async fn handshake<S>(&self, stream: S) -> Result<WebSocketStream<S>, String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let config = WebSocketConfig::default()
             .read_buffer_size(4096)
             .write_buffer_size(0);
@@ -175,7 +197,14 @@ pub fn decode(text: &str) -> Option<Incoming> {
 
 /// Joins `topic` with join ref and message ref `join_ref`, and waits for an
 /// `ok` reply to it (other frames are skipped).
-pub async fn join(ws: &mut Ws, topic: &str, join_ref: &str) -> Result<(), JoinError> {
+pub async fn join<S>(
+    ws: &mut WebSocketStream<S>,
+    topic: &str,
+    join_ref: &str,
+) -> Result<(), JoinError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     ws.send(frame(
         Some(join_ref),
         join_ref,

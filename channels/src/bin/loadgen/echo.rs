@@ -44,6 +44,9 @@ pub struct EchoArgs {
     /// Give up on a connect, a join or one ping after this long.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// The server's pid: report its CPU time during the pings.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Default)]
@@ -121,6 +124,7 @@ pub async fn run(args: EchoArgs) -> Result<EchoSummary, String> {
         args.connections
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let cpu = procfs::CpuClock::start(args.server_pid);
     let started = Instant::now();
     let _ = go_tx.send(Some(started));
     let mut rtts = Vec::with_capacity(args.connections * args.pings);
@@ -131,6 +135,7 @@ pub async fn run(args: EchoArgs) -> Result<EchoSummary, String> {
             finished = finished.max(done.finished.unwrap_or(started));
         }
     }
+    let cpu = cpu.stop();
     let replies = rtts.len();
     let seconds = finished.duration_since(started).as_secs_f64();
     let first_error = shared.first_error.lock().clone();
@@ -150,6 +155,7 @@ pub async fn run(args: EchoArgs) -> Result<EchoSummary, String> {
             0.0
         },
         rtt: Percentiles::of_ns(&mut rtts),
+        cpu,
         loadgen_rss_kb: procfs::rss(std::process::id()).ok().map(|r| r.total_kib),
         first_error,
     })
@@ -224,6 +230,9 @@ pub struct EchoSummary {
     replies_per_sec: f64,
     /// Round trip per ping: send to `ok` reply.
     rtt: Option<Percentiles>,
+    /// CPU time of the server (with `--server-pid`) and of loadgen, first
+    /// ping to last reply: which side bound the run.
+    cpu: procfs::CpuUse,
     loadgen_rss_kb: Option<u64>,
     first_error: Option<String>,
 }

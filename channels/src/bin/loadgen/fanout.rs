@@ -15,7 +15,12 @@
 //! - `deliveries_per_sec`: deliveries / (last receipt − first send);
 //! - `lost`: subscribers × broadcasts − deliveries received;
 //! - `latency`: per delivery, receipt − send time;
-//! - `completion`: per broadcast, the last subscriber's receipt − send time.
+//! - `completion`: per broadcast, the last subscriber's receipt − send time;
+//! - `latency_at_socket`, `completion_at_socket`: the same, from the time the
+//!   kernel put the frame into the subscriber's socket (`SO_TIMESTAMPNS`, see
+//!   `rxstamp`) rather than the time loadgen read it. On one machine loadgen's
+//!   1,000 reads share the cores with the server, so the receipt time includes
+//!   loadgen's own queueing; the socket time is what the server controls.
 //!
 //! The publisher's own copies of the broadcasts are read and not counted.
 
@@ -32,8 +37,11 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Target, Ws};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::client::{self, Target};
 use crate::procfs;
+use crate::rxstamp::Stamped;
 use crate::stats::{ms, round2, wall_ns, Compact, Percentiles};
 
 /// Descriptors the load generator needs besides its sockets.
@@ -75,10 +83,17 @@ pub struct FanoutArgs {
     /// Pause between the last join and the first broadcast.
     #[arg(long, default_value_t = 500)]
     settle_ms: u64,
+    /// The server's pid: report its CPU time during the broadcasts.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
-/// What one subscriber saw: `(broadcast index, receipt time in ns)`.
-type Receipts = Vec<(u32, u64)>;
+/// A subscriber's connection.
+type Ws = WebSocketStream<Stamped>;
+
+/// What one subscriber saw: `(broadcast index, receipt time, socket time)`,
+/// in ns since the Unix epoch.
+type Receipts = Vec<(u32, u64, u64)>;
 
 #[derive(Default)]
 struct Shared {
@@ -182,6 +197,7 @@ pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
     let pad = padding(args.payload_bytes);
     let mut send_ns = Vec::with_capacity(args.broadcasts);
     let interval = Duration::from_millis(args.interval_ms);
+    let cpu = procfs::CpuClock::start(args.server_pid);
     let publish_started = Instant::now();
     let mut next = publish_started;
     for i in 0..args.broadcasts {
@@ -211,6 +227,7 @@ pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
     while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let cpu = cpu.stop();
     let _ = stop_tx.send(true);
     let mut receipts = Vec::with_capacity(subscribers.len());
     for task in subscribers {
@@ -222,15 +239,19 @@ pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
     // Aggregate.
     let first_send = send_ns.first().copied().unwrap_or(0);
     let mut latencies = Vec::with_capacity(expected as usize);
+    let mut socket_latencies = Vec::with_capacity(expected as usize);
     let mut last_receipt = vec![None::<u64>; args.broadcasts];
+    let mut last_at_socket = vec![0u64; args.broadcasts];
     let mut reached = vec![0usize; args.broadcasts];
     let mut last_any = first_send;
-    for (index, at) in receipts.iter().flatten().copied() {
+    for (index, at, at_socket) in receipts.iter().flatten().copied() {
         let index = index as usize;
         let Some(&sent) = send_ns.get(index) else {
             continue;
         };
         latencies.push(at.saturating_sub(sent));
+        socket_latencies.push(at_socket.saturating_sub(sent));
+        last_at_socket[index] = last_at_socket[index].max(at_socket);
         last_any = last_any.max(at);
         reached[index] += 1;
         let last = last_receipt[index].get_or_insert(at);
@@ -240,6 +261,10 @@ pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
     let mut completions: Vec<u64> = (0..args.broadcasts)
         .filter(|&i| reached[i] >= joined)
         .filter_map(|i| last_receipt[i].map(|at| at.saturating_sub(send_ns[i])))
+        .collect();
+    let mut socket_completions: Vec<u64> = (0..args.broadcasts)
+        .filter(|&i| reached[i] >= joined)
+        .map(|i| last_at_socket[i].saturating_sub(send_ns[i]))
         .collect();
     let delivered = latencies.len() as u64;
     let span_ns = last_any.saturating_sub(first_send);
@@ -269,7 +294,10 @@ pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
         latency: Percentiles::of_ns(&mut latencies),
         completed_broadcasts: completions.len(),
         completion: Percentiles::of_ns(&mut completions),
+        latency_at_socket: Percentiles::of_ns(&mut socket_latencies),
+        completion_at_socket: Percentiles::of_ns(&mut socket_completions),
         join_seconds: round2(join_seconds),
+        cpu,
         publish_ms: ms(sent_at.duration_since(publish_started).as_nanos() as u64),
         loadgen_rss_kb: procfs::rss(std::process::id()).ok().map(|r| r.total_kib),
         first_error,
@@ -293,7 +321,7 @@ async fn open(
     timeout: Duration,
     shared: &Shared,
 ) -> Option<Ws> {
-    let outcome = match tokio::time::timeout(timeout, target.connect(index)).await {
+    let outcome = match tokio::time::timeout(timeout, target.connect_stamped(index)).await {
         Err(_) => Err("connect timed out".to_string()),
         Ok(Err(err)) => Err(err),
         Ok(Ok(mut ws)) => {
@@ -330,10 +358,12 @@ async fn subscribe(
             incoming = ws.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     let at = wall_ns();
+                    // A read without a stamp (never expected) counts as read.
+                    let at_socket = ws.get_ref().last_rx_ns().unwrap_or(at);
                     let Some(frame) = Compact::decode(text.as_str()) else { continue };
                     if frame.event() == "bcast" {
                         if let Some(i) = frame.payload().i {
-                            receipts.push((i, at));
+                            receipts.push((i, at, at_socket));
                             shared.delivered.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -386,7 +416,14 @@ pub struct FanoutSummary {
     completed_broadcasts: usize,
     /// Per completed broadcast: the last subscriber's receipt − send time.
     completion: Option<Percentiles>,
+    /// Per delivery: arrival in the subscriber's socket (kernel stamp) − send time.
+    latency_at_socket: Option<Percentiles>,
+    /// Per completed broadcast: the last arrival in a socket − send time.
+    completion_at_socket: Option<Percentiles>,
     join_seconds: f64,
+    /// CPU time of the server (with `--server-pid`) and of loadgen, first
+    /// push to the end of the drain: which side bound the run.
+    cpu: procfs::CpuUse,
     /// Time the publisher took to send every push.
     publish_ms: f64,
     loadgen_rss_kb: Option<u64>,

@@ -15,8 +15,9 @@
 //!
 //! The shared pieces live in their own modules: [`client`] opens and joins
 //! connections (every socket bound to one of several loopback source
-//! addresses), [`procfs`] reads memory and limits from `/proc`, [`stats`]
-//! holds the clock, percentiles and a compact frame decoder.
+//! addresses), [`procfs`] reads memory, CPU time and limits from `/proc`,
+//! [`stats`] holds the clock, percentiles and a compact frame decoder, and
+//! [`rxstamp`] reads the kernel's receive stamps for `fanout`.
 //!
 //! The modes use tokio-tungstenite directly rather than the crate's full
 //! `channels::client::Client`: that client runs a connection task, a channel
@@ -35,6 +36,7 @@ mod echo;
 mod fanout;
 mod hold;
 mod procfs;
+mod rxstamp;
 mod stats;
 
 use std::process::ExitCode;

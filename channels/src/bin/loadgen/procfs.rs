@@ -64,3 +64,55 @@ pub fn open_files_limit() -> Option<u64> {
         .find(|line| line.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
 }
+
+/// CPU time `pid` has used so far, in nanoseconds: the sum of its threads'
+/// `/proc/<pid>/task/*/schedstat` (time on a CPU, at nanosecond resolution,
+/// where `/proc/<pid>/stat` counts 10 ms ticks). Threads that already exited
+/// are not counted; the server's and loadgen's worker threads live for the
+/// whole run.
+pub fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// CPU time used by the server (if its pid is known) and by this process
+/// between [`CpuClock::start`] and [`CpuClock::stop`]: tells whether a run was
+/// bound by the server or by the load generator.
+pub struct CpuClock {
+    server: Option<(u32, u64)>,
+    me: Option<u64>,
+}
+
+/// What [`CpuClock::stop`] reports, in milliseconds of CPU time.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct CpuUse {
+    pub server_ms: Option<f64>,
+    pub loadgen_ms: Option<f64>,
+}
+
+impl CpuClock {
+    pub fn start(server_pid: Option<u32>) -> Self {
+        CpuClock {
+            server: server_pid.and_then(|pid| Some((pid, cpu_ns(pid)?))),
+            me: cpu_ns(std::process::id()),
+        }
+    }
+
+    pub fn stop(&self) -> CpuUse {
+        let since =
+            |before: u64, now: Option<u64>| now.map(|n| crate::stats::ms(n.saturating_sub(before)));
+        CpuUse {
+            server_ms: self
+                .server
+                .and_then(|(pid, before)| since(before, cpu_ns(pid))),
+            loadgen_ms: self
+                .me
+                .and_then(|before| since(before, cpu_ns(std::process::id()))),
+        }
+    }
+}
