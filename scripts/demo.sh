@@ -66,6 +66,17 @@ MSG
 }
 
 running() { "$bin" rpc "$1" node.self >/dev/null 2>&1; }
+# A node of another app (e.g. scripts/cluster.sh's hello_sockets back@) may
+# hold one of the demo's names: refuse instead of driving it.
+check_ours() {
+  if running "$1" && ! "$bin" rpc "$1" help store.status >/dev/null 2>&1; then
+    echo "$0: $1 is running but is not a Sneakers23 node; stop it first (scripts/stop_all.sh stops the hello_sockets cluster)" >&2
+    exit 1
+  fi
+}
+for node in app@127.0.0.1 app2@127.0.0.1 back@127.0.0.1; do
+  check_ours "$node"
+done
 
 if running app@127.0.0.1; then
   echo "The demo's nodes are already running (nothing was started)."
