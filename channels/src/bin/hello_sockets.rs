@@ -35,7 +35,7 @@ use clap::{Args, Parser, Subcommand};
 use runtime::console::Console;
 use runtime::introspect::ChildKind;
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
-use runtime::release::{self, NodeArgs, Release, TargetArgs};
+use runtime::release::{self, NodeArgs, Release};
 use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
 use runtime::task::{TaskSupervisor, TaskSupervisorOptions};
 use std::sync::{Arc, Mutex};
@@ -83,18 +83,8 @@ enum Command {
     GenSecret,
     /// Start a named node in the foreground (with a console when stdin is a terminal).
     Start(StartArgs),
-    /// Run one console command on a running node and print its result.
-    Rpc {
-        #[command(flatten)]
-        target: TargetArgs,
-        /// The command, e.g. 'node.connect back@127.0.0.1' (several words are joined by spaces).
-        #[arg(required = true, num_args = 1..)]
-        command: Vec<String>,
-    },
-    /// Attach a console to a running node (one command per line when stdin is not a terminal).
-    Remote(TargetArgs),
-    /// Stop a running node cleanly and wait until it is gone.
-    Stop(TargetArgs),
+    #[command(flatten)]
+    Drive(release::Drive),
 }
 
 #[derive(Args)]
@@ -120,9 +110,7 @@ fn main() -> std::process::ExitCode {
             println!("{}", secret::generate());
             return std::process::ExitCode::SUCCESS;
         }
-        Some(Command::Rpc { target, command }) => return release::rpc(target, &command.join(" ")),
-        Some(Command::Remote(target)) => return release::remote(target),
-        Some(Command::Stop(target)) => return release::stop(target),
+        Some(Command::Drive(drive)) => return drive.run(),
         Some(Command::Start(_)) | None => {}
     }
     release::main(run(cli))

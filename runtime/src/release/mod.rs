@@ -341,6 +341,46 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(code)
 }
 
+// The subcommands that drive a running node — `rpc`, `remote`, `stop` — for
+// an app to flatten into its own subcommands:
+//
+//     #[derive(clap::Subcommand)]
+//     enum Command {
+//         /// Start a named node.
+//         Start(runtime::release::NodeArgs),
+//         #[command(flatten)]
+//         Drive(runtime::release::Drive),
+//     }
+//
+// (A plain comment, not a doc comment: clap would take a doc comment here as
+// the description of the app that flattens it.)
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Drive {
+    /// Run one console command on a running node and print its result.
+    Rpc {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The command, e.g. 'node.connect back@127.0.0.1' (several words are joined by spaces).
+        #[arg(required = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+    /// Attach a console to a running node (one command per line when stdin is not a terminal).
+    Remote(TargetArgs),
+    /// Stop a running node cleanly and wait until it is gone.
+    Stop(TargetArgs),
+}
+
+impl Drive {
+    /// Runs the subcommand; its exit status.
+    pub fn run(&self) -> ExitCode {
+        match self {
+            Drive::Rpc { target, command } => rpc(target, &command.join(" ")),
+            Drive::Remote(target) => remote(target),
+            Drive::Stop(target) => stop(target),
+        }
+    }
+}
+
 /// Runs an app binary's `main` future the way every app here does: logs to
 /// stderr (filtered by `RUST_LOG`, default `info`), a multi-threaded tokio
 /// runtime, and an error logged and turned into a failure exit status. The

@@ -25,7 +25,7 @@ use channels::pubsub::PubSub;
 use channels::secret::{self, Mode};
 use channels::token::Signer;
 use clap::{Args, Parser, Subcommand};
-use runtime::release::{self, NodeArgs, Release, TargetArgs};
+use runtime::release::{self, NodeArgs, Release};
 use store_app::app::{App, AppOptions};
 use store_app::web::{default_assets_dir, InventoryRef, StoreWeb};
 
@@ -59,18 +59,8 @@ struct Cli {
 enum Command {
     /// Start a named node in the foreground (with a console when stdin is a terminal).
     Start(StartArgs),
-    /// Run one console command on a running node and print its result.
-    Rpc {
-        #[command(flatten)]
-        target: TargetArgs,
-        /// The command, e.g. 'inventory.release 2' (several words are joined by spaces).
-        #[arg(required = true, num_args = 1..)]
-        command: Vec<String>,
-    },
-    /// Attach a console to a running node.
-    Remote(TargetArgs),
-    /// Stop a running node cleanly and wait until it is gone.
-    Stop(TargetArgs),
+    #[command(flatten)]
+    Drive(release::Drive),
 }
 
 #[derive(Args)]
@@ -90,9 +80,7 @@ const APP: &str = "sneakers23";
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match &cli.command {
-        Some(Command::Rpc { target, command }) => return release::rpc(target, &command.join(" ")),
-        Some(Command::Remote(target)) => return release::remote(target),
-        Some(Command::Stop(target)) => return release::stop(target),
+        Some(Command::Drive(drive)) => return drive.run(),
         Some(Command::Start(_)) | None => {}
     }
     release::main(run(cli))
