@@ -27,15 +27,7 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/sneakers23"
 [[ "$bin" == /* ]] || bin="$root/$bin"
 
 # ---- the page's JavaScript client: node + npm, then `npm ci` ----
-if ! command -v npm >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
-    echo "== installing Node.js and npm (apt-get)"
-    apt-get update -q && apt-get install -y -q nodejs npm
-  else
-    echo "$0: npm is needed to install the page's phoenix.js client; install Node.js with npm (e.g. sudo apt-get install nodejs npm) and run again" >&2
-    exit 1
-  fi
-fi
+source "$root/scripts/ensure_npm.sh"
 assets="$root/store_app/assets"
 if [[ ! -f "$assets/node_modules/phoenix/priv/static/phoenix.min.js" \
    || "$assets/package-lock.json" -nt "$assets/node_modules/.package-lock.json" ]]; then

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+source scripts/ensure_npm.sh
 # The store page serves the official phoenix client from its npm package
 # (store_app/tests/web_test.rs checks it): install it if missing.
 if [[ ! -f store_app/assets/node_modules/phoenix/priv/static/phoenix.min.js ]]; then
