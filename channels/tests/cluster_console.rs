@@ -6,89 +6,48 @@
 //! removed), binds port 0 only (the HTTP port is read from the node's log),
 //! waits boundedly, and kills its nodes on drop — also when an assertion fails.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use channels::client::{Channel, Client, ClientOptions, Subscription};
+use runtime::testkit::{run_bounded, NodeDirs, NodeProcess, Run};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hello_sockets");
 /// Bound for anything that should take milliseconds to a few seconds.
 const SOON: Duration = Duration::from_secs(20);
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "cluster-console-{label}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// What a client command (`rpc`, `remote`, `stop`) did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+/// Bound for a client command (`rpc`, `remote`, `stop`) to finish: twice [`SOON`].
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// One isolated cluster environment.
 struct Env {
-    tmp: TempDir,
+    dirs: NodeDirs,
 }
 
 impl Env {
     fn new(label: &str) -> Self {
         let env = Env {
-            tmp: TempDir::new(label),
+            dirs: NodeDirs::new(&format!("cluster-console-{label}")),
         };
-        std::fs::create_dir_all(env.cookies()).unwrap();
+        std::fs::create_dir_all(env.dirs.cookies()).unwrap();
         env
     }
 
     fn names(&self) -> PathBuf {
-        self.tmp.0.join("names")
-    }
-
-    fn cookies(&self) -> PathBuf {
-        self.tmp.0.join("cookie")
+        self.dirs.names()
     }
 
     /// The binary with this environment's directories and no cookie variables.
     fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.env("NODE_NAME_DIR", self.names())
-            .env("NODE_COOKIE_DIR", self.cookies())
-            .env_remove("RELEASE_COOKIE")
-            .env_remove("NODE_COOKIE")
-            .env_remove("PORT")
-            .env_remove("HOST")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info");
+        let mut cmd = self.dirs.command(BIN);
+        cmd.env_remove("PORT").env_remove("HOST");
         cmd
     }
 
     /// Starts `short@127.0.0.1`; `extra` are more `start` flags (default: a web
     /// server on a free port).
-    fn start(&self, short: &str, extra: &[&str]) -> NodeProc {
+    fn start(&self, short: &str, extra: &[&str]) -> NodeProcess {
         let name = format!("{short}@127.0.0.1");
         let mut cmd = self.command();
         cmd.args(["start", "--name", &name, "--host", "127.0.0.1"]);
@@ -96,7 +55,7 @@ impl Env {
             cmd.args(["--http-port", "0"]);
         }
         cmd.args(extra);
-        NodeProc::spawn(name, cmd)
+        spawn(name, cmd)
     }
 
     /// Runs a client subcommand to completion (bounded).
@@ -104,7 +63,7 @@ impl Env {
         let mut cmd = self.command();
         cmd.args(args);
         tweak(&mut cmd);
-        run_bounded(cmd, stdin)
+        run_bounded(cmd, Some(stdin), CLIENT_TIMEOUT)
     }
 
     fn rpc(&self, node: &str, command: &str) -> Run {
@@ -143,164 +102,20 @@ impl Env {
     }
 }
 
-/// Runs `cmd` with `stdin`, killing it if it takes longer than [`SOON`] * 2.
-fn run_bounded(mut cmd: Command, stdin: &str) -> Run {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the binary runs");
-    let mut input = child.stdin.take().unwrap();
-    let text = stdin.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(text.as_bytes());
-    });
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + SOON * 2;
-    let status: ExitStatus = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {:?}", SOON * 2);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let _ = writer.join();
-    Run {
-        code: status.code(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+/// Starts a `hello_sockets` server (a node or not) and waits until it serves
+/// HTTP or says it serves none.
+fn spawn(name: String, cmd: Command) -> NodeProcess {
+    let mut node = NodeProcess::spawn(name, cmd);
+    node.wait_for_http(
+        |l| l.contains("http://127.0.0.1:") || l.contains("no web server"),
+        SOON,
+    );
+    node
 }
 
-/// A running `hello_sockets start`, killed on drop.
-struct NodeProc {
-    name: String,
-    child: Child,
-    lines: Receiver<String>,
-    log: Vec<String>,
-    http_port: Option<u16>,
-}
-
-impl NodeProc {
-    fn spawn(name: String, mut cmd: Command) -> NodeProc {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("hello_sockets starts");
-        let (tx, rx) = mpsc::channel();
-        for pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        let mut node = NodeProc {
-            name,
-            child,
-            lines: rx,
-            log: Vec::new(),
-            http_port: None,
-        };
-        let ready = node.wait_for(
-            |l| l.contains("http://127.0.0.1:") || l.contains("no web server"),
-            SOON,
-        );
-        node.http_port = ready.split("http://127.0.0.1:").nth(1).map(|rest| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().unwrap()
-        });
-        node
-    }
-
-    /// Waits for a log line satisfying `pred` (lines seen before are searched too).
-    fn wait_for(&mut self, pred: impl Fn(&str) -> bool, timeout: Duration) -> String {
-        if let Some(line) = self.log.iter().find(|l| pred(l)) {
-            return line.clone();
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push(line.clone());
-                    if pred(&line) {
-                        return line;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "{}: no such log line within {timeout:?}; log: {:#?}",
-                        self.name, self.log
-                    )
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("{}: exited; log: {:#?}", self.name, self.log)
-                }
-            }
-        }
-    }
-
-    /// Reads the log until the process closes its output.
-    fn drain_log(&mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.log.push(line),
-                Err(_) => return,
-            }
-        }
-    }
-
-    fn socket_url(&self) -> String {
-        let port = self.http_port.expect("this node serves HTTP");
-        format!("ws://127.0.0.1:{port}/socket")
-    }
-
-    /// Waits (bounded) for the process to exit.
-    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {timeout:?}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn socket_url(node: &NodeProcess) -> String {
+    let port = node.http_port().expect("this node serves HTTP");
+    format!("ws://127.0.0.1:{port}/socket")
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
@@ -319,11 +134,16 @@ struct Listener {
     subs: Vec<Subscription>,
 }
 
-fn listen(rt: &tokio::runtime::Runtime, node: &NodeProc, topic: &str, events: &[&str]) -> Listener {
+fn listen(
+    rt: &tokio::runtime::Runtime,
+    node: &NodeProcess,
+    topic: &str,
+    events: &[&str],
+) -> Listener {
     rt.block_on(async {
         let client = tokio::time::timeout(
             SOON,
-            Client::connect(&node.socket_url(), &[], ClientOptions::default()),
+            Client::connect(&socket_url(node), &[], ClientOptions::default()),
         )
         .await
         .expect("connect in time")
@@ -520,7 +340,7 @@ fn cookies_guard_the_cluster_and_the_control_socket() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("refused"), "{run:?}");
     // rpc without any cookie: nothing to present, nothing sent.
-    let empty = env.tmp.0.join("empty");
+    let empty = env.dirs.root().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let run = env.client(
         &["rpc", "a@127.0.0.1", "node.stop"],
@@ -596,12 +416,9 @@ fn rpc_reports_errors_and_remote_reads_commands_from_stdin() {
     // A second node with a taken name does not start.
     let mut dup = env.command();
     dup.args(["start", "--name", "a@127.0.0.1", "--no-http"]);
-    let run = run_bounded(dup, "");
+    let run = run_bounded(dup, Some(""), CLIENT_TIMEOUT);
     assert_ne!(run.code, Some(0), "{run:?}");
-    assert!(
-        format!("{}{}", run.stdout, run.stderr).contains("already in use"),
-        "{run:?}"
-    );
+    assert!(run.output().contains("already in use"), "{run:?}");
 
     // remote with stdin that is not a terminal: one command per line.
     let script = "node.self\n\
@@ -658,10 +475,10 @@ fn stop_shuts_a_node_down_in_order() {
     assert!(status.success(), "{status:?}");
     a.drain_log(Duration::from_secs(5));
     let position = |needle: &str| {
-        a.log
+        a.log()
             .iter()
             .position(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("{needle:?} not in the log: {:#?}", a.log))
+            .unwrap_or_else(|| panic!("{needle:?} not in the log: {:#?}", a.log()))
     };
     let steps = [
         position("stop requested"),
@@ -672,7 +489,7 @@ fn stop_shuts_a_node_down_in_order() {
     assert!(
         steps.windows(2).all(|w| w[0] < w[1]),
         "{steps:?}: {:#?}",
-        a.log
+        a.log()
     );
     assert!(!env.names().join("a@127.0.0.1").exists());
     assert!(!env
@@ -687,7 +504,7 @@ fn stop_shuts_a_node_down_in_order() {
     // SIGTERM is a clean stop too.
     let mut c = env.start("c", &["--no-http"]);
     let killed = Command::new("kill")
-        .args(["-TERM", &c.child.id().to_string()])
+        .args(["-TERM", &c.pid().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -704,14 +521,14 @@ fn the_unnamed_server_and_gen_secret_still_work() {
     let env = Env::new("plain");
     let mut cmd = env.command();
     cmd.args(["--host", "127.0.0.1", "--port", "0"]);
-    let mut plain = NodeProc::spawn("plain".into(), cmd);
-    assert!(plain.http_port.is_some());
+    let mut plain = spawn("plain".into(), cmd);
+    assert!(plain.http_port().is_some());
     let rt = tokio_rt();
     let _ping = listen(&rt, &plain, "ping", &["send_ping"]);
     // Not a node: nothing registered, no control socket.
     assert!(!env.names().join("control").exists());
     let killed = Command::new("kill")
-        .args(["-INT", &plain.child.id().to_string()])
+        .args(["-INT", &plain.pid().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());

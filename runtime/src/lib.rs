@@ -12,6 +12,8 @@
 //! - [`node`]: Erlang-style distributed nodes on ractor_cluster.
 //! - [`console`]: a node's console — commands, a REPL, a control socket —
 //!   and [`release`], the `start` / `rpc` / `remote` / `stop` CLI built on it.
+//! - [`testkit`]: helpers for tests that run nodes as OS processes (temporary
+//!   directories, isolated node environments, bounded waits on their logs).
 //!
 //! ractor's `cluster` feature is on for the whole workspace (ractor_cluster needs
 //! it), so every message type implements [`ractor::Message`] explicitly.
@@ -30,6 +32,7 @@ pub mod release;
 pub mod server;
 pub mod supervisor;
 pub mod task;
+pub mod testkit;
 pub mod timer;
 
 pub use exit::{ExitReason, ProcessError};

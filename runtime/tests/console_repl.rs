@@ -4,8 +4,6 @@
 //! permissions and its removal.
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,31 +11,7 @@ use runtime::console::control::{ClientError, ControlClient, ControlServer, Reque
 use runtime::console::repl::{self, Backend, Local, Remote};
 use runtime::console::{CommandError, Console, Outcome};
 use runtime::node::Cookie;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "console-{label}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use runtime::testkit::TempDir;
 
 fn console() -> Console {
     let console = Console::new("test");
@@ -134,7 +108,7 @@ fn line_mode_runs_one_command_per_line() {
 #[test]
 fn the_control_socket_runs_the_same_commands() {
     let rt = runtime();
-    let tmp = TempDir::new("socket");
+    let tmp = TempDir::new("console-socket");
     let path = tmp.path().join("control").join("a@127.0.0.1.sock");
     let cookie = Cookie::new("RIGHTCOOKIE").unwrap();
     let server = rt
@@ -210,7 +184,7 @@ fn the_control_socket_runs_the_same_commands() {
 #[test]
 fn a_stale_socket_is_replaced_and_a_live_one_kept() {
     let rt = runtime();
-    let tmp = TempDir::new("stale");
+    let tmp = TempDir::new("console-stale");
     let path = tmp.path().join("n@127.0.0.1.sock");
     // A socket file nobody listens on: what a killed node leaves behind.
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
@@ -241,7 +215,7 @@ fn a_stale_socket_is_replaced_and_a_live_one_kept() {
 #[test]
 fn quit_ends_a_remote_console_without_stopping_anything() {
     let rt = runtime();
-    let tmp = TempDir::new("quit");
+    let tmp = TempDir::new("console-quit");
     let path = tmp.path().join("q@127.0.0.1.sock");
     let cookie = Cookie::new("C").unwrap();
     let console = console();

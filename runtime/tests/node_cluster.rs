@@ -7,58 +7,33 @@
 //! assertion fails). The only timing assertions are the issue's own bounds:
 //! nodedown within 2 s of a SIGKILL, within 15 s of a SIGSTOP.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use runtime::testkit::{self, NodeDirs, NodeProcess, Streams};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster_test_node");
 /// Bound for things that should take milliseconds (start, connect, mesh).
 const SOON: Duration = Duration::from_secs(15);
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "node-cluster-{label}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// An isolated cluster environment: its own name directory and cookie file.
 struct Env {
-    tmp: TempDir,
+    dirs: NodeDirs,
 }
 
 impl Env {
     fn new(label: &str) -> Self {
         Env {
-            tmp: TempDir::new(label),
+            dirs: NodeDirs::new(&format!("node-cluster-{label}")),
         }
     }
     fn names(&self) -> PathBuf {
-        self.tmp.path().join("names")
+        self.dirs.names()
     }
     fn cookies(&self) -> PathBuf {
-        self.tmp.path().join("cookie")
+        self.dirs.cookies()
     }
 
     /// Starts `short@127.0.0.1` with this environment's directories.
@@ -76,58 +51,49 @@ impl Env {
     }
 }
 
+/// A `cluster_test_node`, driven over stdin; its stdout lines are events and
+/// answers, each taken once ([`NodeProcess::next_line`]).
 struct NodeProc {
-    name: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<(Instant, String)>,
-    /// Every line received, for failure messages.
-    history: Vec<String>,
-    /// Lines not matched by an `expect` yet, oldest first.
-    pending: Vec<(Instant, String)>,
+    node: NodeProcess,
     port: u16,
+}
+
+impl Deref for NodeProc {
+    type Target = NodeProcess;
+    fn deref(&self) -> &NodeProcess {
+        &self.node
+    }
+}
+
+impl DerefMut for NodeProc {
+    fn deref_mut(&mut self) -> &mut NodeProcess {
+        &mut self.node
+    }
 }
 
 impl NodeProc {
     fn try_start(short: &str, args: &[&str], env: &[(&str, &str)]) -> Result<NodeProc, String> {
         let name = format!("{short}@127.0.0.1");
         let mut cmd = Command::new(BIN);
-        cmd.arg("--name")
-            .arg(&name)
-            .args(args)
-            .env_remove("RELEASE_COOKIE")
-            .env_remove("NODE_COOKIE")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.arg("--name").arg(&name).args(args);
+        testkit::clear_cookie_env(&mut cmd);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().map_err(|e| format!("spawn {BIN}: {e}"))?;
-        let stdout = child.stdout.take().unwrap();
-        let stdin = child.stdin.take();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send((Instant::now(), line)).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut node = NodeProc {
-            name,
-            child,
-            stdin,
-            lines: rx,
-            history: Vec::new(),
-            pending: Vec::new(),
-            port: 0,
+        // stdin for commands; stderr (the node's tracing) shows as the test's.
+        let streams = Streams {
+            piped_stdin: true,
+            log_stderr: false,
         };
-        let (_, line) = node.expect(
-            |l| l.starts_with("LISTENING ") || l.starts_with("ERROR "),
-            SOON,
-        )?;
+        let node =
+            NodeProcess::try_spawn(name, cmd, streams).map_err(|e| format!("spawn {BIN}: {e}"))?;
+        let mut node = NodeProc { node, port: 0 };
+        let (_, line) = node
+            .try_next_line(
+                |l| l.starts_with("LISTENING ") || l.starts_with("ERROR "),
+                SOON,
+            )
+            .map_err(|e| e.to_string())?;
         match line.strip_prefix("LISTENING ") {
             Some(port) => {
                 node.port = port.parse().unwrap();
@@ -141,58 +107,10 @@ impl NodeProc {
         Self::try_start(short, args, env).unwrap_or_else(|e| panic!("{short} did not start: {e}"))
     }
 
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn send(&mut self, command: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{command}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// The oldest not yet matched line satisfying `pred`, waiting for it if
-    /// needed. Each line is matched at most once.
-    fn expect(
-        &mut self,
-        pred: impl Fn(&str) -> bool,
-        timeout: Duration,
-    ) -> Result<(Instant, String), String> {
-        if let Some(i) = self.pending.iter().position(|(_, l)| pred(l)) {
-            return Ok(self.pending.remove(i));
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok((at, line)) => {
-                    self.history.push(line.clone());
-                    if pred(&line) {
-                        return Ok((at, line));
-                    }
-                    self.pending.push((at, line));
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(format!(
-                        "{}: no matching line within {timeout:?}; output so far: {:?}",
-                        self.name, self.history
-                    ))
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(format!("{}: exited; output: {:?}", self.name, self.history))
-                }
-            }
-        }
-    }
-
-    fn must(&mut self, pred: impl Fn(&str) -> bool, timeout: Duration) -> (Instant, String) {
-        self.expect(pred, timeout).unwrap_or_else(|e| panic!("{e}"))
-    }
-
     /// Sends `command` and returns the first answer line starting with one of `answers`.
     fn ask(&mut self, command: &str, answers: &[&str]) -> String {
         self.send(command);
-        self.must(|l| answers.iter().any(|a| l.starts_with(a)), SOON)
+        self.next_line(|l| answers.iter().any(|a| l.starts_with(a)), SOON)
             .1
     }
 
@@ -215,8 +133,9 @@ impl NodeProc {
             }
             if Instant::now() > deadline {
                 panic!(
-                    "{}: list is {got:?}, expected {expected:?}; output: {:?}",
-                    self.name, self.history
+                    "{}: list is {got:?}, expected {expected:?}; {}",
+                    self.name(),
+                    self.recent_log()
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -233,36 +152,18 @@ impl NodeProc {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("{}: {got:?}, expected {want:?}", self.name);
+                panic!("{}: {got:?}, expected {want:?}", self.name());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
-    fn signal(&self, signal: i32) {
-        // SAFETY: sending a signal to our own child process.
-        let rc = unsafe { libc::kill(self.pid(), signal) };
-        assert_eq!(rc, 0, "kill({}, {signal})", self.pid());
-    }
-
     /// Asks the node to stop cleanly and waits for it to exit.
     fn quit(mut self) {
         self.send("quit");
-        self.must(|l| l == "BYE", SOON);
-        drop(self.stdin.take());
-        let deadline = Instant::now() + SOON;
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "{} did not exit", self.name);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        // SIGKILL works on a stopped process too.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.next_line(|l| l == "BYE", SOON);
+        self.close_stdin();
+        self.wait_exit(SOON);
     }
 }
 
@@ -298,8 +199,8 @@ fn three_nodes(env: &Env, extra: &[&str]) -> (NodeProc, NodeProc, NodeProc) {
 fn three_nodes_connect_transitively_and_a_killed_node_is_down_within_2s() {
     let env = Env::new("kill");
     let (mut a, mut b, c) = three_nodes(&env, &[]);
-    a.must(|l| l == format!("NODEUP {C}"), SOON);
-    b.must(|l| l == format!("NODEUP {C}"), SOON);
+    a.next_line(|l| l == format!("NODEUP {C}"), SOON);
+    b.next_line(|l| l == format!("NODEUP {C}"), SOON);
 
     // The cookie file was created on first start, private.
     #[cfg(unix)]
@@ -314,7 +215,7 @@ fn three_nodes_connect_transitively_and_a_killed_node_is_down_within_2s() {
     let killed_at = Instant::now();
     c.signal(libc::SIGKILL);
     for node in [&mut a, &mut b] {
-        let (at, line) = node.must(is_down(C), Duration::from_secs(10));
+        let (at, line) = node.next_line(is_down(C), Duration::from_secs(10));
         let took = at.duration_since(killed_at);
         eprintln!("SIGKILL: {line} after {took:?}");
         assert!(took < Duration::from_secs(2), "{line} after {took:?}");
@@ -337,8 +238,8 @@ fn three_nodes_connect_transitively_and_a_killed_node_is_down_within_2s() {
     // A clean stop removes the entry and is a nodedown for the others.
     c2.quit();
     assert!(!env.names().join(C).exists());
-    a.must(is_down(C), SOON);
-    b.must(is_down(C), SOON);
+    a.next_line(is_down(C), SOON);
+    b.next_line(is_down(C), SOON);
     a.wait_for_list(&[B], SOON);
 }
 
@@ -356,7 +257,7 @@ fn a_hung_node_is_declared_down_within_15s_and_can_reconnect() {
     let stopped_at = Instant::now();
     b.signal(libc::SIGSTOP);
     for node in [&mut a, &mut c] {
-        let (at, line) = node.must(is_down(B), Duration::from_secs(30));
+        let (at, line) = node.next_line(is_down(B), Duration::from_secs(30));
         let took = at.duration_since(stopped_at);
         eprintln!("SIGSTOP: {line} after {took:?}");
         assert!(took < Duration::from_secs(15), "{line} after {took:?}");
@@ -368,8 +269,8 @@ fn a_hung_node_is_declared_down_within_15s_and_can_reconnect() {
 
     b.signal(libc::SIGCONT);
     // b notices it lost both peers (closed connections, or its own heartbeat).
-    b.must(is_down(A), SOON);
-    b.must(is_down(C), SOON);
+    b.next_line(is_down(A), SOON);
+    b.next_line(is_down(C), SOON);
     b.wait_for_list(&[], SOON);
     assert_eq!(
         b.ask(&format!("connect {A}"), &["CONNECT"]),
@@ -393,8 +294,8 @@ fn a_wrong_cookie_is_refused_on_both_sides() {
         "{answer}"
     );
     assert!(answer.contains("wrong cookie"), "{answer}");
-    a.must(|l| l == "BADCOOKIE d@127.0.0.1 incoming", SOON);
-    d.must(|l| l == format!("BADCOOKIE {A} outgoing"), SOON);
+    a.next_line(|l| l == "BADCOOKIE d@127.0.0.1 incoming", SOON);
+    d.next_line(|l| l == format!("BADCOOKIE {A} outgoing"), SOON);
     assert!(a.list().is_empty());
     assert!(d.list().is_empty());
 
@@ -463,8 +364,8 @@ fn names_resolve_through_the_local_directory_or_an_explicit_port() {
         e.ask(&format!("disconnect {A}"), &["DISCONNECT"]),
         format!("DISCONNECTED {A}")
     );
-    e.must(|l| l == format!("NODEDOWN {A} disconnected"), SOON);
-    a.must(|l| l == "NODEDOWN e@127.0.0.1 connection_closed", SOON);
+    e.next_line(|l| l == format!("NODEDOWN {A} disconnected"), SOON);
+    a.next_line(|l| l == "NODEDOWN e@127.0.0.1 connection_closed", SOON);
     assert!(e.list().is_empty());
 }
 
@@ -495,7 +396,7 @@ fn services_are_found_cluster_wide_and_cleaned_up() {
 
     // The owner's node dies: the name goes away with it.
     b.signal(libc::SIGKILL);
-    a.must(is_down(B), SOON);
+    a.next_line(is_down(B), SOON);
     assert_eq!(a.ask("whereis db", &["WHEREIS"]), "WHEREIS db none");
 }
 
@@ -509,29 +410,25 @@ fn simultaneous_connects_converge_on_one_connection() {
         // connection; both `connect`s succeed and neither side flaps.
         a.send(&format!("connect {B}"));
         b.send(&format!("connect {A}"));
-        let ra = a.must(|l| l.starts_with("CONNECT"), SOON).1;
-        let rb = b.must(|l| l.starts_with("CONNECT"), SOON).1;
+        let ra = a.next_line(|l| l.starts_with("CONNECT"), SOON).1;
+        let rb = b.next_line(|l| l.starts_with("CONNECT"), SOON).1;
         assert_eq!(ra, format!("CONNECTED {B}"), "round {round}");
         assert_eq!(rb, format!("CONNECTED {A}"), "round {round}");
         a.wait_for_list(&[B], SOON);
         b.wait_for_list(&[A], SOON);
-        a.must(|l| l == format!("NODEUP {B}"), SOON);
-        b.must(|l| l == format!("NODEUP {A}"), SOON);
+        a.next_line(|l| l == format!("NODEUP {B}"), SOON);
+        b.next_line(|l| l == format!("NODEUP {A}"), SOON);
         assert_eq!(
             a.ask(&format!("disconnect {B}"), &["DISCONNECT"]),
             format!("DISCONNECTED {B}")
         );
-        a.must(is_down(B), SOON);
-        b.must(is_down(A), SOON);
+        a.next_line(is_down(B), SOON);
+        b.next_line(is_down(A), SOON);
         a.wait_for_list(&[], SOON);
         b.wait_for_list(&[], SOON);
     }
     // No extra nodeup/nodedown happened (one of each per round).
-    let ups = a.history.iter().filter(|l| l.starts_with("NODEUP")).count();
-    let downs = a
-        .history
-        .iter()
-        .filter(|l| l.starts_with("NODEDOWN"))
-        .count();
-    assert_eq!((ups, downs), (3, 3), "{:?}", a.history);
+    let ups = a.log().iter().filter(|l| l.starts_with("NODEUP")).count();
+    let downs = a.log().iter().filter(|l| l.starts_with("NODEDOWN")).count();
+    assert_eq!((ups, downs), (3, 3), "{:?}", a.log());
 }

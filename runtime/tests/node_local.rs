@@ -2,7 +2,6 @@
 //! services, connect errors that need no peer, stop. (Clusters are tested with
 //! real processes in `node_cluster.rs`.)
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use runtime::node::{
@@ -10,26 +9,7 @@ use runtime::node::{
     ServiceError, StartError,
 };
 use runtime::ractor::{Actor, ActorProcessingErr, ActorRef};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("node-local-{label}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use runtime::testkit::TempDir;
 
 struct Idle;
 struct Nothing;
@@ -54,7 +34,7 @@ fn options(tmp: &TempDir, name: &str) -> NodeOptions {
 
 #[tokio::test]
 async fn a_node_starts_registers_its_port_and_stops_cleanly() {
-    let tmp = TempDir::new("lifecycle");
+    let tmp = TempDir::new("node-local-lifecycle");
     let node = Node::start(options(&tmp, "solo@127.0.0.1")).await.unwrap();
     let me: NodeName = "solo@127.0.0.1".parse().unwrap();
     assert_eq!(node.self_name(), &me);
@@ -75,7 +55,7 @@ async fn a_node_starts_registers_its_port_and_stops_cleanly() {
 
 #[tokio::test]
 async fn connect_errors_are_precise() {
-    let tmp = TempDir::new("connect-errors");
+    let tmp = TempDir::new("node-local-connect-errors");
     let node = Node::start(options(&tmp, "lonely@127.0.0.1"))
         .await
         .unwrap();
@@ -114,7 +94,7 @@ async fn connect_errors_are_precise() {
 
 #[tokio::test]
 async fn local_services_come_and_go_with_their_actor() {
-    let tmp = TempDir::new("services");
+    let tmp = TempDir::new("node-local-services");
     let node = Node::start(options(&tmp, "svc@127.0.0.1")).await.unwrap();
     let (actor, handle) = Actor::spawn(None, Idle, ()).await.unwrap();
     node.register_service("db", actor.clone()).unwrap();
@@ -158,7 +138,7 @@ async fn local_services_come_and_go_with_their_actor() {
 
 #[tokio::test]
 async fn bad_options_are_refused_before_anything_starts() {
-    let tmp = TempDir::new("bad-options");
+    let tmp = TempDir::new("node-local-bad-options");
     let mut o = options(&tmp, "bad@127.0.0.1");
     o.heartbeat = HeartbeatConfig {
         interval: Duration::from_secs(5),

@@ -149,7 +149,10 @@ fn mock_shoppers_on_back_sell_everything_and_both_nodes_and_the_pages_see_it() {
         .flat_map(|p| p.items.values())
         .map(|(_, count)| count)
         .sum();
-    let done = back.wait_for(|l| l.contains("mock shoppers: everything released is gone"));
+    let done = back.wait_for(
+        |l| l.contains("mock shoppers: everything released is gone"),
+        SOON,
+    );
     assert!(done.ends_with(&format!("sold={total}")), "{done}");
     assert_eq!(
         env.rpc_ok(BACK, "mock.stop").trim(),
@@ -164,7 +167,7 @@ fn after_a_kill_9_of_the_owner_back_reads_from_memory_refuses_writes_then_rejoin
     let mut back = env.start("back", &["--no-http"]);
     env.connect_to_store(BACK, APP);
     let reloaded = |l: &str| l.contains("store reachable: inventory reloaded");
-    back.wait_for_count(reloaded, 1);
+    back.wait_for_count(reloaded, 1, SOON);
     let mut expected = products(&env.rpc_ok(BACK, "inventory.products"));
 
     // Acknowledged writes, from both nodes.
@@ -185,7 +188,7 @@ fn after_a_kill_9_of_the_owner_back_reads_from_memory_refuses_writes_then_rejoin
     env.wait_for_products(BACK, &expected);
     env.wait_for_products(APP, &expected);
 
-    app.kill9();
+    app.kill();
     env.rpc_until(BACK, "store.status", |s| {
         s.starts_with("store: no store is reachable")
     });
@@ -206,7 +209,7 @@ fn after_a_kill_9_of_the_owner_back_reads_from_memory_refuses_writes_then_rejoin
         expected,
         "the restarted owner holds exactly what was acknowledged"
     );
-    back.wait_for_count(reloaded, 2);
+    back.wait_for_count(reloaded, 2, SOON);
     env.wait_for_store(BACK, APP);
     env.wait_for_products(BACK, &expected);
     let page = app.get("/");

@@ -9,15 +9,15 @@
 //! drop, also when an assertion fails.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use channels::client::{Channel, Client, ClientOptions, Subscription};
+use runtime::testkit::{NodeDirs, NodeProcess, Run};
 use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sneakers23");
@@ -27,84 +27,32 @@ pub const SOON: Duration = Duration::from_secs(60);
 /// Time between two polls.
 pub const POLL: Duration = Duration::from_millis(50);
 
-/// A temporary directory removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "store-cluster-{label}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// What a client command (`rpc`, or a `start` expected to fail) did.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// stdout and stderr together (the node logs to stdout, clients to stderr).
-    pub fn output(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
 /// One isolated cluster: its own name directory, cookie and data directory.
 pub struct Env {
-    tmp: TempDir,
+    dirs: NodeDirs,
 }
 
 impl Env {
     pub fn new(label: &str) -> Self {
         let env = Env {
-            tmp: TempDir::new(label),
+            dirs: NodeDirs::new(&format!("store-cluster-{label}")),
         };
-        std::fs::create_dir_all(env.cookies()).unwrap();
+        std::fs::create_dir_all(env.dirs.cookies()).unwrap();
         env
-    }
-
-    pub fn names(&self) -> PathBuf {
-        self.tmp.0.join("names")
-    }
-
-    fn cookies(&self) -> PathBuf {
-        self.tmp.0.join("cookie")
     }
 
     /// The database directory of this cluster's store node.
     pub fn data_dir(&self) -> PathBuf {
-        self.tmp.0.join("data")
+        self.dirs.root().join("data")
     }
 
     /// The binary with this environment's directories and no cookie variables.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.env("NODE_NAME_DIR", self.names())
-            .env("NODE_COOKIE_DIR", self.cookies())
-            .env_remove("RELEASE_COOKIE")
-            .env_remove("NODE_COOKIE")
-            .env_remove("PORT")
+        let mut cmd = self.dirs.command(BIN);
+        cmd.env_remove("PORT")
             .env_remove("HOST")
             .env_remove("DATA_DIR")
-            .env_remove("CATALOGUE")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info");
+            .env_remove("CATALOGUE");
         cmd
     }
 
@@ -210,162 +158,50 @@ impl Env {
     }
 }
 
-/// Runs `cmd` to completion, killing it (and failing) after [`SOON`].
-pub fn run_bounded(mut cmd: Command) -> Run {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the binary runs");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + SOON;
-    let status: ExitStatus = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {SOON:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
+/// Runs `cmd` (stdin closed) to completion, killing it (and failing) after [`SOON`].
+pub fn run_bounded(cmd: Command) -> Run {
+    runtime::testkit::run_bounded(cmd, None, SOON)
+}
+
+/// A running `sneakers23 start`, killed (SIGKILL) on drop; the kit's
+/// [`NodeProcess`] with the store's web pages.
+pub struct NodeProc(NodeProcess);
+
+impl Deref for NodeProc {
+    type Target = NodeProcess;
+    fn deref(&self) -> &NodeProcess {
+        &self.0
     }
 }
 
-/// A running `sneakers23 start`, killed (SIGKILL) on drop.
-pub struct NodeProc {
-    pub name: String,
-    child: Child,
-    lines: Receiver<String>,
-    log: Vec<String>,
-    pub http_port: Option<u16>,
+impl DerefMut for NodeProc {
+    fn deref_mut(&mut self) -> &mut NodeProcess {
+        &mut self.0
+    }
 }
 
 impl NodeProc {
-    fn spawn(name: String, mut cmd: Command) -> NodeProc {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("sneakers23 starts");
-        let (tx, rx) = mpsc::channel();
-        for pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            // Keeps draining the pipe for the process's whole life.
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        let mut node = NodeProc {
-            name,
-            child,
-            lines: rx,
-            log: Vec::new(),
-            http_port: None,
-        };
-        let ready = node.wait_for(|l| {
-            l.contains("Running Sneakers23Web.Endpoint at http://") || l.contains("no web server")
-        });
-        node.http_port = ready.split("http://127.0.0.1:").nth(1).map(|rest| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().unwrap()
-        });
-        node
-    }
-
-    /// Waits for a log line satisfying `pred` (lines seen before count too).
-    pub fn wait_for(&mut self, pred: impl Fn(&str) -> bool) -> String {
-        if let Some(line) = self.log.iter().find(|l| pred(l)) {
-            return line.clone();
-        }
-        let deadline = Instant::now() + SOON;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.log.push(line.clone());
-                    if pred(&line) {
-                        return line;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "{}: no such log line within {SOON:?}; log: {:#?}",
-                    self.name, self.log
-                ),
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("{}: exited; log: {:#?}", self.name, self.log)
-                }
-            }
-        }
-    }
-
-    /// How many log lines so far satisfy `pred` (reads what has arrived).
-    pub fn count(&mut self, pred: impl Fn(&str) -> bool) -> usize {
-        while let Ok(line) = self.lines.try_recv() {
-            self.log.push(line);
-        }
-        self.log.iter().filter(|l| pred(l)).count()
-    }
-
-    /// Waits until `n` log lines satisfy `pred`.
-    pub fn wait_for_count(&mut self, pred: impl Fn(&str) -> bool, n: usize) {
-        let deadline = Instant::now() + SOON;
-        while self.count(&pred) < n {
-            assert!(
-                Instant::now() < deadline,
-                "{}: fewer than {n} such log lines within {SOON:?}; log: {:#?}",
-                self.name,
-                self.log
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// `kill -9`, and waits until the process is gone.
-    pub fn kill9(&mut self) {
-        // `Child::kill` is SIGKILL on Unix.
-        self.child.kill().expect("the node can be killed");
-        self.child.wait().expect("the killed node is reaped");
+    fn spawn(name: String, cmd: Command) -> NodeProc {
+        let mut node = NodeProcess::spawn(name, cmd);
+        node.wait_for_http(
+            |l| {
+                l.contains("Running Sneakers23Web.Endpoint at http://")
+                    || l.contains("no web server")
+            },
+            SOON,
+        );
+        NodeProc(node)
     }
 
     /// `GET path` on this node's web server.
     pub fn get(&self, path: &str) -> HttpResponse {
-        http_get(self.http_port.expect("this node serves HTTP"), path)
+        http_get(self.http_port().expect("this node serves HTTP"), path)
     }
 
     /// The `/product_socket` URL phoenix.js would use (the client appends `/websocket`).
     pub fn socket_url(&self) -> String {
-        let port = self.http_port.expect("this node serves HTTP");
+        let port = self.http_port().expect("this node serves HTTP");
         format!("ws://127.0.0.1:{port}/product_socket")
-    }
-}
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
