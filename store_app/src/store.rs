@@ -5,7 +5,7 @@
 //! disk before it is acknowledged, so what a caller was told happened survives
 //! a `kill -9` — and a power cut: sled 0.34's `flush` ends with
 //! `sync_file_range`, which neither flushes the device's write cache nor the
-//! file's size, so [`Store::durable`] follows it with an `fdatasync` of sled's
+//! file's size, so `Store::durable` follows it with an `fdatasync` of sled's
 //! data file (measured: about 0.3 ms per write here). A sale is a compare-and-swap on the item's availability, so two
 //! concurrent sales of the last unit cannot both succeed.
 

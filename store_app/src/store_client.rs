@@ -1,6 +1,6 @@
 //! How any node reaches the store: the local server if this node owns the
 //! database, otherwise whichever connected node registered the cluster-wide
-//! [`SERVICE`](crate::store_server::SERVICE). The same call works both ways
+//! [`SERVICE`]. The same call works both ways
 //! (`runtime::node::wire::call`), so the inventory context never knows where
 //! the database is.
 

@@ -6,7 +6,7 @@
 //! BEAM's 2.6 KB process: this is it. It runs the same [`GenServer`] callbacks,
 //! catches panics (a crash stops this process only), runs `terminate`, tells its
 //! monitors, and reports its exit to its parent — a ractor
-//! [`ProcessSupervisor`](supervisor::ProcessSupervisor) — which restarts it or
+//! [`ProcessSupervisor`] — which restarts it or
 //! forgets it according to its restart policy.
 
 pub(crate) mod mailbox;

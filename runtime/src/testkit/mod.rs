@@ -9,7 +9,7 @@
 //!
 //! - [`TempDir`]: a fresh directory, removed on drop.
 //! - [`NodeDirs`]: a cluster's own name directory and cookie directory, and a
-//!   [`Command`] isolated from the user's nodes and cookies
+//!   [`Command`](std::process::Command) isolated from the user's nodes and cookies
 //!   ([`NAME_DIR_ENV`] and [`COOKIE_DIR_ENV`] set, [`COOKIE_ENV_VARS`] removed).
 //! - [`NodeProcess`]: a started node whose stdout (and stderr) lines are read
 //!   by threads as they come; wait for a log line, read the HTTP port from it,
