@@ -341,3 +341,49 @@ async fn a_seed_fills_an_empty_store_once() {
         Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::NotEmpty(4)))
     );
 }
+
+#[tokio::test]
+async fn mock_shoppers_sell_every_released_size_until_gone_and_nothing_else() {
+    let (_dir, store, client) = seeded_store().await;
+    let node = start_node(&PubSub::new(), client, Arc::new(StoreLoader(store.clone()))).await;
+    let before = products(&node).await;
+    let released_units: u64 = before
+        .iter()
+        .filter(|p| p.product.released)
+        .flat_map(|p| &p.items)
+        .map(|i| u64::from(i.available_count))
+        .sum();
+    assert!(released_units > 0);
+
+    let run = store_app::mock::sell_random_until_gone(&node.context, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(run.sold, released_units, "every released unit sold once");
+    assert_eq!(run.lost_races, 0, "one shopper never races itself");
+
+    let after = products(&node).await;
+    assert!(store_app::mock::sellable(&after).is_empty());
+    for (was, now) in before.iter().zip(after.iter()) {
+        for (item_was, item_now) in was.items.iter().zip(&now.items) {
+            let expected = if was.product.released {
+                0
+            } else {
+                item_was.available_count
+            };
+            assert_eq!(item_now.available_count, expected, "{:?}", item_now.item);
+        }
+    }
+    // The store agrees with memory.
+    let stored: u64 = store
+        .availability()
+        .unwrap()
+        .iter()
+        .map(|a| u64::from(a.available_count))
+        .sum();
+    let in_memory: u64 = after
+        .iter()
+        .flat_map(|p| &p.items)
+        .map(|i| u64::from(i.available_count))
+        .sum();
+    assert_eq!(stored, in_memory);
+}
