@@ -308,3 +308,34 @@ async fn a_page_rendered_once_is_served_until_the_inventory_changes() {
         "a sale shows at once"
     );
 }
+
+#[tokio::test]
+async fn a_browser_that_accepts_gzip_gets_the_page_compressed() {
+    use std::io::Read;
+    let (address, _) = start_web(start_inventory(demo_snapshot()).await.into()).await;
+    let plain = get(address, "/").await;
+    assert!(
+        !plain.headers.contains("content-encoding"),
+        "{}",
+        plain.headers
+    );
+    assert!(plain.headers.contains("vary: accept-encoding"));
+
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = "GET / HTTP/1.1\r\nHost: test\r\nAccept-Encoding: gzip, deflate, br\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("the response arrives")
+        .unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(&raw[split + 4..])
+        .read_to_string(&mut html)
+        .unwrap();
+    assert_eq!(html, plain.body, "the same page");
+    assert!(raw.len() - split < plain.body.len(), "and smaller");
+}

@@ -18,7 +18,7 @@ mod product_socket;
 mod view;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use channels::endpoint::Endpoint;
@@ -160,9 +160,10 @@ impl StoreWeb {
             .signer(signer)
             .metrics(metrics)
             .socket(PRODUCT_SOCKET_PATH, ProductSocket, socket_config)
-            .route(Method::GET, "/", move |_request| {
+            .route(Method::GET, "/", move |request| {
                 let page = page.clone();
-                async move { page.respond().await }
+                let gzip = accepts_gzip(request.headers());
+                async move { page.respond(gzip).await }
             })
             .route(Method::GET, "/health", |_request| async {
                 plain(StatusCode::OK, "ok")
@@ -181,11 +182,24 @@ struct StorePage {
     /// The inventory server hands out the same shared list until the next
     /// release or sale, so until then every request is answered with the
     /// same bytes: a page is rendered once per change, not once per view.
-    rendered: Mutex<Option<(Arc<[CompleteProduct]>, Bytes)>>,
+    rendered: Mutex<Option<Arc<Rendered>>>,
 }
 
+/// One rendering of the page.
+struct Rendered {
+    from: Arc<[CompleteProduct]>,
+    html: Bytes,
+    /// The same page gzip-compressed, made on the first request that accepts
+    /// it (a 311 KB page of 100 products compresses to ~4 %).
+    gzip: OnceLock<Bytes>,
+}
+
+/// Pages smaller than this are sent as they are: compressing them saves less
+/// than a packet.
+const GZIP_FROM_BYTES: usize = 1400;
+
 impl StorePage {
-    async fn respond(&self) -> Response<Body> {
+    async fn respond(&self, accepts_gzip: bool) -> Response<Body> {
         let products = match self.inventory.complete_products().await {
             Ok(products) => products,
             Err(err) => {
@@ -196,8 +210,8 @@ impl StorePage {
                 );
             }
         };
-        let html = match self.rendered_for(&products) {
-            Some(html) => html,
+        let rendered = match self.rendered_for(&products) {
+            Some(rendered) => rendered,
             None => {
                 let mut html = String::with_capacity(page_size_estimate(&products));
                 if let Err(err) = render_page_into(&products, &mut html) {
@@ -207,23 +221,93 @@ impl StorePage {
                         "The store page failed to render.",
                     );
                 }
-                let html = Bytes::from(html);
-                *self.rendered.lock() = Some((products, html.clone()));
-                html
+                let rendered = Arc::new(Rendered {
+                    from: products,
+                    html: Bytes::from(html),
+                    gzip: OnceLock::new(),
+                });
+                *self.rendered.lock() = Some(rendered.clone());
+                rendered
             }
         };
-        Response::builder()
+        let response = Response::builder()
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
             .header(header::CACHE_CONTROL, "no-store")
-            .body(Full::new(html))
-            .expect("static response parts are valid")
+            .header(header::VARY, "accept-encoding");
+        let response = if accepts_gzip && rendered.html.len() >= GZIP_FROM_BYTES {
+            let gzip = rendered.gzip.get_or_init(|| gzip(&rendered.html));
+            response
+                .header(header::CONTENT_ENCODING, "gzip")
+                .body(Full::new(gzip.clone()))
+        } else {
+            response.body(Full::new(rendered.html.clone()))
+        };
+        response.expect("static response parts are valid")
     }
 
     /// The cached page, if it was rendered from this very product list.
-    fn rendered_for(&self, products: &Arc<[CompleteProduct]>) -> Option<Bytes> {
+    fn rendered_for(&self, products: &Arc<[CompleteProduct]>) -> Option<Arc<Rendered>> {
         match &*self.rendered.lock() {
-            Some((from, html)) if Arc::ptr_eq(from, products) => Some(html.clone()),
+            Some(rendered) if Arc::ptr_eq(&rendered.from, products) => Some(rendered.clone()),
             _ => None,
         }
+    }
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip (`gzip` or `*`, with
+/// a non-zero quality).
+fn accepts_gzip(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// `html` gzip-compressed at the fast level (it is made once per change).
+fn gzip(html: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(html.len() / 8),
+        flate2::Compression::fast(),
+    );
+    encoder
+        .write_all(html)
+        .and_then(|()| encoder.finish())
+        .map(Bytes::from)
+        .expect("compressing into memory cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepts(values: &[&str]) -> bool {
+        let mut headers = http::HeaderMap::new();
+        for value in values {
+            headers.append(header::ACCEPT_ENCODING, value.parse().unwrap());
+        }
+        accepts_gzip(&headers)
+    }
+
+    #[test]
+    fn gzip_is_sent_only_when_accepted() {
+        assert!(accepts(&["gzip, deflate, br"]));
+        assert!(accepts(&["br;q=1.0, GZIP;q=0.5"]));
+        assert!(accepts(&["identity", "*"]));
+        assert!(!accepts(&[]));
+        assert!(!accepts(&["br, deflate"]));
+        assert!(!accepts(&["gzip;q=0"]));
+        assert!(!accepts(&["gzips"]));
     }
 }

@@ -38,6 +38,10 @@ pub struct PageArgs {
     /// Unmeasured seconds per path before the measured window.
     #[arg(long, default_value_t = 1.0)]
     warmup_seconds: f64,
+    /// Send `Accept-Encoding: gzip`, as browsers do (the page is then sent
+    /// compressed; the bytes are counted as received, not decompressed).
+    #[arg(long)]
+    gzip: bool,
 }
 
 /// One path's summary line.
@@ -72,10 +76,16 @@ pub async fn run(args: PageArgs) -> Result<Vec<PageSummary>, String> {
         if !path.starts_with('/') {
             return Err(format!("path {path:?} must start with /"));
         }
-        let request: Arc<[u8]> =
-            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: store_bench\r\n\r\n")
-                .into_bytes()
-                .into();
+        let accept = if args.gzip {
+            "Accept-Encoding: gzip\r\n"
+        } else {
+            ""
+        };
+        let request: Arc<[u8]> = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: store_bench\r\n{accept}\r\n"
+        )
+        .into_bytes()
+        .into();
         probe(addr, &request, path).await?;
         eprintln!(
             "store_bench page: GET {path}, {} connections, {} s (+{} s warm-up)",
