@@ -185,6 +185,20 @@ impl Endpoint {
         self.services.pubsub.broadcast(topic, event, payload);
     }
 
+    /// Binds `address`, logs `Running NAME at http://ADDRESS` (the line
+    /// scripts and tests read the port from, when the port is 0), and serves
+    /// in a task until `shutdown` completes.
+    pub async fn spawn_on(
+        self: Arc<Self>,
+        name: &str,
+        address: std::net::SocketAddr,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+        let listener = TcpListener::bind(address).await?;
+        tracing::info!("Running {name} at http://{}", listener.local_addr()?);
+        Ok(tokio::spawn(self.serve(listener, shutdown)))
+    }
+
     /// Accepts connections until `shutdown` resolves.
     pub async fn serve(
         self: Arc<Self>,

@@ -219,18 +219,15 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     // What stops the web server: a named node's shutdown, or for an unnamed
     // server SIGINT or SIGTERM, caught from before it reports its address.
-    let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = match &node {
-        Some(release) => Box::pin(release.console().shutdown_requested()),
-        None => Box::pin(release::stop_signal()?),
-    };
+    let stop = release::stop_requested(node.as_ref())?;
     let server = match http_port {
         Some(port) => {
-            let listener = tokio::net::TcpListener::bind(SocketAddr::new(cli.host, port)).await?;
-            tracing::info!(
-                "Running HelloSocketsWeb.Endpoint at http://{}",
-                listener.local_addr()?
-            );
-            Some(tokio::spawn(endpoint.serve(listener, stop)))
+            let address = SocketAddr::new(cli.host, port);
+            Some(
+                endpoint
+                    .spawn_on("HelloSocketsWeb.Endpoint", address, stop)
+                    .await?,
+            )
         }
         None => {
             tracing::info!("no web server (--no-http)");

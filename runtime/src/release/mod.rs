@@ -417,6 +417,18 @@ where
     }
 }
 
+/// What stops an app: a named node's shutdown (its console's `quit`,
+/// `node.stop`, `stop`, SIGINT or SIGTERM, see [`Release::run_until_stopped`]),
+/// or for an unnamed one SIGINT or SIGTERM ([`stop_signal`]).
+pub fn stop_requested(
+    node: Option<&Release>,
+) -> std::io::Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
+    Ok(match node {
+        Some(release) => Box::pin(release.console().shutdown_requested()),
+        None => Box::pin(stop_signal()?),
+    })
+}
+
 /// Completes at the first SIGINT or SIGTERM; registered when called, so a
 /// signal that arrives before it is awaited is not lost (an unnamed server's
 /// stop signal).

@@ -123,10 +123,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Some(start) => Some(start.http_port.unwrap_or(cli.port)),
         None => Some(cli.port),
     };
-    let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = match &node {
-        Some(release) => Box::pin(release.console().shutdown_requested()),
-        None => Box::pin(release::stop_signal()?),
-    };
+    let stop = release::stop_requested(node.as_ref())?;
     let server = match http_port {
         Some(port) => {
             let endpoint = StoreWeb {
@@ -139,12 +136,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 assets_dir: cli.assets_dir.clone().unwrap_or_else(default_assets_dir),
             }
             .endpoint();
-            let listener = tokio::net::TcpListener::bind(SocketAddr::new(cli.host, port)).await?;
-            tracing::info!(
-                "Running Sneakers23Web.Endpoint at http://{}",
-                listener.local_addr()?
-            );
-            Some(tokio::spawn(endpoint.serve(listener, stop)))
+            let address = SocketAddr::new(cli.host, port);
+            Some(
+                endpoint
+                    .spawn_on("Sneakers23Web.Endpoint", address, stop)
+                    .await?,
+            )
         }
         None => {
             tracing::info!("no web server (--no-http)");
