@@ -163,18 +163,17 @@ impl Sneakers23 {
         stored_before: Availability,
         stored: Availability,
     ) -> Result<(Availability, Availability), Sneakers23Error> {
-        let item_id = stored.item_id;
-        let (before, after) = match self.ask(InventoryCall::ApplySale(stored)).await? {
-            InventoryReply::Stock(Ok(figures)) => figures,
+        let (item, before, after) = match self.ask(InventoryCall::ApplySale(stored)).await? {
+            InventoryReply::Stock(Ok((item, before, after))) => (Some(item), before, after),
             // Memory has not loaded the item yet (see `mark_product_released`).
             InventoryReply::Stock(Err(_)) => {
                 self.reload().await?;
-                (stored_before, stored)
+                (self.item(stored.item_id).await?, stored_before, stored)
             }
             other => return Err(unexpected(other)),
         };
         self.replication.item_sold(after);
-        if let Some(item) = self.item(item_id).await? {
+        if let Some(item) = item {
             self.notifier.item_stock_change(&item, before, after);
         }
         Ok((before, after))

@@ -9,7 +9,7 @@ use runtime::{CallFlow, GenServer, Pid, ProcessError};
 
 use super::loader::{LoadError, Loader, Snapshot};
 use super::state::{CompleteItem, CompleteProduct, Inventory, InventoryError};
-use crate::model::{Availability, Product};
+use crate::model::{Availability, Item, Product};
 
 /// The server; cheap to clone (its loader is shared).
 #[derive(Clone)]
@@ -53,8 +53,9 @@ pub enum InventoryReply {
     Item(Option<CompleteItem>),
     /// For `MarkReleased`.
     Released(Result<Product, InventoryError>),
-    /// For `ApplySale`: the figure before and after.
-    Stock(Result<(Availability, Availability), InventoryError>),
+    /// For `ApplySale`: the item (pages are told by its product), and its
+    /// figure before and after.
+    Stock(Result<(Item, Availability, Availability), InventoryError>),
     /// For `Reload`: products loaded, or why nothing was loaded (the state is kept).
     Reloaded(Result<usize, LoadError>),
 }
@@ -140,9 +141,12 @@ impl GenServer for InventoryServer {
                 InventoryReply::Released(state.change().mark_product_released(id))
             }
             InventoryCall::ApplySale(stock) => {
-                InventoryReply::Stock(match state.inventory.item(stock.item_id) {
+                InventoryReply::Stock(match state.inventory.item(stock.item_id).cloned() {
                     None => Err(InventoryError::ItemNotFound(stock.item_id)),
-                    Some(_) => Ok(state.change().apply_sale(stock)),
+                    Some(item) => {
+                        let (before, after) = state.change().apply_sale(stock);
+                        Ok((item, before, after))
+                    }
                 })
             }
             InventoryCall::Reload => InventoryReply::Reloaded(match self.loader.load().await {
