@@ -5,6 +5,7 @@
 //! a call, cast or info does. That part lives here, once, together with the
 //! panic catching that turns a panicking callback into a crash of its process.
 
+use crate::log_text::bounded_reason;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
@@ -92,6 +93,6 @@ pub(crate) async fn terminate<G: GenServer>(
     })
     .await;
     if let Err(crash) = result {
-        tracing::error!(process = %myself.id(), %crash, "terminate crashed");
+        tracing::error!(process = %myself.id(), crash = %bounded_reason(&crash), "terminate crashed");
     }
 }

@@ -9,6 +9,7 @@
 //! - [`registry`]: unique local names, dropped when their process exits.
 //! - [`gen_stage`]: demand-driven producer / consumer pipelines.
 //! - [`introspect`]: the live supervision tree.
+//! - [`log_text`]: client-controlled text, bounded and escaped for log lines.
 //! - [`node`]: Erlang-style distributed nodes on ractor_cluster.
 //! - [`console`]: a node's console — commands, a REPL, a control socket —
 //!   and [`release`], the `start` / `rpc` / `remote` / `stop` CLI built on it.
@@ -24,6 +25,7 @@ pub mod exit;
 pub mod gen_server;
 pub mod gen_stage;
 pub mod introspect;
+pub mod log_text;
 pub mod node;
 pub mod pid;
 pub mod process;

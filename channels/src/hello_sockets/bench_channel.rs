@@ -2,6 +2,7 @@
 //! the topic as `bcast`; `ping` echoes its payload, answered in the
 //! connection's task (`handle_in_now`) when the channel's process is idle.
 
+use runtime::log_text::bounded;
 use serde_json::json;
 
 use crate::channel::{Channel, ChannelSocket, HandleIn, HandleNow, Join, Reply};
@@ -44,7 +45,7 @@ impl<A: Send + Sync + 'static> Channel<A> for BenchChannel {
                 Ok(HandleIn::Reply(Reply::ok(json!({}))))
             }
             "ping" => Ok(HandleIn::Reply(Reply::Ok(payload))),
-            other => Err(format!("no handle_in clause for {other:?}").into()),
+            other => Err(format!("no handle_in clause for \"{}\"", bounded(other)).into()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `HelloSocketsWeb.DedupeChannel`: buffers intercepted `number` broadcasts and
 //! pushes each distinct number once, a second after the first arrived.
 
+use runtime::log_text::bounded;
 use std::time::Duration;
 
 use serde_json::json;
@@ -68,7 +69,7 @@ impl<A: Send + Sync + 'static> Channel<A> for DedupeChannel {
         state: &mut DedupeState,
     ) -> Result<Continue, ProcessError> {
         if event != "number" {
-            return Err(format!("no handle_out clause for {event:?}").into());
+            return Err(format!("no handle_out clause for \"{}\"", bounded(event)).into());
         }
         let number = payload
             .as_json()

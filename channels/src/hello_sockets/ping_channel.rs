@@ -1,5 +1,6 @@
 //! `HelloSocketsWeb.PingChannel`, as the book ends chapter 5 with it.
 
+use runtime::log_text::bounded;
 use serde_json::{json, Value};
 
 use crate::channel::{Channel, ChannelSocket, Continue, HandleIn, Join, Reply};
@@ -45,7 +46,7 @@ impl<A: Send + Sync + 'static> Channel<A> for PingChannel {
                 Some(Reply::ok(json!({"msg": "shutting down"}))),
             )),
             // No clause matches: the channel crashes, as in Elixir.
-            other => Err(format!("no handle_in clause for {other:?}").into()),
+            other => Err(format!("no handle_in clause for \"{}\"", bounded(other)).into()),
         }
     }
 

@@ -3,6 +3,7 @@
 //! that blocks its channel for 3 s, and a `parallel_slow_ping` that answers
 //! after 3 s without blocking it.
 
+use runtime::log_text::bounded;
 use std::time::Duration;
 
 use serde_json::json;
@@ -48,7 +49,7 @@ impl Channel<()> for StatsChannel {
         match topic {
             "valid" => Ok(Join::Ok(())),
             "invalid" => Ok(Join::Error(json!({"reason": "always fails"}))),
-            other => Err(format!("no join clause for {other:?}").into()),
+            other => Err(format!("no join clause for \"{}\"", bounded(other)).into()),
         }
     }
 
@@ -87,7 +88,7 @@ impl Channel<()> for StatsChannel {
                     .await;
                 Ok(HandleIn::NoReply)
             }
-            other => Err(format!("no handle_in clause for {other:?}").into()),
+            other => Err(format!("no handle_in clause for \"{}\"", bounded(other)).into()),
         }
     }
 }

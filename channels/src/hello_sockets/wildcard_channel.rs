@@ -1,5 +1,6 @@
 //! `HelloSocketsWeb.WildcardChannel`: `wild:a:b` joins only when b = 2a.
 
+use runtime::log_text::bounded;
 use serde_json::json;
 
 use crate::channel::{Channel, ChannelSocket, HandleIn, Join, Reply};
@@ -40,7 +41,7 @@ impl<A: Send + Sync + 'static> Channel<A> for WildcardChannel {
     ) -> Result<HandleIn, ProcessError> {
         match event {
             "ping" => Ok(HandleIn::Reply(Reply::ok(json!({"ping": "pong"})))),
-            other => Err(format!("no handle_in clause for {other:?}").into()),
+            other => Err(format!("no handle_in clause for \"{}\"", bounded(other)).into()),
         }
     }
 }

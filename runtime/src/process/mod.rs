@@ -12,6 +12,7 @@
 pub(crate) mod mailbox;
 pub mod supervisor;
 
+use crate::log_text::bounded_reason;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -146,7 +147,7 @@ async fn run<G: GenServer>(
     };
     // A supervised process's crash is logged by its supervisor.
     if !reason.is_normal() && guard.parent.is_none() {
-        tracing::error!(process = %myself.id(), %reason, "process crashed");
+        tracing::error!(process = %myself.id(), reason = %bounded_reason(&reason), "process crashed");
     }
     terminate(&handler, &myself, &reason, &mut state).await;
     guard.reason = Some(reason);

@@ -11,6 +11,7 @@
 //! behind a lock, so a spawn costs one insert and one `tokio::spawn`. The actor
 //! only handles what needs its sequential state: restarts and intensity.
 
+use crate::log_text::bounded_reason;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -265,7 +266,7 @@ impl Parent for Link {
             return; // terminated by the supervisor itself
         };
         if !reason.is_normal() {
-            tracing::error!(supervisor = %self.name, child = %ProcessId::Light(child), %reason, "child crashed");
+            tracing::error!(supervisor = %self.name, child = %ProcessId::Light(child), reason = %bounded_reason(reason), "child crashed");
         }
         if entry.restart.restarts_after(reason) && entry.respawn.is_some() {
             drop(children);

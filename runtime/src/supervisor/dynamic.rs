@@ -11,6 +11,7 @@
 //! holds. When it stops, all children are stopped at once, each within its
 //! shutdown.
 
+use crate::log_text::bounded_reason;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -210,7 +211,7 @@ impl State {
         };
         child.actor = None;
         if !reason.is_normal() {
-            tracing::error!(supervisor = %self.name, child = %child.spec.id, %reason, "child crashed");
+            tracing::error!(supervisor = %self.name, child = %child.spec.id, reason = %bounded_reason(&reason), "child crashed");
         }
         if child.spec.restart.restarts_after(&reason) {
             self.restart(seq).await

@@ -21,6 +21,7 @@
 //! child list is the actor's own state; a snapshot is published for
 //! [`introspection`](crate::introspect) after every change.
 
+use crate::log_text::bounded_reason;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -232,7 +233,7 @@ impl State {
         let child = &mut self.children[index];
         child.actor = None;
         if !reason.is_normal() {
-            tracing::error!(supervisor = %self.name, child = %child.spec.id, %reason, "child crashed");
+            tracing::error!(supervisor = %self.name, child = %child.spec.id, reason = %bounded_reason(&reason), "child crashed");
         }
         if child.spec.restart.restarts_after(&reason) {
             return self.restart(index).await;
