@@ -280,7 +280,7 @@ impl fmt::Debug for Console {
 impl Console {
     /// A console for `app` with the `help` and `quit` commands.
     pub fn new(app: &str) -> Self {
-        let shutdown = Shutdown(Arc::new(watch::channel(false).0));
+        let shutdown = Shutdown::default();
         let console = Console {
             inner: Arc::new(Inner {
                 app: app.to_string(),
@@ -495,10 +495,12 @@ impl Console {
         (start, out)
     }
 
-    /// Asks the node to stop (`node.stop`, `quit` in a foreground console, a
-    /// signal): whoever runs the node waits for [`Console::shutdown_requested`].
+    /// Makes sure the node is stopping (`quit` in a foreground console, a
+    /// signal, the release's own shutdown): whoever runs the node waits for
+    /// [`Console::shutdown_requested`]. Unlike [`Shutdown::request`], this
+    /// never counts as a second request.
     pub fn request_shutdown(&self) {
-        self.inner.shutdown.request();
+        self.inner.shutdown.ensure_requested();
     }
 
     /// Whether a shutdown was requested.
@@ -511,6 +513,12 @@ impl Console {
         self.inner.shutdown.requested()
     }
 
+    /// Resolves once a shutdown is requested a second time (a second `stop`,
+    /// or a second signal): what was being done gracefully is to finish now.
+    pub fn shutdown_requested_again(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.inner.shutdown.requested_again()
+    }
+
     /// The switch that requests the shutdown, for a command handler (a
     /// handler that held the console itself would keep it alive for ever).
     pub fn shutdown(&self) -> Shutdown {
@@ -518,27 +526,55 @@ impl Console {
     }
 }
 
-/// Requests a node's shutdown, once, for everyone waiting; see
-/// [`Console::shutdown`].
+/// Requests a node's shutdown, for everyone waiting; see
+/// [`Console::shutdown`]. Requests are counted: the first starts a graceful
+/// shutdown (an endpoint drains its sockets in batches), the second asks it to
+/// finish at once.
 #[derive(Debug, Clone)]
-pub struct Shutdown(Arc<watch::Sender<bool>>);
+pub struct Shutdown(Arc<watch::Sender<u32>>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown(Arc::new(watch::channel(0).0))
+    }
+}
 
 impl Shutdown {
-    /// Requests the shutdown.
+    /// One more request: the first starts the shutdown, the next hurries it.
     pub fn request(&self) {
-        self.0.send_replace(true);
+        self.0.send_modify(|count| *count = count.saturating_add(1));
+    }
+
+    /// The first request, unless there was one already.
+    pub fn ensure_requested(&self) {
+        self.0.send_if_modified(|count| {
+            let first = *count == 0;
+            if first {
+                *count = 1;
+            }
+            first
+        });
     }
 
     /// Whether it was requested.
     pub fn is_requested(&self) -> bool {
-        *self.0.borrow()
+        *self.0.borrow() > 0
     }
 
     /// Resolves once it is requested.
     pub fn requested(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.requested_times(1)
+    }
+
+    /// Resolves once it is requested a second time.
+    pub fn requested_again(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.requested_times(2)
+    }
+
+    fn requested_times(&self, times: u32) -> impl Future<Output = ()> + Send + 'static {
         let mut rx = self.0.subscribe();
         async move {
-            let _ = rx.wait_for(|stop| *stop).await;
+            let _ = rx.wait_for(|count| *count >= times).await;
         }
     }
 }
@@ -693,6 +729,24 @@ mod tests {
         assert!(c.is_shutting_down());
         // Waiting after the fact returns at once.
         c.shutdown_requested().await;
+    }
+
+    #[tokio::test]
+    async fn a_second_stop_request_is_told_apart_from_the_first() {
+        let c = console();
+        let again = tokio::spawn(c.shutdown_requested_again());
+        let stop = c.shutdown();
+        stop.request();
+        // Making sure the node is stopping is not a second request.
+        c.request_shutdown();
+        tokio::task::yield_now().await;
+        assert!(c.is_shutting_down());
+        assert!(!again.is_finished(), "one request, counted twice");
+        stop.request();
+        tokio::time::timeout(std::time::Duration::from_secs(5), again)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     #[test]

@@ -31,8 +31,10 @@
 //! a cookie file. Exit status: [`EXIT_OK`], [`EXIT_COMMAND_FAILED`],
 //! [`EXIT_UNREACHABLE`] (not running, or refused).
 
+use std::future::Future;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,7 +43,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::console::control::{socket_path, ClientError, ControlClient, ControlServer};
 use crate::console::repl::{self, Remote, TerminalGuard};
-use crate::console::{builtins, Console};
+use crate::console::{builtins, Console, Shutdown};
 use crate::node::cookie::{self, Cookie, CookieError, COOKIE_ENV_VARS, COOKIE_FILE_NAME};
 use crate::node::directory::{default_directory, DirectoryError, NameDirectory};
 use crate::node::{DirectoryOption, Node, NodeName, NodeOptions, StartError};
@@ -229,7 +231,8 @@ impl Release {
     /// and marks the console as shutting down (so everything that waits for
     /// [`Console::shutdown_requested`] stops too). With `interactive` and a
     /// terminal on stdin, the console runs meanwhile. A second SIGINT or
-    /// SIGTERM during the shutdown exits at once.
+    /// SIGTERM during the shutdown hurries it ([`Stop::requested_again`]); a
+    /// third exits at once.
     pub async fn run_until_stopped(&mut self, interactive: bool) {
         if interactive && std::io::stdin().is_terminal() {
             let name = self.node.self_name().to_string();
@@ -252,9 +255,15 @@ impl Release {
             name = signals.next() => tracing::info!("{name}: stop requested"),
         }
         self.console.request_shutdown();
+        // Later signals: the second hurries the stop (an endpoint closes every
+        // socket it is still draining), the third exits at once.
+        let shutdown = self.console.shutdown();
         tokio::spawn(async move {
             let name = signals.next().await;
-            eprintln!("{name} again: exiting without a clean shutdown");
+            tracing::warn!("{name} again: finishing the stop at once (once more exits)");
+            shutdown.request();
+            let name = signals.next().await;
+            eprintln!("{name} a third time: exiting without a clean shutdown");
             std::process::exit(130);
         });
     }
@@ -417,30 +426,69 @@ where
     }
 }
 
-/// What stops an app: a named node's shutdown (its console's `quit`,
-/// `node.stop`, `stop`, SIGINT or SIGTERM, see [`Release::run_until_stopped`]),
-/// or for an unnamed one SIGINT or SIGTERM ([`stop_signal`]).
-pub fn stop_requested(
-    node: Option<&Release>,
-) -> std::io::Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
+/// What stops an app, in two steps: the first request starts a graceful stop
+/// (an endpoint drains its sockets in batches), the second asks it to finish
+/// at once. A named node's requests are its console's (`quit`, `node.stop`,
+/// `stop`, SIGINT, SIGTERM: see [`Release::run_until_stopped`]); an unnamed
+/// one's are SIGINT and SIGTERM ([`stop_signals`]).
+pub struct Stop {
+    /// Resolves at the first request.
+    pub requested: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Resolves at the second request.
+    pub requested_again: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl std::fmt::Debug for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stop").finish_non_exhaustive()
+    }
+}
+
+impl Stop {
+    /// A stop that is requested through `shutdown`.
+    pub fn from_shutdown(shutdown: &Shutdown) -> Stop {
+        Stop {
+            requested: Box::pin(shutdown.requested()),
+            requested_again: Box::pin(shutdown.requested_again()),
+        }
+    }
+}
+
+/// The stop requests of an app: a named node's, or for an unnamed one SIGINT
+/// and SIGTERM ([`stop_signals`]).
+pub fn stop_requested(node: Option<&Release>) -> std::io::Result<Stop> {
     Ok(match node {
-        Some(release) => Box::pin(release.console().shutdown_requested()),
-        None => Box::pin(stop_signal()?),
+        Some(release) => Stop::from_shutdown(&release.console().shutdown()),
+        None => stop_signals()?,
     })
 }
 
-/// Completes at the first SIGINT or SIGTERM; registered when called, so a
-/// signal that arrives before it is awaited is not lost (an unnamed server's
-/// stop signal).
-pub fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+/// SIGINT and SIGTERM as stop requests, registered when called so that a
+/// signal that arrives before it is awaited is not lost: the first stops, the
+/// second hurries the stop, the third exits at once.
+pub fn stop_signals() -> std::io::Result<Stop> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
+    let shutdown = Shutdown::default();
+    let stop = Stop::from_shutdown(&shutdown);
+    tokio::spawn(async move {
+        for count in 1.. {
+            let name = tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            };
+            match count {
+                1 => tracing::info!("{name}: stop requested"),
+                2 => tracing::warn!("{name} again: finishing the stop at once (once more exits)"),
+                _ => {
+                    eprintln!("{name} a third time: exiting without a clean shutdown");
+                    std::process::exit(130);
+                }
+            }
+            shutdown.request();
         }
-    })
+    });
+    Ok(stop)
 }
 
 /// `app rpc NODE COMMAND`: runs one console line on a running node, prints
