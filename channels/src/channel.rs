@@ -11,6 +11,7 @@
 //! stored), which it reads through [`ChannelSocket::assigns`]; its own
 //! per-channel assigns are its `State`, built by `join`.
 
+use runtime::log_text::bounded;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -115,6 +116,11 @@ pub struct ChannelSocket<A, I = ()> {
     pub(crate) max_async: usize,
     /// The ref of the client message being handled (`socket.ref` in Phoenix).
     pub(crate) current_ref: Ref,
+    /// Set when a callback returned stop: only a channel that stops itself
+    /// cleanly is closed on the client (`phx_close`); any other end (crash,
+    /// connection gone, supervisor shutting down) is `phx_error`, which
+    /// phoenix.js answers by rejoining.
+    pub(crate) stopping_itself: bool,
 }
 
 impl<A, I> ChannelSocket<A, I> {
@@ -288,6 +294,7 @@ impl<A> ChannelSocket<A, ()> {
             async_running: self.async_running,
             max_async: self.max_async,
             current_ref: self.current_ref,
+            stopping_itself: self.stopping_itself,
         }
     }
 }
@@ -354,7 +361,7 @@ pub trait Channel<A: Send + Sync + 'static>: Send + Sync + 'static {
         _socket: &ChannelSocket<A, Self::Info>,
         _state: &mut Self::State,
     ) -> impl Future<Output = Result<HandleIn, ProcessError>> + Send {
-        let message = format!("no handle_in for event {event:?}");
+        let message = format!("no handle_in for event \"{}\"", bounded(event));
         async move { Err(message.into()) }
     }
 

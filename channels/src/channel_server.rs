@@ -5,9 +5,13 @@
 //! 8–11 KB), under the endpoint's `ProcessSupervisor`. The process runs the
 //! channel's `join` in `init`, subscribes its connection to the topic's
 //! fastlane, then handles client events, intercepted broadcasts and info
-//! messages. Whatever way it ends — leave, stop, crash — `terminate` drops the
-//! subscription and leaves a notice in the connection's outbox, which turns it
-//! into `phx_close` or `phx_error` after everything the channel sent before.
+//! messages. Whatever way it ends — leave, stop, crash, its connection gone,
+//! its supervisor shutting down — `terminate` drops the subscription and
+//! leaves a notice in the connection's outbox, which turns it into `phx_close`
+//! (the channel stopped itself cleanly: leave, or a callback's stop) or
+//! `phx_error` (anything else, which phoenix.js answers by rejoining) after
+//! everything the channel sent before. As in Phoenix's `Channel.Server`, a
+//! `:shutdown` from outside never closes the channel on the client.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -111,6 +115,50 @@ impl<A: Send + Sync + 'static, C: Channel<A>> GenServer for ChannelServer<A, C> 
         message: ChannelIn,
         (socket, state): &mut Self::State,
     ) -> Result<Flow, ProcessError> {
+        let next = self.cast(message, socket, state).await?;
+        socket.stopping_itself = matches!(next, Flow::Stop(_));
+        Ok(next)
+    }
+
+    async fn handle_info(
+        &self,
+        _myself: &Pid<Self>,
+        message: C::Info,
+        (socket, state): &mut Self::State,
+    ) -> Result<Flow, ProcessError> {
+        let next = flow(self.channel.handle_info(message, socket, state).await?);
+        socket.stopping_itself = matches!(next, Flow::Stop(_));
+        Ok(next)
+    }
+
+    async fn terminate(
+        &self,
+        _myself: &Pid<Self>,
+        reason: &ExitReason,
+        (socket, state): &mut Self::State,
+    ) {
+        self.channel.terminate(reason, socket, state).await;
+        socket
+            .services
+            .pubsub
+            .unsubscribe(&socket.topic, socket.subscription);
+        let _ = socket.outbox.push_notice(Outbound::ChannelExit {
+            topic: socket.topic.clone(),
+            join_ref: socket.join_ref.clone(),
+            subscription: socket.subscription,
+            closed: socket.stopping_itself && reason.is_normal(),
+        });
+    }
+}
+
+impl<A: Send + Sync + 'static, C: Channel<A>> ChannelServer<A, C> {
+    /// One message from the connection.
+    async fn cast(
+        &self,
+        message: ChannelIn,
+        socket: &mut ChannelSocket<A, C::Info>,
+        state: &mut C::State,
+    ) -> Result<Flow, ProcessError> {
         match message {
             ChannelIn::Event {
                 event,
@@ -151,38 +199,6 @@ impl<A: Send + Sync + 'static, C: Channel<A>> GenServer for ChannelServer<A, C> 
         }
     }
 
-    async fn handle_info(
-        &self,
-        _myself: &Pid<Self>,
-        message: C::Info,
-        (socket, state): &mut Self::State,
-    ) -> Result<Flow, ProcessError> {
-        Ok(flow(
-            self.channel.handle_info(message, socket, state).await?,
-        ))
-    }
-
-    async fn terminate(
-        &self,
-        _myself: &Pid<Self>,
-        reason: &ExitReason,
-        (socket, state): &mut Self::State,
-    ) {
-        self.channel.terminate(reason, socket, state).await;
-        socket
-            .services
-            .pubsub
-            .unsubscribe(&socket.topic, socket.subscription);
-        let _ = socket.outbox.push_notice(Outbound::ChannelExit {
-            topic: socket.topic.clone(),
-            join_ref: socket.join_ref.clone(),
-            subscription: socket.subscription,
-            reason: reason.clone(),
-        });
-    }
-}
-
-impl<A: Send + Sync + 'static, C: Channel<A>> ChannelServer<A, C> {
     /// Subscribes the connection to the topic and reports the join.
     fn joined(
         &self,

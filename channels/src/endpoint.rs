@@ -5,9 +5,14 @@
 //! routes, and static files, all on one port, served by hyper with upgrades
 //! enabled. It also holds the node's PubSub, so `endpoint.broadcast(..)` works
 //! as `Endpoint.broadcast/3` does.
+//!
+//! Its life has two ends. Each HTTP connection is bounded by the rules of
+//! `http_connection.rs` (header and keep-alive timeouts, a cap on handshakes).
+//! When the endpoint stops, it drains (`drain.rs`): no new connections, the
+//! open sockets closed in batches with close code 1012 so that clients
+//! reconnect and rejoin, HTTP connections closed once their request is done.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -19,11 +24,14 @@ use futures::future::BoxFuture;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use runtime::process::ProcessSupervisor;
+use runtime::release::Stop;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
+use crate::connections::Connections;
+use crate::drain::{DrainConfig, DrainReport};
+use crate::http_connection::{self, HttpConfig, HttpConnections};
 use crate::message::Payload;
 use crate::metrics::Metrics;
 use crate::mount::{Mount, SocketConfig};
@@ -74,12 +82,23 @@ impl<S: Socket> MountedSocket for Arc<Mount<S>> {
 /// Mounts one socket once the endpoint's services are known.
 type Mounter = Box<dyn FnOnce(Arc<Services>) -> Box<dyn MountedSocket>>;
 
+/// Endpoint-wide settings: HTTP connection limits and the drain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointOptions {
+    /// Timeouts and bounds of HTTP connections.
+    pub http: HttpConfig,
+    /// How sockets are drained when the endpoint stops.
+    pub drain: DrainConfig,
+}
+
 /// Builds an [`Endpoint`].
 pub struct EndpointBuilder {
     services: Services,
     sockets: Vec<(String, Mounter)>,
     routes: HashMap<(Method, String), Handler>,
     static_dirs: Vec<(String, PathBuf)>,
+    static_files: HashMap<String, PathBuf>,
+    options: EndpointOptions,
 }
 
 impl EndpointBuilder {
@@ -122,10 +141,27 @@ impl EndpointBuilder {
         self
     }
 
-    /// Serves the files under `dir` at URLs starting with `prefix`.
+    /// Serves every file under `dir` at URLs starting with `prefix`: give it
+    /// a folder that holds only what pages load (a build output, `images/`),
+    /// never a source tree with `package.json` or `node_modules/`. Names
+    /// starting with a dot are never served.
     pub fn static_files(mut self, prefix: &str, dir: impl Into<PathBuf>) -> Self {
         self.static_dirs
             .push((prefix.trim_end_matches('/').to_string(), dir.into()));
+        self
+    }
+
+    /// Serves the one file `file` at the URL path `path` (e.g. the phoenix
+    /// client out of its npm package, without the rest of the package).
+    pub fn static_file(mut self, path: &str, file: impl Into<PathBuf>) -> Self {
+        self.static_files.insert(path.to_string(), file.into());
+        self
+    }
+
+    /// HTTP connection limits and drain settings (default:
+    /// [`EndpointOptions::default`]).
+    pub fn options(mut self, options: EndpointOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -137,11 +173,19 @@ impl EndpointBuilder {
             .into_iter()
             .map(|(path, mount)| (path, mount(services.clone())))
             .collect();
+        let http = Arc::new(HttpConnections::new(
+            self.options.http,
+            services.metrics.clone(),
+        ));
         Arc::new(Endpoint {
             services,
             sockets,
             routes: self.routes,
             static_dirs: self.static_dirs,
+            static_files: self.static_files,
+            http,
+            drain: self.options.drain,
+            hurry: watch::channel(false).0,
         })
     }
 }
@@ -152,6 +196,11 @@ pub struct Endpoint {
     sockets: HashMap<String, Box<dyn MountedSocket>>,
     routes: HashMap<(Method, String), Handler>,
     static_dirs: Vec<(String, PathBuf)>,
+    static_files: HashMap<String, PathBuf>,
+    http: Arc<HttpConnections>,
+    drain: DrainConfig,
+    /// Set by a second stop request: the drain closes what is left at once.
+    hurry: watch::Sender<bool>,
 }
 
 impl Endpoint {
@@ -162,6 +211,8 @@ impl Endpoint {
             sockets: Vec::new(),
             routes: HashMap::new(),
             static_dirs: Vec::new(),
+            static_files: HashMap::new(),
+            options: EndpointOptions::default(),
         }
     }
 
@@ -185,21 +236,40 @@ impl Endpoint {
         self.services.pubsub.broadcast(topic, event, payload);
     }
 
+    /// The endpoint's open socket connections (WebSocket and long poll).
+    pub fn connections(&self) -> &Connections {
+        &self.services.connections
+    }
+
     /// Binds `address`, logs `Running NAME at http://ADDRESS` (the line
     /// scripts and tests read the port from, when the port is 0), and serves
-    /// in a task until `shutdown` completes.
+    /// in a task until `stop` is requested; then drains, and a second request
+    /// finishes the drain at once.
     pub async fn spawn_on(
         self: Arc<Self>,
         name: &str,
         address: std::net::SocketAddr,
-        shutdown: impl Future<Output = ()> + Send + 'static,
+        stop: Stop,
     ) -> std::io::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
         let listener = TcpListener::bind(address).await?;
         tracing::info!("Running {name} at http://{}", listener.local_addr()?);
-        Ok(tokio::spawn(self.serve(listener, shutdown)))
+        let Stop {
+            requested,
+            requested_again,
+        } = stop;
+        let endpoint = self.clone();
+        let hurry = tokio::spawn(async move {
+            requested_again.await;
+            endpoint.finish_drain_now();
+        });
+        Ok(tokio::spawn(async move {
+            let served = self.serve(listener, requested).await;
+            hurry.abort();
+            served
+        }))
     }
 
-    /// Accepts connections until `shutdown` resolves.
+    /// Accepts connections until `shutdown` resolves, then drains ([`Self::drain`]).
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
@@ -217,23 +287,63 @@ impl Endpoint {
                         continue;
                     }
                 },
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
             let endpoint = self.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
+            tokio::spawn(http_connection::serve(
+                self.http.clone(),
+                stream,
+                peer,
+                move |request, peer| {
                     let endpoint = endpoint.clone();
-                    async move { Ok::<_, Infallible>(endpoint.handle(request, Some(peer)).await) }
-                });
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades();
-                if let Err(err) = connection.await {
-                    tracing::debug!(%err, "HTTP connection ended with an error");
-                }
-            });
+                    async move { endpoint.handle(request, Some(peer)).await }
+                },
+            ));
         }
+        // No new connections from here on.
+        drop(listener);
+        self.drain().await;
+        Ok(())
+    }
+
+    /// Drains the endpoint, as Phoenix's socket drainer does: refuses new
+    /// socket connections, closes the open ones in batches (close code 1012,
+    /// no `phx_close`: clients reconnect and rejoin), lets HTTP connections
+    /// finish their request and close, and waits for all of them within the
+    /// drain's deadline. [`Self::finish_drain_now`] closes the rest at once.
+    pub async fn drain(&self) -> DrainReport {
+        let started = tokio::time::Instant::now();
+        self.http.stop();
+        let mut hurry = self.hurry.subscribe();
+        let report = crate::drain::drain(
+            &self.services.connections,
+            &self.drain,
+            &self.services.metrics,
+            async move {
+                let _ = hurry.wait_for(|hurry| *hurry).await;
+            },
+        )
+        .await;
+        let grace = (started + self.drain.deadline)
+            .max(tokio::time::Instant::now() + std::time::Duration::from_secs(1));
+        if tokio::time::timeout_at(grace, self.http.all_closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!("HTTP connections still open after the drain; closing them");
+        }
+        tracing::info!(
+            "drained {} socket(s) in {:?}",
+            report.sockets,
+            started.elapsed()
+        );
+        report
+    }
+
+    /// A second stop request: the drain closes what is left at once.
+    pub fn finish_drain_now(&self) {
+        self.hurry.send_replace(true);
     }
 
     /// Answers one request.
@@ -245,6 +355,13 @@ impl Endpoint {
         let path = request.uri().path().to_string();
         if let Some((base, transport)) = path.rsplit_once('/') {
             if let Some(socket) = self.sockets.get(base) {
+                if self.services.connections.is_draining()
+                    && matches!(transport, "websocket" | "longpoll")
+                {
+                    // Stopping: the client reconnects to another node, or to
+                    // this one once it is back.
+                    return plain(StatusCode::SERVICE_UNAVAILABLE, "");
+                }
                 match (transport, request.method()) {
                     ("websocket", &Method::GET) => return socket.websocket(request, peer).await,
                     ("websocket", _) => return plain(StatusCode::METHOD_NOT_ALLOWED, ""),
@@ -268,6 +385,9 @@ impl Endpoint {
     }
 
     async fn static_file(&self, path: &str) -> Option<Response<Body>> {
+        if let Some(file) = self.static_files.get(path) {
+            return file_response(file).await;
+        }
         for (prefix, dir) in &self.static_dirs {
             // Whole path segments only: `/assets` serves `/assets/app.js`,
             // not `/assetsapp.js`.
@@ -285,25 +405,33 @@ impl Endpoint {
             } else {
                 file
             };
-            if let Ok(contents) = tokio::fs::read(&file).await {
-                let mime = mime_guess::from_path(&file).first_or_octet_stream();
-                return Some(
-                    Response::builder()
-                        .header(header::CONTENT_TYPE, mime.as_ref())
-                        .body(Full::new(Bytes::from(contents)))
-                        .expect("static response parts are valid"),
-                );
+            if let Some(response) = file_response(&file).await {
+                return Some(response);
             }
         }
         None
     }
 }
 
-/// `dir` joined with a URL path, or `None` if the path tries to leave `dir`.
+/// A file's contents with its MIME type, or `None` if it cannot be read.
+async fn file_response(file: &Path) -> Option<Response<Body>> {
+    let contents = tokio::fs::read(file).await.ok()?;
+    let mime = mime_guess::from_path(file).first_or_octet_stream();
+    Some(
+        Response::builder()
+            .header(header::CONTENT_TYPE, mime.as_ref())
+            .body(Full::new(Bytes::from(contents)))
+            .expect("static response parts are valid"),
+    )
+}
+
+/// `dir` joined with a URL path, or `None` if the path tries to leave `dir`
+/// or names a hidden file (`.env`, `.git/…`).
 fn safe_join(dir: &Path, url_path: &str) -> Option<PathBuf> {
     let mut out = dir.to_path_buf();
     for component in Path::new(url_path.trim_start_matches('/')).components() {
         match component {
+            Component::Normal(part) if part.as_encoded_bytes().starts_with(b".") => return None,
             Component::Normal(part) => out.push(part),
             Component::CurDir => {}
             _ => return None,
@@ -325,5 +453,7 @@ mod tests {
         );
         assert_eq!(safe_join(dir, "/../etc/passwd"), None);
         assert_eq!(safe_join(dir, "/a/../../b"), None);
+        assert_eq!(safe_join(dir, "/.env"), None);
+        assert_eq!(safe_join(dir, "/js/.git/config"), None);
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! - Behaviours: [`socket::Socket`] (connect, id, routes) and
 //!   [`channel::Channel`] (join, handle_in, handle_out, handle_info, terminate).
-//! - Server: [`endpoint`] (hyper), [`transport`] (WebSocket, long poll),
+//! - Server: [`endpoint`] (hyper), [`http_connection`] (timeouts and bounds of
+//!   one HTTP connection), [`drain`] (closing the sockets when the node stops,
+//!   over the [`connections`] table), [`transport`] (WebSocket, long poll),
 //!   [`session`] (one connection's protocol state), [`channel_server`] (one
 //!   joined channel as a lightweight process), [`outbox`], [`pubsub`] with the
 //!   fastlane, [`services`], [`metrics`], [`mount`] (per-socket settings).
@@ -11,14 +13,19 @@
 //! - Security: [`token`] (Phoenix.Token-style) and [`secret`].
 //! - [`testing`]: a `ChannelCase`-like test kit; [`client`]: a Rust client.
 //! - [`hello_sockets`]: the book's app, run by `bin/hello_sockets.rs`.
-//! - [`console_commands`]: `pubsub.*` commands for a node's console.
+//! - [`console_commands`]: `pubsub.*` commands for a node's console;
+//!   [`endpoint_args`]: the endpoint's limits as command-line options.
 
 pub mod channel;
 pub mod channel_server;
 pub mod client;
+pub mod connections;
 pub mod console_commands;
+pub mod drain;
 pub mod endpoint;
+pub mod endpoint_args;
 pub mod hello_sockets;
+pub mod http_connection;
 pub mod message;
 pub mod metrics;
 pub mod mount;

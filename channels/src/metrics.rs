@@ -97,15 +97,20 @@ impl Metrics {
 
     /// Adds one to a counter (`Statix.increment(name, 1, tags: …)`).
     pub fn increment(&self, name: &str, tags: &[(&str, &str)]) {
+        self.increment_by(name, 1, tags);
+    }
+
+    /// Adds `n` to a counter (`Statix.increment(name, n, tags: …)`).
+    pub fn increment_by(&self, name: &str, n: u64, tags: &[(&str, &str)]) {
         *self
             .inner
             .registry
             .lock()
             .counters
             .entry(key(name, tags))
-            .or_default() += 1;
+            .or_default() += n;
         if let Some(client) = &self.inner.statsd {
-            let mut metric = client.count_with_tags(name, 1);
+            let mut metric = client.count_with_tags(name, i64::try_from(n).unwrap_or(i64::MAX));
             for (k, v) in tags {
                 metric = metric.with_tag(k, v);
             }

@@ -38,6 +38,9 @@ pub struct SocketConfig {
     pub longpoll_window: Duration,
     /// A long-poll session with no GET for this long is closed, its channels stopped.
     pub longpoll_session_timeout: Duration,
+    /// Largest long-poll `POST` body; a larger one is answered 413 unread.
+    /// phoenix.js sends at most 100 messages per `POST`.
+    pub longpoll_max_body_bytes: usize,
 }
 
 impl Default for SocketConfig {
@@ -54,6 +57,7 @@ impl Default for SocketConfig {
             longpoll: false,
             longpoll_window: Duration::from_secs(10),
             longpoll_session_timeout: Duration::from_secs(20),
+            longpoll_max_body_bytes: 2 << 20,
         }
     }
 }

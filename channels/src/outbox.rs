@@ -16,7 +16,6 @@ use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
 use parking_lot::Mutex;
-use runtime::ExitReason;
 
 use crate::message::Ref;
 use crate::pubsub::SubscriberId;
@@ -39,6 +38,13 @@ pub enum CloseReason {
     RateLimited,
     /// The server is shutting down (close 1001).
     ServerShutdown,
+    /// The node is restarting and drains its sockets (close 1012, "service
+    /// restart"): clients reconnect and rejoin, as after Phoenix's drainer.
+    Restart,
+    /// The client broke the WebSocket protocol: a reserved opcode or RSV bit,
+    /// an unmasked frame, a bad continuation, an oversized or fragmented
+    /// control frame (close 1002).
+    Protocol(String),
 }
 
 impl CloseReason {
@@ -50,6 +56,8 @@ impl CloseReason {
             CloseReason::Overflow | CloseReason::RateLimited => 1008,
             CloseReason::TooLarge(_) => 1009,
             CloseReason::ServerShutdown => 1001,
+            CloseReason::Restart => 1012,
+            CloseReason::Protocol(_) => 1002,
         }
     }
 
@@ -63,6 +71,8 @@ impl CloseReason {
             CloseReason::TooLarge(why) => why.clone(),
             CloseReason::RateLimited => "rate limit exceeded".into(),
             CloseReason::ServerShutdown => "server shutdown".into(),
+            CloseReason::Restart => "service restart".into(),
+            CloseReason::Protocol(why) => why.clone(),
         };
         truncate_utf8(text, 123)
     }
@@ -93,8 +103,9 @@ pub enum Outbound {
         /// Which join it was: a replaced channel's late notice must not remove
         /// its successor, which may even reuse the join ref.
         subscription: SubscriberId,
-        /// Why; clean reasons become `phx_close`, crashes `phx_error`.
-        reason: ExitReason,
+        /// Whether the channel stopped itself cleanly (`phx_close`); any
+        /// other end becomes `phx_error`, which makes the client rejoin.
+        closed: bool,
     },
 }
 

@@ -1,13 +1,16 @@
 //! What every connection and channel of an endpoint shares: PubSub, the
 //! supervisors channel processes and async-reply tasks run under, the signer,
-//! and metrics. One `Arc<Services>` per endpoint; each mounted socket and each
+//! metrics, and the table of open connections the drain walks. One `Arc<Services>` per endpoint; each mounted socket and each
 //! joined channel holds a pointer to it instead of copies of each piece.
+
+use std::sync::Arc;
 
 use runtime::process::ProcessSupervisor;
 use runtime::server::StartError;
 use runtime::task::{TaskSupervisor, TaskSupervisorOptions};
 use tokio::sync::OnceCell;
 
+use crate::connections::Connections;
 use crate::metrics::Metrics;
 use crate::pubsub::PubSub;
 use crate::token::Signer;
@@ -18,6 +21,8 @@ pub struct Services {
     pub(crate) supervisor: ProcessSupervisor,
     pub(crate) signer: Option<Signer>,
     pub(crate) metrics: Metrics,
+    /// The open socket connections, for the drain.
+    pub(crate) connections: Arc<Connections>,
     tasks: OnceCell<TaskSupervisor>,
 }
 
@@ -29,6 +34,7 @@ impl Services {
             supervisor,
             signer: None,
             metrics: Metrics::local(),
+            connections: Arc::default(),
             tasks: OnceCell::new(),
         }
     }

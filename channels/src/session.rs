@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use runtime::log_text::bounded;
 use runtime::ExitReason;
 use serde_json::{json, Value};
 
@@ -51,6 +52,17 @@ pub struct Session<S: Socket> {
     rate: RateWindow,
     /// Counted in the `sockets_connected` gauge until shut down.
     connected: bool,
+    /// The [`Warned`] kinds this connection has logged.
+    warned: u8,
+}
+
+/// Warnings a connection logs once (bits of `Session::warned`).
+struct Warned;
+
+impl Warned {
+    const RATE_LIMITED: u8 = 1;
+    const TOO_MANY_CHANNELS: u8 = 2;
+    const UNMATCHED_TOPIC: u8 = 4;
 }
 
 impl<S: Socket> Session<S> {
@@ -81,6 +93,7 @@ impl<S: Socket> Session<S> {
             .gauge_add("sockets_connected", 1, &[("socket", socket)]);
         Session {
             connected: true,
+            warned: 0,
             mount,
             assigns: Arc::new(assigns),
             serializer,
@@ -134,7 +147,7 @@ impl<S: Socket> Session<S> {
             Ok(frame) => {
                 let _ = self.outbox.push_frame_from_owner(frame);
             }
-            Err(err) => tracing::warn!(topic = %reply.topic, %err, "reply not sent"),
+            Err(err) => tracing::warn!(topic = %bounded(&reply.topic), %err, "reply not sent"),
         }
     }
 
@@ -150,7 +163,7 @@ impl<S: Socket> Session<S> {
             Ok(frame) => {
                 let _ = self.outbox.push_frame_from_owner(frame);
             }
-            Err(err) => tracing::warn!(%topic, %err, "{event} not sent"),
+            Err(err) => tracing::warn!(topic = %bounded(topic), %err, "{event} not sent"),
         }
     }
 
@@ -167,18 +180,37 @@ impl<S: Socket> Session<S> {
         if self.rate.count <= limit {
             return true;
         }
-        if self.rate.count > limit.saturating_mul(2) {
+        if self.rate.count > limit.saturating_mul(2) && !self.outbox.is_closing() {
             tracing::warn!(
                 limit,
                 "closing connection: more than twice the message rate limit"
             );
             self.outbox.close(CloseReason::RateLimited);
+        } else if self.warn_once(Warned::RATE_LIMITED) {
+            tracing::warn!(
+                limit,
+                "rate limiting a connection: messages past the limit get error replies"
+            );
         }
         false
     }
 
-    /// Handles one message from the client.
+    /// Whether this connection has not yet logged warning `kind` (and now has):
+    /// a client repeating what got it refused costs one log line, not one per
+    /// message.
+    fn warn_once(&mut self, kind: u8) -> bool {
+        let first = self.warned & kind == 0;
+        self.warned |= kind;
+        first
+    }
+
+    /// Handles one message from the client. Once the connection is closing
+    /// (a limit tripped, a drain, a disconnect), messages are dropped unread:
+    /// what a client sends after it was cut off costs nothing.
     pub async fn handle_message(&mut self, message: Message) {
+        if self.outbox.is_closing() {
+            return;
+        }
         if !self.within_rate() {
             if message.msg_ref.is_some() {
                 self.reply(
@@ -300,13 +332,19 @@ impl<S: Socket> Session<S> {
             ..
         } = message;
         let Some(route) = self.mount.routes.find(&topic).cloned() else {
-            tracing::warn!(%topic, socket = self.mount.handler.name(), "ignoring unmatched topic");
+            if self.warn_once(Warned::UNMATCHED_TOPIC) {
+                tracing::warn!(topic = %bounded(&topic), socket = self.mount.handler.name(), "ignoring unmatched topic");
+            } else {
+                tracing::debug!(topic = %bounded(&topic), "ignoring unmatched topic");
+            }
             self.unmatched(msg_ref, &topic);
             return;
         };
         let max = self.mount.config.max_channels;
         if !self.channels.contains_key(&topic) && self.channels.len() >= max {
-            tracing::warn!(%topic, max, "refusing join: too many channels on one connection");
+            if self.warn_once(Warned::TOO_MANY_CHANNELS) {
+                tracing::warn!(topic = %bounded(&topic), max, "refusing join: too many channels on one connection");
+            }
             self.reply(
                 join_ref,
                 msg_ref,
@@ -339,11 +377,17 @@ impl<S: Socket> Session<S> {
             async_running: Default::default(),
             max_async: self.mount.config.max_async_replies_per_channel,
             current_ref: msg_ref.clone(),
+            stopping_itself: false,
         };
-        let params = payload.as_json().map(filter_params).unwrap_or(Value::Null);
+        // Logged, so bounded: a client chooses its join params.
+        let params = payload
+            .as_json()
+            .map(|p| bounded(&filter_params(p).to_string()).to_string())
+            .unwrap_or_default();
+        let shown_topic = bounded(&topic);
         match route.start(&self.mount.services.supervisor, socket, payload) {
             Err(err) => {
-                tracing::error!(%topic, %err, "could not start channel");
+                tracing::error!(topic = %shown_topic, %err, "could not start channel");
                 self.reply(
                     join_ref.clone(),
                     msg_ref,
@@ -357,7 +401,7 @@ impl<S: Socket> Session<S> {
                     self.count_join(route.name(), "success");
                     tracing::info!(
                         channel = route.name(),
-                        "JOINED {topic} in {:?}\n  Parameters: {params}",
+                        "JOINED {shown_topic} in {:?}\n  Parameters: {params}",
                         started.elapsed()
                     );
                     self.reply(join_ref.clone(), msg_ref, &topic, Status::Ok, reply);
@@ -375,7 +419,7 @@ impl<S: Socket> Session<S> {
                     self.count_join(route.name(), "fail");
                     tracing::info!(
                         channel = route.name(),
-                        "REFUSED JOIN {topic} in {:?}\n  Parameters: {params}",
+                        "REFUSED JOIN {shown_topic} in {:?}\n  Parameters: {params}",
                         started.elapsed()
                     );
                     self.reply(join_ref.clone(), msg_ref, &topic, Status::Error, reply);
@@ -384,7 +428,7 @@ impl<S: Socket> Session<S> {
                     self.count_join(route.name(), "crash");
                     tracing::error!(
                         channel = route.name(),
-                        "JOIN CRASHED {topic} in {:?}\n  Parameters: {params}",
+                        "JOIN CRASHED {shown_topic} in {:?}\n  Parameters: {params}",
                         started.elapsed()
                     );
                     self.reply(
@@ -403,13 +447,15 @@ impl<S: Socket> Session<S> {
     }
 
     /// A channel process exited: drop it and tell the client, unless it was
-    /// already replaced or dropped.
+    /// already replaced or dropped. `closed`: the channel stopped itself
+    /// cleanly (`phx_close`, the client forgets the channel); otherwise
+    /// `phx_error`, and phoenix.js rejoins.
     pub fn channel_exited(
         &mut self,
         topic: &str,
         join_ref: &Ref,
         subscription: SubscriberId,
-        reason: &ExitReason,
+        closed: bool,
     ) {
         if self
             .channels
@@ -421,11 +467,7 @@ impl<S: Socket> Session<S> {
         if let Some(joined) = self.channels.remove(topic) {
             self.count_left(joined.channel);
         }
-        let event = if reason.is_normal() {
-            events::CLOSE
-        } else {
-            events::ERROR
-        };
+        let event = if closed { events::CLOSE } else { events::ERROR };
         self.push(join_ref, topic, event);
     }
 

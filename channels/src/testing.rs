@@ -424,10 +424,10 @@ impl<S: Socket> TestSocket<S> {
                     topic,
                     join_ref,
                     subscription,
-                    reason,
+                    closed,
                 } => self
                     .session
-                    .channel_exited(&topic, &join_ref, subscription, &reason),
+                    .channel_exited(&topic, &join_ref, subscription, closed),
             }
         }
     }

@@ -31,6 +31,7 @@ async fn start(config: SocketConfig, metrics: Metrics) -> SocketAddr {
         metrics,
         tasks: None,
         pipeline: None,
+        options: Default::default(),
     }
     .endpoint();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -56,6 +56,7 @@ async fn start_web(inventory: InventoryRef) -> (SocketAddr, PubSub) {
         config: SocketConfig::default(),
         metrics: Metrics::local(),
         assets_dir: default_assets_dir(),
+        options: Default::default(),
     }
     .endpoint();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -173,7 +174,33 @@ async fn static_files_and_health_are_served() {
     assert_eq!(health.body, "ok");
 
     assert_eq!(get(address, "/assets/nope.js").await.status, 404);
-    assert_eq!(get(address, "/assets/../Cargo.toml").await.status, 400);
+    assert_eq!(
+        get(address, "/assets/js/../../Cargo.toml").await.status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn only_the_files_the_page_loads_are_public() {
+    let (address, _) = start_web(start_inventory(demo_snapshot()).await.into()).await;
+    // They exist in the assets folder, but the page does not load them.
+    for private in [
+        "/assets/package.json",
+        "/assets/package-lock.json",
+        "/assets/node_modules/phoenix/package.json",
+        "/assets/node_modules/phoenix/priv/static/phoenix.js",
+        "/assets/node_modules/.package-lock.json",
+        "/assets/phoenix.js",
+        "/assets/phoenix.cjs.js.map",
+        "/images/../package.json",
+    ] {
+        let status = get(address, private).await.status;
+        assert!(
+            status == 404 || status == 400,
+            "{private} is answered {status}"
+        );
+    }
+    assert!(default_assets_dir().join("package.json").is_file());
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use channels::endpoint_args::EndpointArgs;
 use channels::hello_sockets::{HelloSockets, Pipeline};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
@@ -75,6 +76,8 @@ struct Cli {
     /// Send StatsD metrics (DogStatsD tags) to this UDP address, e.g. 127.0.0.1:8125.
     #[arg(long, env = "STATSD_ADDR", global = true)]
     statsd: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    endpoint: EndpointArgs,
 }
 
 #[derive(Subcommand)]
@@ -176,7 +179,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let channels = ProcessSupervisor::lookup(CHANNELS)
         .await
         .ok_or("the channel supervisor did not start")?;
-    let config = SocketConfig {
+    let config = cli.endpoint.socket_config(SocketConfig {
         heartbeat_timeout: Duration::from_millis(cli.heartbeat_timeout_ms),
         allowed_origins: cli
             .allowed_origins
@@ -186,7 +189,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             .collect(),
         read_buffer_bytes: cli.read_buffer_bytes,
         ..Default::default()
-    };
+    });
     let metrics = match cli.statsd {
         Some(address) => Metrics::statsd(address)?,
         None => Metrics::local(),
@@ -210,6 +213,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         metrics,
         tasks: Some(tasks),
         pipeline: Some(pipeline),
+        options: cli.endpoint.options(),
     }
     .endpoint();
     let http_port = match &start {
@@ -219,6 +223,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     // What stops the web server: a named node's shutdown, or for an unnamed
     // server SIGINT or SIGTERM, caught from before it reports its address.
+    // The server then drains its sockets; a second request finishes at once.
     let stop = release::stop_requested(node.as_ref())?;
     let server = match http_port {
         Some(port) => {

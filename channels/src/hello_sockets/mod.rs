@@ -41,7 +41,7 @@ pub use stats_socket::{StatsChannel, StatsSocket, SLOW_PING};
 pub use user_socket::UserSocket;
 pub use wildcard_channel::WildcardChannel;
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, EndpointOptions};
 use crate::metrics::Metrics;
 use crate::mount::SocketConfig;
 use crate::pubsub::PubSub;
@@ -65,6 +65,8 @@ pub struct HelloSockets {
     pub tasks: Option<TaskSupervisor>,
     /// The chapter 6 pipeline, fed by `POST /pipeline?user_id=N` when present.
     pub pipeline: Option<Pipeline>,
+    /// HTTP connection limits and drain settings.
+    pub options: EndpointOptions,
 }
 
 /// The hello_sockets endpoint with local-only metrics.
@@ -82,6 +84,7 @@ pub fn endpoint(
         metrics: Metrics::local(),
         tasks: None,
         pipeline: None,
+        options: EndpointOptions::default(),
     }
     .endpoint()
 }
@@ -98,6 +101,7 @@ impl HelloSockets {
             metrics,
             tasks,
             pipeline,
+            options,
         } = self;
         let token_signer = signer.clone();
         let user_socket = SocketConfig {
@@ -106,6 +110,7 @@ impl HelloSockets {
         };
         let page_metrics = metrics.clone();
         let mut builder = Endpoint::builder(pubsub, supervisor)
+            .options(options)
             .signer(signer.clone())
             .metrics(metrics)
             .socket("/socket", UserSocket::new(signer.clone()), user_socket)

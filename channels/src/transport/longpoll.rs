@@ -11,6 +11,18 @@
 //! - A session nobody polls for the session timeout (20 s) closes, and its
 //!   channels stop.
 //!
+//! A `POST` body is bounded (`SocketConfig::longpoll_max_body_bytes`): a larger
+//! one is answered HTTP 413 and nothing of it is decoded; one that does not
+//! arrive within the poll window, 408. A batch is decoded a slice at a time,
+//! each slice handled by the session before the next is decoded, so the
+//! session's message-rate limit stops a flood after twice the limit instead of
+//! after the whole body, and a large batch never holds a worker thread for
+//! long. A session that is closing (a limit, a drain) handles nothing more.
+//!
+//! The session is registered with the endpoint, so a drain closes it: its
+//! pending poll is answered `{"status":410}` ("session gone"), which makes
+//! phoenix.js reconnect and rejoin its channels.
+//!
 //! A session is one task that owns the [`Session`] and the outbox, exactly as
 //! a WebSocket connection task does; HTTP requests talk to it through a
 //! command queue. The token is the session id signed with the endpoint's secret.
@@ -21,9 +33,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use parking_lot::Mutex;
+use runtime::log_text::bounded;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -39,10 +52,14 @@ use crate::socket::{ConnectInfo, Socket, Transport};
 /// The salt of long-poll session tokens.
 const TOKEN_SALT: &str = "phoenix.longpoll";
 
+/// Messages of a `POST` handed to the session at a time: small enough that
+/// the rate limit stops a flood soon and no batch holds a worker for long.
+const DISPATCH_SLICE: usize = 64;
+
 /// What an HTTP request asks of a session's task.
 enum Command {
-    /// Handle these messages, then answer.
-    Dispatch(Vec<Message>, oneshot::Sender<()>),
+    /// Handle these messages, then answer whether the session is still open.
+    Dispatch(Vec<Message>, oneshot::Sender<bool>),
     /// Answer with frames as soon as there are any, or with none after the window.
     Poll(oneshot::Sender<Vec<String>>),
 }
@@ -118,26 +135,7 @@ pub(crate) async fn serve<S: Socket>(
             }
         }
         (&Method::GET, None) => new_session(mount, request, peer).await,
-        (&Method::POST, Some((_, commands))) => {
-            let serializer = mount_serializer(&request);
-            let limit = mount.config.max_frame_bytes.saturating_mul(16);
-            let body = match Limited::new(request.into_body(), limit).collect().await {
-                Ok(body) => body.to_bytes(),
-                Err(_) => return json_response(json!({"status": 413})),
-            };
-            let messages = match decode_batch(serializer, &body) {
-                Ok(messages) => messages,
-                Err(reason) => {
-                    tracing::warn!(%reason, "long poll: malformed message");
-                    return json_response(json!({"status": 400, "reason": reason}));
-                }
-            };
-            let (tx, rx) = oneshot::channel();
-            if commands.send(Command::Dispatch(messages, tx)).is_err() || rx.await.is_err() {
-                return json_response(json!({"status": 410}));
-            }
-            json_response(json!({"status": 200}))
-        }
+        (&Method::POST, Some((_, commands))) => publish(&mount, request, commands).await,
         (&Method::POST, None) => json_response(json!({"status": 410})),
         _ => super::plain(StatusCode::METHOD_NOT_ALLOWED, ""),
     }
@@ -150,17 +148,94 @@ fn mount_serializer(request: &Request<Incoming>) -> Serializer {
     Serializer::from_vsn(vsn.as_deref()).unwrap_or(Serializer::V2)
 }
 
-/// One frame, or NDJSON: one frame per line.
-fn decode_batch(serializer: Serializer, body: &[u8]) -> Result<Vec<Message>, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
-    text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            serializer
-                .decode(&Frame::Text(line.to_string().into()))
-                .map_err(|e| e.to_string())
-        })
-        .collect()
+/// Answers a `POST`: reads the bounded body, then hands its messages to the
+/// session a slice at a time.
+async fn publish<S: Socket>(
+    mount: &Mount<S>,
+    request: Request<Incoming>,
+    commands: mpsc::UnboundedSender<Command>,
+) -> Response<Body> {
+    let serializer = mount_serializer(&request);
+    let limit = mount.config.longpoll_max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return too_large(limit);
+    }
+    let collected = tokio::time::timeout(
+        mount.config.longpoll_window,
+        Limited::new(request.into_body(), limit).collect(),
+    )
+    .await;
+    let body = match collected {
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(err)) if err.is::<LengthLimitError>() => return too_large(limit),
+        Ok(Err(err)) => {
+            tracing::debug!(%err, "long poll: the request body could not be read");
+            return status_response(StatusCode::BAD_REQUEST, json!({"status": 400}));
+        }
+        Err(_) => {
+            return status_response(
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"status": 408, "reason": "request body not received in time"}),
+            )
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return malformed("body is not UTF-8".into());
+    };
+    let mut lines = text.lines().filter(|line| !line.trim().is_empty());
+    loop {
+        let mut messages = Vec::with_capacity(DISPATCH_SLICE);
+        for line in lines.by_ref().take(DISPATCH_SLICE) {
+            match serializer.decode(&Frame::Text(line.to_string().into())) {
+                Ok(message) => messages.push(message),
+                Err(err) => {
+                    // The messages before it were handled, as a WebSocket
+                    // handles the frames before a malformed one.
+                    dispatch(&commands, messages).await;
+                    return malformed(err.to_string());
+                }
+            }
+        }
+        if messages.is_empty() {
+            return json_response(json!({"status": 200}));
+        }
+        if !dispatch(&commands, messages).await {
+            // The session closed (a limit, a drain): the rest is not read.
+            return json_response(json!({"status": 410}));
+        }
+    }
+}
+
+/// Hands messages to the session; `false` once it is closed or closing.
+async fn dispatch(commands: &mpsc::UnboundedSender<Command>, messages: Vec<Message>) -> bool {
+    if messages.is_empty() {
+        return true;
+    }
+    let (tx, rx) = oneshot::channel();
+    commands.send(Command::Dispatch(messages, tx)).is_ok() && rx.await.unwrap_or(false)
+}
+
+fn status_response(status: StatusCode, body: Value) -> Response<Body> {
+    let mut response = json_response(body);
+    *response.status_mut() = status;
+    response
+}
+
+fn too_large(limit: usize) -> Response<Body> {
+    status_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({"status": 413, "reason": format!("request body larger than {limit} bytes")}),
+    )
+}
+
+fn malformed(reason: String) -> Response<Body> {
+    tracing::warn!(reason = %bounded(&reason), "long poll: malformed message");
+    json_response(json!({"status": 400, "reason": bounded(&reason).to_string()}))
 }
 
 async fn new_session<S: Socket>(
@@ -206,6 +281,13 @@ async fn run<S: Socket>(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let outbox = Arc::new(Outbox::new(mount.config.max_outbound_bytes));
+    let registration = mount
+        .services
+        .connections
+        .register(&outbox, mount.handler.name());
+    if registration.is_none() {
+        outbox.close(CloseReason::Restart);
+    }
     let mut session = Session::new(mount.clone(), assigns, serializer, outbox.clone());
     let window = mount.config.longpoll_window;
     let idle_limit = mount.config.longpoll_session_timeout;
@@ -225,7 +307,7 @@ async fn run<S: Socket>(
                     for message in messages {
                         session.handle_message(message).await;
                     }
-                    let _ = done.send(());
+                    let _ = done.send(!outbox.is_closing());
                 }
                 Some(Command::Poll(poll)) => {
                     last_poll = Instant::now();
@@ -247,8 +329,8 @@ async fn run<S: Socket>(
                             Outbound::Frame(Frame::Binary(_)) => {
                                 tracing::warn!("long poll: a binary frame cannot be delivered; dropped");
                             }
-                            Outbound::ChannelExit { topic, join_ref, subscription, reason, } => {
-                                session.channel_exited(&topic, &join_ref, subscription, &reason);
+                            Outbound::ChannelExit { topic, join_ref, subscription, closed } => {
+                                session.channel_exited(&topic, &join_ref, subscription, closed);
                             }
                         }
                     }
@@ -276,6 +358,7 @@ async fn run<S: Socket>(
     mount.longpoll_sessions.sessions.lock().remove(&id);
     session.shutdown();
     outbox.close(CloseReason::ServerShutdown);
+    drop(registration);
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

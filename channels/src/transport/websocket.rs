@@ -17,6 +17,7 @@ use futures::{SinkExt, StreamExt};
 use http::{header, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use runtime::log_text::bounded;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -102,6 +103,14 @@ async fn run<S: Socket>(
     )
     .await;
     let outbox = Arc::new(Outbox::new(mount.config.max_outbound_bytes));
+    // Held until the close frame is out; `None` while the endpoint drains.
+    let registration = mount
+        .services
+        .connections
+        .register(&outbox, mount.handler.name());
+    if registration.is_none() {
+        outbox.close(CloseReason::Restart);
+    }
     let timeout = mount.config.heartbeat_timeout;
     let mut session = Session::new(mount, assigns, serializer, outbox.clone());
     // One timer for the connection's life, moved only when it fires: a fresh
@@ -113,7 +122,6 @@ async fn run<S: Socket>(
     let close = loop {
         tokio::select! {
             incoming = stream.next() => {
-                last_frame = Instant::now();
                 let frame = match incoming {
                     Some(Ok(WsMessage::Text(text))) => Frame::Text(text),
                     Some(Ok(WsMessage::Binary(data))) => Frame::Binary(data),
@@ -134,14 +142,21 @@ async fn run<S: Socket>(
                     }
                     None => break None,
                     Some(Err(err)) => {
-                        tracing::debug!(%err, "WebSocket read failed");
-                        break protocol_close(&err);
+                        let close = protocol_close(&err);
+                        match &close {
+                            Some(reason) => tracing::warn!("closing connection: {}", reason.text()),
+                            None => tracing::debug!(%err, "WebSocket read failed"),
+                        }
+                        break close;
                     }
                 };
                 match serializer.decode(&frame) {
-                    Ok(message) => session.handle_message(message).await,
+                    Ok(message) => {
+                        last_frame = Instant::now();
+                        session.handle_message(message).await;
+                    }
                     Err(err) => {
-                        tracing::warn!(%err, "closing connection: malformed frame");
+                        tracing::warn!(err = %bounded(&err.to_string()), "closing connection: malformed frame");
                         break Some(CloseReason::Malformed(err.to_string()));
                     }
                 }
@@ -166,7 +181,7 @@ async fn run<S: Socket>(
                     heartbeat.as_mut().reset(deadline);
                     continue;
                 }
-                tracing::info!("closing connection: no frame for {timeout:?}");
+                tracing::info!("closing connection: no message for {timeout:?}");
                 break Some(CloseReason::HeartbeatTimeout);
             }
         }
@@ -186,16 +201,34 @@ async fn run<S: Socket>(
         // A client that does not read may not take the close frame either.
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.close(Some(frame))).await;
     }
+    drop(registration);
 }
 
-/// A read error that deserves a close frame (bad UTF-8, oversized frame).
+/// A read error that deserves a close frame: bad UTF-8 (1007), an oversized
+/// frame (1009), a broken protocol rule (1002). A dropped connection does not.
 fn protocol_close(err: &tokio_tungstenite::tungstenite::Error) -> Option<CloseReason> {
+    use tokio_tungstenite::tungstenite::error::ProtocolError as P;
     use tokio_tungstenite::tungstenite::Error;
     match err {
         Error::Utf8(_) => Some(CloseReason::Malformed(
             "text frame is not valid UTF-8".into(),
         )),
         Error::Capacity(e) => Some(CloseReason::TooLarge(format!("frame too large: {e}"))),
+        Error::Protocol(
+            violation @ (P::NonZeroReservedBits
+            | P::UnmaskedFrameFromClient
+            | P::FragmentedControlFrame
+            | P::ControlFrameTooBig
+            | P::UnknownControlFrameType(_)
+            | P::UnknownDataFrameType(_)
+            | P::UnexpectedContinueFrame
+            | P::ExpectedFragment(_)
+            | P::InvalidOpcode(_)
+            | P::InvalidCloseSequence
+            | P::ReceivedAfterClosing),
+        ) => Some(CloseReason::Protocol(format!(
+            "protocol error: {violation}"
+        ))),
         _ => None,
     }
 }
@@ -213,8 +246,8 @@ async fn write_batch<S: Socket>(
                 topic,
                 join_ref,
                 subscription,
-                reason,
-            } => session.channel_exited(&topic, &join_ref, subscription, &reason),
+                closed,
+            } => session.channel_exited(&topic, &join_ref, subscription, closed),
         }
     }
     stream.flush().await

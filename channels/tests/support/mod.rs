@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary that includes the kit uses part of it
 //! A real hello_sockets server on a loopback port, and a raw WebSocket client
 //! that sends and reads frames exactly as they are on the wire.
 //!
@@ -9,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use channels::endpoint::Endpoint;
-use channels::hello_sockets;
+use channels::endpoint::{Endpoint, EndpointOptions};
+use channels::hello_sockets::HelloSockets;
+use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
 use channels::secret;
@@ -33,11 +35,15 @@ use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 /// test waits this long.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A hello_sockets endpoint serving on `127.0.0.1:<free port>` until dropped.
+/// A hello_sockets endpoint serving on `127.0.0.1:<free port>` until dropped
+/// or [`Server::stop`]ped.
 pub struct Server {
     pub addr: SocketAddr,
     pub endpoint: Arc<Endpoint>,
-    _stop: oneshot::Sender<()>,
+    /// Where its channel processes run.
+    pub channels: ProcessSupervisor,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Server {
@@ -48,28 +54,67 @@ impl Server {
 
     /// A server whose sockets use `config`.
     pub async fn with_config(config: SocketConfig) -> Server {
+        Server::with_options(config, EndpointOptions::default()).await
+    }
+
+    /// A server whose sockets use `config`, with these connection limits and
+    /// drain settings.
+    pub async fn with_options(config: SocketConfig, options: EndpointOptions) -> Server {
         let supervisor = ProcessSupervisor::start(ProcessSupervisorOptions::default())
             .await
             .expect("the channel supervisor starts");
-        let endpoint = hello_sockets::endpoint(
-            PubSub::new(),
-            supervisor,
-            Signer::new(secret::generate()),
+        let endpoint = HelloSockets {
+            pubsub: PubSub::new(),
+            supervisor: supervisor.clone(),
+            signer: Signer::new(secret::generate()),
             config,
-        );
+            metrics: Metrics::local(),
+            tasks: None,
+            pipeline: None,
+            options,
+        }
+        .endpoint();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port is free");
         let addr = listener.local_addr().expect("the listener has an address");
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(endpoint.clone().serve(listener, async move {
+        let served = tokio::spawn(endpoint.clone().serve(listener, async move {
             let _ = stopped.await;
         }));
         Server {
             addr,
             endpoint,
-            _stop: stop,
+            channels: supervisor,
+            stop: Some(stop),
+            served: Some(served),
         }
+    }
+
+    /// Asks the endpoint to stop (it drains); returns at once.
+    pub fn request_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Stops the endpoint and waits until it has drained (bounded).
+    pub async fn stop(&mut self) {
+        self.request_stop();
+        if let Some(served) = self.served.take() {
+            tokio::time::timeout(Duration::from_secs(60), served)
+                .await
+                .expect("the endpoint drains within its deadline")
+                .expect("the serving task does not panic")
+                .expect("serving ends cleanly");
+        }
+    }
+
+    /// The raw TCP stream of a fresh connection.
+    pub async fn tcp(&self) -> TcpStream {
+        TcpStream::connect(self.addr)
+            .await
+            .expect("the server accepts")
     }
 
     /// `ws://127.0.0.1:<port><path_and_query>`.
@@ -206,6 +251,12 @@ async fn http_get(addr: SocketAddr, path_and_query: &str) -> (u16, String) {
 /// One raw WebSocket connection.
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl From<WebSocketStream<MaybeTlsStream<TcpStream>>> for Client {
+    fn from(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        Client { ws }
+    }
 }
 
 /// A frame as the client saw it.

@@ -19,6 +19,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use channels::endpoint_args::EndpointArgs;
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
@@ -53,6 +54,8 @@ struct Cli {
     /// Static files (js, css, images, node_modules/phoenix); default: the crate's assets/.
     #[arg(long, env = "STORE_ASSETS_DIR", global = true)]
     assets_dir: Option<PathBuf>,
+    #[command(flatten)]
+    endpoint: EndpointArgs,
 }
 
 #[derive(Subcommand)]
@@ -131,9 +134,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 supervisor: app.channels.clone(),
                 inventory: InventoryRef::Named(store_app::sneakers23::INVENTORY.into()),
                 signer,
-                config: SocketConfig::default(),
+                config: cli.endpoint.socket_config(SocketConfig::default()),
                 metrics: Metrics::local(),
                 assets_dir: cli.assets_dir.clone().unwrap_or_else(default_assets_dir),
+                options: cli.endpoint.options(),
             }
             .endpoint();
             let address = SocketAddr::new(cli.host, port);

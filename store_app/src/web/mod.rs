@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use channels::endpoint::Endpoint;
+use channels::endpoint::{Endpoint, EndpointOptions};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
@@ -125,12 +125,15 @@ pub struct StoreWeb {
     /// The static files: `js/`, `css/`, `images/` and `node_modules/phoenix`
     /// (usually [`default_assets_dir`]).
     pub assets_dir: PathBuf,
+    /// HTTP connection limits and drain settings.
+    pub options: EndpointOptions,
 }
 
 impl StoreWeb {
-    /// The endpoint: `GET /`, `GET /health`, `/product_socket`, `/assets/*`
-    /// (including `/assets/phoenix.min.js`) and `/images/*` (the catalogue's
-    /// image paths).
+    /// The endpoint: `GET /`, `GET /health`, `/product_socket`, `/assets/js/*`,
+    /// `/assets/css/*`, `/assets/phoenix.min.js` (from the npm package) and
+    /// `/images/*` (the catalogue's image paths); nothing else of the assets
+    /// folder is public.
     pub fn endpoint(self) -> Arc<Endpoint> {
         let StoreWeb {
             pubsub,
@@ -140,6 +143,7 @@ impl StoreWeb {
             config,
             metrics,
             assets_dir,
+            options,
         } = self;
         let phoenix_js = assets_dir.join(PHOENIX_JS_DIR);
         if !phoenix_js.join("phoenix.min.js").is_file() {
@@ -157,6 +161,7 @@ impl StoreWeb {
             rendered: Mutex::new(None),
         });
         Endpoint::builder(pubsub, supervisor)
+            .options(options)
             .signer(signer)
             .metrics(metrics)
             .socket(PRODUCT_SOCKET_PATH, ProductSocket, socket_config)
@@ -168,8 +173,10 @@ impl StoreWeb {
             .route(Method::GET, "/health", |_request| async {
                 plain(StatusCode::OK, "ok")
             })
-            .static_files("/assets", &assets_dir)
-            .static_files("/assets", phoenix_js)
+            // Only what the page loads: never package.json or node_modules/.
+            .static_files("/assets/js", assets_dir.join("js"))
+            .static_files("/assets/css", assets_dir.join("css"))
+            .static_file("/assets/phoenix.min.js", phoenix_js.join("phoenix.min.js"))
             .static_files("/images", assets_dir.join("images"))
             .build()
     }

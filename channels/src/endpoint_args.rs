@@ -1,0 +1,125 @@
+//! The endpoint's limits and drain settings as command-line options, shared
+//! by every binary that serves an endpoint (`hello_sockets`, `sneakers23`):
+//! flatten [`EndpointArgs`] into the binary's `clap` arguments and each option
+//! shows in its `--help`, with an environment variable beside it.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::drain::DrainConfig;
+use crate::endpoint::EndpointOptions;
+use crate::http_connection::HttpConfig;
+use crate::mount::SocketConfig;
+
+/// Drain and connection limits of an endpoint (defaults: Phoenix's drainer,
+/// nginx-like HTTP timeouts).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Connection limits and draining")]
+pub struct EndpointArgs {
+    /// On stop, close open sockets in batches of this many (close code 1012:
+    /// clients reconnect and rejoin).
+    #[arg(long, env = "DRAIN_BATCH_SIZE", default_value_t = DrainConfig::default().batch_size, global = true)]
+    pub drain_batch_size: usize,
+    /// Milliseconds between two drain batches.
+    #[arg(long, env = "DRAIN_BATCH_INTERVAL_MS", default_value_t = millis(DrainConfig::default().batch_interval), global = true)]
+    pub drain_batch_interval_ms: u64,
+    /// Milliseconds the whole drain may take; the rest is then closed at once
+    /// (as it is by a second stop request).
+    #[arg(long, env = "DRAIN_DEADLINE_MS", default_value_t = millis(DrainConfig::default().deadline), global = true)]
+    pub drain_deadline_ms: u64,
+    /// Milliseconds a client has to send a request's headers, from its first
+    /// byte (or from the connect, for a connection's first request).
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_MS", default_value_t = millis(HttpConfig::default().header_read_timeout), global = true)]
+    pub http_header_timeout_ms: u64,
+    /// Milliseconds a kept-alive HTTP connection may wait for its next request.
+    #[arg(long, env = "HTTP_KEEP_ALIVE_TIMEOUT_MS", default_value_t = millis(HttpConfig::default().keep_alive_timeout), global = true)]
+    pub http_keep_alive_timeout_ms: u64,
+    /// Connections that may be waiting for their first request at once; more
+    /// are closed as soon as they are accepted.
+    #[arg(long, env = "MAX_HANDSHAKES", default_value_t = HttpConfig::default().max_handshakes, global = true)]
+    pub max_handshakes: usize,
+    /// Largest long-poll POST body in bytes; a larger one is answered 413.
+    #[arg(long, env = "LONGPOLL_MAX_BODY_BYTES", default_value_t = SocketConfig::default().longpoll_max_body_bytes, global = true)]
+    pub longpoll_max_body_bytes: usize,
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+impl EndpointArgs {
+    /// The endpoint-wide settings.
+    pub fn options(&self) -> EndpointOptions {
+        EndpointOptions {
+            http: HttpConfig {
+                header_read_timeout: Duration::from_millis(self.http_header_timeout_ms),
+                keep_alive_timeout: Duration::from_millis(self.http_keep_alive_timeout_ms),
+                max_handshakes: self.max_handshakes,
+            },
+            drain: DrainConfig {
+                batch_size: self.drain_batch_size,
+                batch_interval: Duration::from_millis(self.drain_batch_interval_ms),
+                deadline: Duration::from_millis(self.drain_deadline_ms),
+            },
+        }
+    }
+
+    /// `config` with the per-socket limits set here.
+    pub fn socket_config(&self, config: SocketConfig) -> SocketConfig {
+        SocketConfig {
+            longpoll_max_body_bytes: self.longpoll_max_body_bytes,
+            ..config
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    }
+
+    #[test]
+    fn the_defaults_are_the_libraries_defaults() {
+        let cli = Cli::parse_from(["app"]);
+        assert_eq!(cli.endpoint.options(), EndpointOptions::default());
+        assert_eq!(
+            cli.endpoint
+                .socket_config(SocketConfig::default())
+                .longpoll_max_body_bytes,
+            SocketConfig::default().longpoll_max_body_bytes
+        );
+    }
+
+    #[test]
+    fn options_set_every_setting() {
+        let cli = Cli::parse_from([
+            "app",
+            "--drain-batch-size",
+            "5",
+            "--drain-batch-interval-ms",
+            "100",
+            "--drain-deadline-ms",
+            "1000",
+            "--http-header-timeout-ms",
+            "200",
+            "--http-keep-alive-timeout-ms",
+            "300",
+            "--max-handshakes",
+            "7",
+        ]);
+        let options = cli.endpoint.options();
+        assert_eq!(options.drain.batch_size, 5);
+        assert_eq!(options.drain.batch_interval, Duration::from_millis(100));
+        assert_eq!(options.drain.deadline, Duration::from_secs(1));
+        assert_eq!(options.http.header_read_timeout, Duration::from_millis(200));
+        assert_eq!(options.http.keep_alive_timeout, Duration::from_millis(300));
+        assert_eq!(options.http.max_handshakes, 7);
+    }
+}
