@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the phoenix.js tests (tests/js/*.test.mjs) against a real hello_sockets
-# server (the store page test starts its own sneakers23 node): builds the binary (incremental), installs the npm packages if they are
+# server (the store page and restart tests start their own nodes): builds the binary (incremental), installs the npm packages if they are
 # missing, starts the server on a free loopback port (it binds port 0 and logs
 # the port it got) with a random secret_key_base for this run only, runs
 # `node --test`, stops the server, and exits with the tests' status.
@@ -18,6 +18,8 @@ else
   bin="${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets"
 fi
 if [[ "$bin" != /* ]]; then bin="$root/$bin"; fi
+# The restart test starts (and stops) its own named hello_sockets node.
+export HELLO_SOCKETS_BIN="$bin"
 # The store page test (store_page.test.mjs) starts its own sneakers23 node.
 if [[ -z "${SNEAKERS23_BIN:-}" ]]; then
   cargo build --locked -p store_app --bin sneakers23
