@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connections::Registration;
+use crate::outbox::{CloseReason, Outbox};
 use crate::pubsub::PubSub;
 use crate::services::Services;
 use crate::socket::{Routes, Socket};
@@ -112,6 +114,21 @@ impl<S: Socket> Mount<S> {
     /// This socket's settings.
     pub fn config(&self) -> &SocketConfig {
         &self.config
+    }
+
+    /// Registers a new connection's outbox with the endpoint for the
+    /// connection's life, so that a drain can close it. While the endpoint
+    /// drains, there is no registration and the connection is closed at once
+    /// (1012), as the drain would have closed it.
+    pub(crate) fn register(&self, outbox: &Arc<Outbox>) -> Option<Registration> {
+        let registration = self
+            .services
+            .connections
+            .register(outbox, self.handler.name());
+        if registration.is_none() {
+            outbox.close(CloseReason::Restart);
+        }
+        registration
     }
 }
 

@@ -23,7 +23,7 @@ use channels::token::Signer;
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
 use runtime::{ExitReason, ProcessError};
 use serde_json::{json, Value};
-use support::{ok, Received, Server, WAIT};
+use support::{Received, Server, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -145,13 +145,20 @@ impl Rooms {
         let url = format!("ws://{}/socket/websocket?vsn=2.0.0", self.addr);
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let mut client = support::Client::from(ws);
+        client.join(topic).await;
         client
-            .exchange(
-                json!(["1", "1", topic, "phx_join", {}]),
-                ok(json!("1"), json!("1"), topic, json!({})),
-            )
-            .await;
-        client
+    }
+
+    /// Waits for the drain to finish; the sockets it counted.
+    async fn drained(&mut self) -> u64 {
+        tokio::time::timeout(WAIT, &mut self.served)
+            .await
+            .expect("the drain finishes once everything is closed")
+            .unwrap()
+            .unwrap();
+        self.endpoint
+            .metrics()
+            .counter(SOCKETS_DRAINED, &[("socket", "RoomSocket")])
     }
 
     async fn terminated(&mut self) -> (String, ExitReason) {
@@ -209,18 +216,7 @@ async fn a_stop_closes_sockets_with_1012_without_phx_close_and_runs_terminate() 
             ("room:2".to_string(), ExitReason::Shutdown)
         ]
     );
-    tokio::time::timeout(WAIT, &mut rooms.served)
-        .await
-        .expect("the drain finishes")
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        rooms
-            .endpoint
-            .metrics()
-            .counter(SOCKETS_DRAINED, &[("socket", "RoomSocket")]),
-        2
-    );
+    assert_eq!(rooms.drained().await, 2);
     // The listener is gone: nobody connects to a stopped node.
     assert!(tokio::net::TcpStream::connect(rooms.addr).await.is_err());
 }
@@ -267,18 +263,7 @@ async fn sockets_are_drained_in_batches_and_a_second_request_closes_the_rest() {
         assert!(!events(&frames).contains(&"phx_close"), "{frames:?}");
         assert!(matches!(end, Received::Close(Some((1012, _)))), "{end:?}");
     }
-    tokio::time::timeout(WAIT, &mut rooms.served)
-        .await
-        .expect("the drain finishes once everything is closed")
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        rooms
-            .endpoint
-            .metrics()
-            .counter(SOCKETS_DRAINED, &[("socket", "RoomSocket")]),
-        5
-    );
+    assert_eq!(rooms.drained().await, 5);
 }
 
 /// A raw HTTP request on a fresh connection: the status and the body.
@@ -337,12 +322,7 @@ async fn a_pending_long_poll_is_answered_session_gone_so_the_client_rejoins() {
 async fn channels_stopped_by_their_supervisor_are_errored_never_closed() {
     let mut server = Server::start().await;
     let mut client = server.connect_v2().await;
-    client
-        .exchange(
-            json!(["1", "1", "ping", "phx_join", {}]),
-            ok(json!("1"), json!("1"), "ping", json!({})),
-        )
-        .await;
+    client.join("ping").await;
     // The node's supervision tree goes down around a live connection.
     server.channels.stop().await;
     client

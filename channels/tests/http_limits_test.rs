@@ -96,12 +96,7 @@ async fn a_slowloris_and_a_silent_client_are_cut_while_others_are_served() {
     let (status, _) = server.get("/processes").await;
     assert_eq!(status, 200);
     let mut client = server.connect_v2().await;
-    client
-        .exchange(
-            json!(["1", "1", "ping", "phx_join", {}]),
-            ok(json!("1"), json!("1"), "ping", json!({})),
-        )
-        .await;
+    client.join("ping").await;
 
     assert!(
         until_closed(&mut silent).await.is_empty(),

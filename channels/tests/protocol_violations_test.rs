@@ -44,12 +44,7 @@ async fn close_after(server: &Server, raw: &[u8]) -> (u16, String) {
 async fn each_protocol_violation_is_closed_with_1002_and_a_reason() {
     let server = Server::start().await;
     let mut bystander = server.connect_v2().await;
-    bystander
-        .exchange(
-            json!(["1", "1", "ping", "phx_join", {}]),
-            ok(json!("1"), json!("1"), "ping", json!({})),
-        )
-        .await;
+    bystander.join("ping").await;
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("a reserved data opcode (3)", masked(0x83, b"")),

@@ -281,13 +281,8 @@ async fn run<S: Socket>(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let outbox = Arc::new(Outbox::new(mount.config.max_outbound_bytes));
-    let registration = mount
-        .services
-        .connections
-        .register(&outbox, mount.handler.name());
-    if registration.is_none() {
-        outbox.close(CloseReason::Restart);
-    }
+    // Held until the connection is closed.
+    let registration = mount.register(&outbox);
     let mut session = Session::new(mount.clone(), assigns, serializer, outbox.clone());
     let window = mount.config.longpoll_window;
     let idle_limit = mount.config.longpoll_session_timeout;

@@ -103,14 +103,8 @@ async fn run<S: Socket>(
     )
     .await;
     let outbox = Arc::new(Outbox::new(mount.config.max_outbound_bytes));
-    // Held until the close frame is out; `None` while the endpoint drains.
-    let registration = mount
-        .services
-        .connections
-        .register(&outbox, mount.handler.name());
-    if registration.is_none() {
-        outbox.close(CloseReason::Restart);
-    }
+    // Held until the connection is closed.
+    let registration = mount.register(&outbox);
     let timeout = mount.config.heartbeat_timeout;
     let mut session = Session::new(mount, assigns, serializer, outbox.clone());
     // One timer for the connection's life, moved only when it fires: a fresh

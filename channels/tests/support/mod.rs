@@ -363,6 +363,15 @@ impl Client {
         self.expect(expected).await;
     }
 
+    /// Joins `topic` with join ref and ref "1", asserting the ok reply.
+    pub async fn join(&mut self, topic: &str) {
+        self.exchange(
+            json!(["1", "1", topic, "phx_join", {}]),
+            ok(json!("1"), json!("1"), topic, json!({})),
+        )
+        .await;
+    }
+
     /// Sends a heartbeat with `msg_ref` and asserts that its reply is the next
     /// frame: everything the server queued before is already read.
     pub async fn heartbeat(&mut self, msg_ref: &str) {
