@@ -11,7 +11,10 @@
 //! (the channel stopped itself cleanly: leave, or a callback's stop) or
 //! `phx_error` (anything else, which phoenix.js answers by rejoining) after
 //! everything the channel sent before. As in Phoenix's `Channel.Server`, a
-//! `:shutdown` from outside never closes the channel on the client.
+//! `:shutdown` from outside never closes the channel on the client. A process
+//! killed before `terminate` could run (its supervisor crashed, a shutdown
+//! timed out) leaves the notice when its state is dropped: the client is never
+//! left with a channel that looks joined but is gone.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -72,6 +75,41 @@ pub enum JoinOutcome {
     Refused(Value),
 }
 
+/// A joined channel process's state: the socket, the channel's own state,
+/// and whether the connection was told that the channel ended.
+pub struct Joined<A, I, S> {
+    pub(crate) socket: ChannelSocket<A, I>,
+    pub(crate) state: S,
+    notified: bool,
+}
+
+impl<A, I, S> Joined<A, I, S> {
+    /// Queues the exit notice, once.
+    fn notify_exit(&mut self, closed: bool) {
+        if std::mem::replace(&mut self.notified, true) {
+            return;
+        }
+        let socket = &self.socket;
+        socket
+            .services
+            .pubsub
+            .unsubscribe(&socket.topic, socket.subscription);
+        let _ = socket.outbox.push_notice(Outbound::ChannelExit {
+            topic: socket.topic.clone(),
+            join_ref: socket.join_ref.clone(),
+            subscription: socket.subscription,
+            closed,
+        });
+    }
+}
+
+impl<A, I, S> Drop for Joined<A, I, S> {
+    /// Killed without `terminate`: the connection still hears of it (`phx_error`).
+    fn drop(&mut self) {
+        self.notify_exit(false);
+    }
+}
+
 /// `init`'s arguments.
 pub struct JoinArgs<A, I> {
     pub(crate) socket: ChannelSocket<A, I>,
@@ -81,7 +119,7 @@ pub struct JoinArgs<A, I> {
 
 impl<A: Send + Sync + 'static, C: Channel<A>> GenServer for ChannelServer<A, C> {
     type Args = JoinArgs<A, C::Info>;
-    type State = (ChannelSocket<A, C::Info>, C::State);
+    type State = Joined<A, C::Info, C::State>;
     type Call = ();
     type Reply = ();
     type Cast = ChannelIn;
@@ -113,7 +151,7 @@ impl<A: Send + Sync + 'static, C: Channel<A>> GenServer for ChannelServer<A, C> 
         &self,
         _myself: &Pid<Self>,
         message: ChannelIn,
-        (socket, state): &mut Self::State,
+        Joined { socket, state, .. }: &mut Self::State,
     ) -> Result<Flow, ProcessError> {
         let next = self.cast(message, socket, state).await?;
         socket.stopping_itself = matches!(next, Flow::Stop(_));
@@ -124,30 +162,19 @@ impl<A: Send + Sync + 'static, C: Channel<A>> GenServer for ChannelServer<A, C> 
         &self,
         _myself: &Pid<Self>,
         message: C::Info,
-        (socket, state): &mut Self::State,
+        Joined { socket, state, .. }: &mut Self::State,
     ) -> Result<Flow, ProcessError> {
         let next = flow(self.channel.handle_info(message, socket, state).await?);
         socket.stopping_itself = matches!(next, Flow::Stop(_));
         Ok(next)
     }
 
-    async fn terminate(
-        &self,
-        _myself: &Pid<Self>,
-        reason: &ExitReason,
-        (socket, state): &mut Self::State,
-    ) {
-        self.channel.terminate(reason, socket, state).await;
-        socket
-            .services
-            .pubsub
-            .unsubscribe(&socket.topic, socket.subscription);
-        let _ = socket.outbox.push_notice(Outbound::ChannelExit {
-            topic: socket.topic.clone(),
-            join_ref: socket.join_ref.clone(),
-            subscription: socket.subscription,
-            closed: socket.stopping_itself && reason.is_normal(),
-        });
+    async fn terminate(&self, _myself: &Pid<Self>, reason: &ExitReason, joined: &mut Self::State) {
+        self.channel
+            .terminate(reason, &joined.socket, &mut joined.state)
+            .await;
+        let closed = joined.socket.stopping_itself && reason.is_normal();
+        joined.notify_exit(closed);
     }
 }
 
@@ -207,7 +234,7 @@ impl<A: Send + Sync + 'static, C: Channel<A>> ChannelServer<A, C> {
         state: C::State,
         reply: Value,
         outcome: oneshot::Sender<JoinOutcome>,
-    ) -> (ChannelSocket<A, C::Info>, C::State) {
+    ) -> Joined<A, C::Info, C::State> {
         let intercepts = self.channel.intercepts();
         socket.services.pubsub.subscribe_fastlane(
             &socket.topic,
@@ -221,7 +248,11 @@ impl<A: Send + Sync + 'static, C: Channel<A>> ChannelServer<A, C> {
             },
         );
         let _ = outcome.send(JoinOutcome::Joined(reply));
-        (socket, state)
+        Joined {
+            socket,
+            state,
+            notified: false,
+        }
     }
 }
 

@@ -243,7 +243,7 @@ impl<S: Socket> TestSocket<S> {
             .session
             .channel_pid::<C>(&channel.topic)
             .unwrap_or_else(|| panic!("{} is not joined with that channel type", channel.topic));
-        pid.inspect(|(_, state)| state.clone())
+        pid.inspect(|joined| joined.state.clone())
             .await
             .expect("the channel process answers")
     }

@@ -330,3 +330,16 @@ async fn channels_stopped_by_their_supervisor_are_errored_never_closed() {
         .await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn channels_killed_with_their_crashed_supervisor_are_errored_too() {
+    let mut server = Server::start().await;
+    let mut client = server.connect_v2().await;
+    client.join("ping").await;
+    // A crash, not a stop: the children are killed without their terminate.
+    server.channels.actor().kill();
+    client
+        .expect(json!(["1", "1", "ping", "phx_error", {}]))
+        .await;
+    server.stop().await;
+}
