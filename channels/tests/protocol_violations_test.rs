@@ -79,3 +79,35 @@ async fn each_protocol_violation_is_closed_with_1002_and_a_reason() {
         )
         .await;
 }
+
+#[tokio::test]
+async fn frames_sent_right_behind_the_upgrade_request_are_not_lost() {
+    use tokio::io::AsyncReadExt;
+    let server = Server::start().await;
+    let mut tcp = server.tcp().await;
+    // The handshake and a join in one write: hyper reads both, and the
+    // WebSocket must start with what hyper read past the request.
+    let join = json!(["1", "1", "ping", "phx_join", {}]).to_string();
+    let mut bytes = format!(
+        "GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes();
+    bytes.extend(masked(0x81, join.as_bytes()));
+    tcp.write_all(&bytes).await.unwrap();
+    let mut received = Vec::new();
+    let expected = r#"["1","1","ping","phx_reply",{"response":{},"status":"ok"}]"#;
+    let read = async {
+        let mut chunk = [0u8; 1024];
+        while !String::from_utf8_lossy(&received).contains(expected) {
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&received));
+            received.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(support::WAIT, read)
+        .await
+        .expect("the join is answered");
+    assert!(String::from_utf8_lossy(&received).starts_with("HTTP/1.1 101"));
+}

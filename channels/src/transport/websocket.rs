@@ -10,7 +10,9 @@
 //! zero-filled on first read and would cost every idle connection 128 KiB.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -18,6 +20,8 @@ use http::{header, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use runtime::log_text::bounded;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -25,6 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
+use super::coalesce::Coalesce;
 use super::{connect, plain, Body, Connected};
 use crate::mount::Mount;
 use crate::outbox::{Batch, CloseReason, Outbound, Outbox};
@@ -84,7 +89,14 @@ pub(crate) async fn serve<S: Socket>(
         .expect("static response parts are valid")
 }
 
-type Stream = WebSocketStream<super::coalesce::Coalesce<TokioIo<hyper::upgrade::Upgraded>>>;
+type Stream = WebSocketStream<Coalesce<Io>>;
+
+/// The connection under the WebSocket: the bare TCP stream when the endpoint's
+/// own server accepted it (its HTTP wrappers dropped), else hyper's upgraded IO.
+enum Io {
+    Tcp(TcpStream),
+    Upgraded(TokioIo<hyper::upgrade::Upgraded>),
+}
 
 /// The connection task.
 async fn run<S: Socket>(
@@ -96,12 +108,34 @@ async fn run<S: Socket>(
 ) {
     // Built here, not passed in: an async fn keeps its arguments for its whole
     // life, so a `Stream` argument moved into a local would be stored twice.
-    let mut stream: Stream = WebSocketStream::from_raw_socket(
-        super::coalesce::Coalesce::new(TokioIo::new(upgraded)),
-        Role::Server,
-        Some(config),
-    )
-    .await;
+    let mut stream: Stream = match crate::http_connection::into_tcp(upgraded) {
+        Ok((tcp, read_ahead)) if read_ahead.is_empty() => {
+            WebSocketStream::from_raw_socket(
+                Coalesce::new(Io::Tcp(tcp)),
+                Role::Server,
+                Some(config),
+            )
+            .await
+        }
+        // The client sent frames right behind its upgrade request.
+        Ok((tcp, read_ahead)) => {
+            WebSocketStream::from_partially_read(
+                Coalesce::new(Io::Tcp(tcp)),
+                read_ahead.to_vec(),
+                Role::Server,
+                Some(config),
+            )
+            .await
+        }
+        Err(upgraded) => {
+            WebSocketStream::from_raw_socket(
+                Coalesce::new(Io::Upgraded(TokioIo::new(upgraded))),
+                Role::Server,
+                Some(config),
+            )
+            .await
+        }
+    };
     let outbox = Arc::new(Outbox::new(mount.config.max_outbound_bytes));
     // Held until the connection is closed.
     let registration = mount.register(&outbox);
@@ -245,4 +279,44 @@ async fn write_batch<S: Socket>(
         }
     }
     stream.flush().await
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Io::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Io::Upgraded(io) => Pin::new(io).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => Pin::new(tcp).poll_flush(cx),
+            Io::Upgraded(io) => Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Io::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
+        }
+    }
 }
