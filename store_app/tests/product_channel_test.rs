@@ -16,8 +16,8 @@ use store_app::inventory::{
 };
 use store_app::model::Availability;
 use store_app::web::{
-    notify_item_stock_change, notify_product_released, product_topic, render_sizes, InventoryRef,
-    ProductSocket, StockLevel, StockNotice,
+    notify_item_stock_change, notify_memory_reloaded, notify_product_released, product_topic,
+    render_sizes, InventoryRef, ProductSocket, StockLevel, StockNotice,
 };
 
 fn demo_snapshot() -> Snapshot {
@@ -429,5 +429,55 @@ mod join_reply {
                 .assert_push("stock_change", json!({"item_id": 3, "level": "out"}))
                 .await;
         }
+    }
+}
+
+/// A node's memory loaded again from the store: its pages hear what changed.
+mod memory_reloaded {
+    use super::*;
+
+    #[tokio::test]
+    async fn releases_and_level_changes_are_told_and_nothing_else() {
+        let case = ChannelCase::new().await;
+        let before = complete_products();
+        let mut after = before.clone();
+        let soon = after.iter().position(|p| !p.product.released).unwrap();
+        after[soon].product.released = true;
+        let released = after
+            .iter()
+            .position(|p| p.product.released && p.product.id != after[soon].product.id)
+            .unwrap();
+        let items = &mut after[released].items;
+        let last = items.iter().position(|i| i.available_count == 1).unwrap();
+        items[last].available_count = 0;
+        let plenty = items.iter().position(|i| i.available_count >= 26).unwrap();
+        items[plenty].available_count -= 1;
+        let (last_id, plenty_id) = (items[last].item.id, items[plenty].item.id);
+        let mut soon_page = joined(&case, after[soon].product.id).await;
+        let mut released_page = joined(&case, after[released].product.id).await;
+
+        assert_eq!(notify_memory_reloaded(case.pubsub(), &before, &after), 2);
+
+        soon_page
+            .assert_push("released", json!({"size_html": render_sizes(&after[soon])}))
+            .await;
+        released_page
+            .assert_push("stock_change", json!({"item_id": last_id, "level": "out"}))
+            .await;
+        released_page
+            .refute_push("stock_change", json!({"item_id": plenty_id}))
+            .await;
+        soon_page.refute_push("stock_change", json!({})).await;
+    }
+
+    #[tokio::test]
+    async fn products_memory_did_not_hold_before_are_skipped() {
+        let case = ChannelCase::new().await;
+        let after = complete_products();
+        let mut page = joined(&case, after[0].product.id).await;
+        assert_eq!(notify_memory_reloaded(case.pubsub(), &[], &after), 0);
+        assert_eq!(notify_memory_reloaded(case.pubsub(), &after, &after), 0);
+        page.refute_push("stock_change", json!({})).await;
+        page.refute_push("released", json!({})).await;
     }
 }

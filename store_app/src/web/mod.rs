@@ -40,8 +40,8 @@ use runtime::process::ProcessSupervisor;
 pub use inventory_ref::{InventoryRef, InventoryUnavailable};
 pub use level::{StockLevel, HIGH_FROM, MEDIUM_FROM};
 pub use product_channel::{
-    notify_item_stock_change, notify_product_released, product_topic, ProductChannel, StockNotice,
-    RELEASED, STOCK_CHANGE, TOPIC_PREFIX,
+    notify_item_stock_change, notify_memory_reloaded, notify_product_released, product_topic,
+    ProductChannel, StockNotice, RELEASED, STOCK_CHANGE, TOPIC_PREFIX,
 };
 pub use product_socket::{ProductSocket, PRODUCT_SOCKET_PATH};
 pub use product_state::product_state;

@@ -10,8 +10,14 @@
 //! with the product's current state from this node's inventory server
 //! (`product_state.rs`); the page applies it, and is current again.
 //!
+//! When a node's memory is loaded again from the store,
+//! [`notify_memory_reloaded`] tells the pages joined on that node what the
+//! reload changed (changes the store made that were never announced).
+//!
 //! There is no global `Endpoint` as in Phoenix, so the functions take the
 //! node's [`PubSub`] explicitly.
+
+use std::collections::HashMap;
 
 use channels::channel::{Channel, ChannelSocket, HandleIn, Join, Reply};
 use channels::message::Payload;
@@ -166,4 +172,55 @@ pub fn notify_item_stock_change(
         }),
     );
     StockNotice::Broadcast(after)
+}
+
+/// Tells this node's pages (a local broadcast: every node reloads on its own)
+/// what differs between two loads of its memory: products released since,
+/// sizes whose level changed. Products and sizes `before` did not hold are
+/// skipped: no page could have joined them here (joins of a product memory
+/// does not hold are refused). Returns the number of notices sent.
+pub fn notify_memory_reloaded(
+    pubsub: &PubSub,
+    before: &[CompleteProduct],
+    after: &[CompleteProduct],
+) -> usize {
+    let previous: HashMap<u64, &CompleteProduct> =
+        before.iter().map(|p| (p.product.id, p)).collect();
+    let mut notices = 0;
+    for product in after {
+        let Some(old) = previous.get(&product.product.id) else {
+            continue;
+        };
+        let topic = product_topic(product.product.id);
+        if product.product.released && !old.product.released {
+            let size_html = render_sizes(product);
+            pubsub.local_broadcast(&topic, RELEASED, json!({ "size_html": size_html }));
+            notices += 1;
+        }
+        let old_counts: HashMap<u64, u32> = old
+            .items
+            .iter()
+            .map(|i| (i.item.id, i.available_count))
+            .collect();
+        for entry in &product.items {
+            let Some(&old_count) = old_counts.get(&entry.item.id) else {
+                continue;
+            };
+            let level = StockLevel::from_count(entry.available_count);
+            if level == StockLevel::from_count(old_count) {
+                continue;
+            }
+            pubsub.local_broadcast(
+                &topic,
+                STOCK_CHANGE,
+                json!({
+                    "product_id": product.product.id,
+                    "item_id": entry.item.id,
+                    "level": level.as_str(),
+                }),
+            );
+            notices += 1;
+        }
+    }
+    notices
 }
