@@ -283,7 +283,7 @@ test("SIGTERM to demo.sh stops every node by name, whatever pid the restart gave
 test("the pages' scripts reported nothing but their node being away or reloading", () => {
   const expected = [
     /^Error: connect ECONNREFUSED /, // reconnecting while the node is down
-    /^Error: socket hang up$/, // a connection attempt cut by the node stopping
+    /^Error: (socket hang up|read ECONNRESET)$/, // a request cut by the node stopping
     /^Channel join failed \d+ \{"reason":"product \d+ is not in this node's memory \(yet\)"\}$/,
   ]
   for (const page of pages) {

@@ -179,7 +179,7 @@ test("after a clean stop (sneakers23 stop) and a start on the same port, the pag
 test("the page's scripts reported nothing but its node being away or reloading", () => {
   const expected = [
     /^Error: connect ECONNREFUSED /, // reconnecting while the node is down
-    /^Error: socket hang up$/, // a connection attempt cut by the node stopping
+    /^Error: (socket hang up|read ECONNRESET)$/, // a request cut by the node stopping
     /^Channel join failed \d+ \{"reason":"product \d+ is not in this node's memory \(yet\)"\}$/, // rejoined before the reload
   ]
   const unexpected = page.errors.filter((e) => !expected.some((pattern) => pattern.test(e)))
