@@ -62,7 +62,7 @@ start_server() {
     LOG="$(mktemp)"
     # Per-connection info logs would cost the server CPU during the run.
     # shellcheck disable=SC2086 # SERVER_ARGS is a list of flags
-    RUST_LOG="${RUST_LOG:-warn,hello_sockets=info}" \
+    RUST_LOG="${RUST_LOG:-warn,hello_sockets=info,channels::endpoint=info}" \
         "$SERVER_BIN" --port 0 --heartbeat-timeout-ms 3600000 $SERVER_ARGS >"$LOG" 2>&1 &
     SERVER=$!
     PORT=""

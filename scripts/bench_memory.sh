@@ -32,7 +32,7 @@ ulimit -n "$(ulimit -Hn)"
 
 LOG="$(mktemp)"
 # Only the server's own lines: per-connection info logs cost CPU, not memory.
-RUST_LOG="${RUST_LOG:-warn,hello_sockets=info}" \
+RUST_LOG="${RUST_LOG:-warn,hello_sockets=info,channels::endpoint=info}" \
     "$BIN/hello_sockets" --port 0 --heartbeat-timeout-ms 3600000 $SERVER_ARGS >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill -INT "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -f "$LOG"' EXIT

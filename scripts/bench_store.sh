@@ -104,7 +104,7 @@ start_node() {
     shift 2
     # Info for the endpoint's address line; warn elsewhere (the control socket
     # logs every command at info, which would be 1,000 lines per run).
-    RUST_LOG="${RUST_LOG:-warn,sneakers23=info}" NO_COLOR=1 \
+    RUST_LOG="${RUST_LOG:-warn,sneakers23=info,channels::endpoint=info}" NO_COLOR=1 \
         "$NODE_BIN" start --name "$node" "$@" </dev/null >"$log" 2>&1 &
     PIDS+=("$!")
     local pid=$!

@@ -6,12 +6,17 @@
 #   web2@127.0.0.1   the app on http://127.0.0.1:4001   (WEB2_PORT)
 #
 # then back → web and web2 → back (transitive connections make the mesh), and
-# shows what each node sees. The web nodes share one SECRET_KEY_BASE (made
-# here unless set), so a token signed by one is valid on the other.
-# scripts/stop_all.sh stops them.
+# shows what each node sees. The nodes share one secret_key_base, so a token
+# signed by one is valid on the others and after a restart: SECRET_KEY_BASE if
+# set, else the file LOG_DIR/secret_key_base (made once, mode 0600, with
+# `hello_sockets gen-secret`). Each node's pid and start record are kept in
+# LOG_DIR (default log/): scripts/rolling_restart.sh restarts the nodes one at
+# a time, scripts/stop_all.sh stops them.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# shellcheck source=scripts/lib/node_records.sh
+source "$here/lib/node_records.sh"
 
 if [[ -z "${HELLO_SOCKETS_BIN:-}" ]]; then
   (cd "$root" && cargo build --quiet -p channels --bin hello_sockets)
@@ -21,10 +26,9 @@ if [[ -z "${HELLO_SOCKETS_BIN:-}" ]]; then
 fi
 bin="$HELLO_SOCKETS_BIN"
 
-if [[ -z "${SECRET_KEY_BASE:-}" ]]; then
-  SECRET_KEY_BASE="$("$bin" gen-secret)"
-  export SECRET_KEY_BASE
-fi
+log_dir="${LOG_DIR:-$root/log}"
+mkdir -p "$log_dir"
+ensure_secret_key_base_file "$log_dir" "$bin" gen-secret
 
 web_port="${WEB_PORT:-4000}"
 web2_port="${WEB2_PORT:-4001}"
@@ -61,6 +65,8 @@ A console on a running node (help lists the commands, Tab completes):
   $bin remote web@127.0.0.1
 The supervision tree of a node:
   $bin rpc web2@127.0.0.1 processes
+Restart the nodes one at a time (a deploy), the cluster staying up:
+  scripts/rolling_restart.sh
 Stop every node started by these scripts:
   scripts/stop_all.sh
 MSG

@@ -8,23 +8,36 @@
 # It installs the page's JavaScript client (the official `phoenix` npm package,
 # pinned in store_app/assets/package-lock.json), builds the node binary, starts
 # the nodes, connects them (back and app2 to app; the mesh is transitive),
-# seeds the store on its first start, and prints what to type. Ctrl-C stops
-# the nodes. Running it again while they run only prints the instructions;
-# a node that is already running is never started twice (and sled locks the
-# database to one process), so nothing can be corrupted.
+# seeds the store on its first start, and prints what to type. Running it
+# again while they run only prints the instructions; a node that is already
+# running is never started twice (and sled locks the database to one
+# process), so nothing can be corrupted.
+#
+# The nodes run in the background, each with its pid and start record in
+# LOG_DIR (NAME.pid, NAME.cmd: see scripts/lib/node_records.sh), so that
+# scripts/rolling_restart.sh can restart them one at a time while the demo
+# runs. A node that exits does not end the demo: it runs until Ctrl-C (or
+# SIGTERM), then stops the nodes by name, whatever pid each has by then.
+# They share one secret_key_base: SECRET_KEY_BASE if set, else the file
+# LOG_DIR/secret_key_base (made once, mode 0600).
 #
 # Environment: DATA_DIR (default data/sneakers23), PORT (4000), PORT2 (4001),
-# LOG_DIR (log/).
+# LOG_DIR (log/); NODE_NAME_DIR, NODE_COOKIE_DIR and RELEASE_COOKIE are passed
+# to the nodes (a private cluster: its own name directory and cookie);
+# SNEAKERS23_BIN=path uses that binary instead of building one.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+source "$root/scripts/lib/node_records.sh"
 
 data_dir="${DATA_DIR:-$root/data/sneakers23}"
 port="${PORT:-4000}"
 port2="${PORT2:-4001}"
 log_dir="${LOG_DIR:-$root/log}"
-bin="${CARGO_TARGET_DIR:-$root/target}/debug/sneakers23"
-[[ "$bin" == /* ]] || bin="$root/$bin"
+# The script's settings, not the nodes': the binary would read DATA_DIR and
+# PORT as its own, and every node would try to own the database.
+unset DATA_DIR PORT PORT2
+export NO_COLOR=1
 
 # ---- the page's JavaScript client: node + npm, then `npm ci` ----
 source "$root/scripts/ensure_npm.sh"
@@ -35,8 +48,14 @@ if [[ ! -f "$assets/node_modules/phoenix/priv/static/phoenix.min.js" \
   (cd "$assets" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-echo "== cargo build (sneakers23)"
-cargo build --quiet -p store_app --bin sneakers23
+if [[ -n "${SNEAKERS23_BIN:-}" ]]; then
+  bin="$SNEAKERS23_BIN"
+else
+  echo "== cargo build (sneakers23)"
+  cargo build --quiet -p store_app --bin sneakers23
+  bin="${CARGO_TARGET_DIR:-$root/target}/debug/sneakers23"
+fi
+[[ "$bin" == /* ]] || bin="$root/$bin"
 
 instructions() {
   cat <<MSG
@@ -52,6 +71,9 @@ Or attach a console to it (help lists every command; Tab completes):
   back> inventory.products
   back> inventory.sell 13
   back> store.status
+
+Restart the nodes one at a time, as a deploy would (the pages stay live):
+  scripts/rolling_restart.sh
 
 Logs: ${log_dir#"$root"/}/{app,app2,back}.log
 MSG
@@ -77,38 +99,79 @@ if running app@127.0.0.1; then
 fi
 
 mkdir -p "$log_dir" "$(dirname "$data_dir")"
-pids=()
+log_dir="$(cd "$log_dir" && pwd)"
+data_dir="$(cd "$(dirname "$data_dir")" && pwd)/$(basename "$data_dir")"
+ensure_secret_key_base_file "$log_dir" random_secret
+
+# The demo's nodes, by short name (their log, pid and start record names),
+# in the order they are stopped: the store's owner last.
+nodes=(back app2 app)
+
+# stop_node SHORT: `sneakers23 stop` by name (whatever pid the node has now:
+# rolling_restart.sh replaces them), else SIGTERM then SIGKILL to the pid in
+# its pid file. (It runs in a signal trap, where a bare `return` would return
+# the interrupted `wait`'s status: every return here says its status.)
+stop_node() {
+  local short="$1" node="$1@127.0.0.1" pid=""
+  [[ -f "$log_dir/$short.pid" ]] && pid="$(cat "$log_dir/$short.pid")"
+  if node_record_read "$log_dir" "$short" 2>/dev/null; then
+    node="$record_node"
+    if node_record_run stop "$node" --timeout 30 >/dev/null 2>&1; then
+      rm -f "$log_dir/$short.pid"
+      echo "stopped $node"
+      return 0
+    fi
+    node_record_is_running "$pid" || pid=""
+  elif [[ -n "$pid" ]] && ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q sneakers23; then
+    pid=""
+  fi
+  if [[ -z "$pid" ]] || ! kill -0 "$pid" 2>/dev/null; then
+    rm -f "$log_dir/$short.pid"
+    return 0
+  fi
+  echo "$node did not stop on request: SIGTERM to pid $pid" >&2
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "$node still runs after 10 s: SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$log_dir/$short.pid"
+  echo "stopped $node"
+}
+
 stop_nodes() {
   trap - INT TERM EXIT
   echo
   echo "== stopping the nodes"
-  for node in back@127.0.0.1 app2@127.0.0.1 app@127.0.0.1; do
-    "$bin" stop "$node" >/dev/null 2>&1 || true
+  for short in "${nodes[@]}"; do
+    stop_node "$short"
   done
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
 }
+# Until the nodes are up, any exit (a node that did not start) stops them.
 trap stop_nodes INT TERM EXIT
 
-# start NAME LOG ARGS...: starts a node in the background and waits until its
-# console answers (bounded: 30 s).
+# start SHORT ARGS...: starts SHORT@127.0.0.1 in the background (its start
+# record and pid file in LOG_DIR) and waits until its console answers
+# (bounded: 30 s).
 start() {
-  local node="$1" log="$log_dir/$2.log"
-  shift 2
+  local short="$1" node="$1@127.0.0.1" log="$log_dir/$1.log"
+  shift
   if running "$node"; then
     echo "$node is already running"
-    return
+    return 0
   fi
-  echo "--- $(date -u +%FT%TZ) start $node $*" >>"$log"
-  NO_COLOR=1 "$bin" start --name "$node" "$@" </dev/null >>"$log" 2>&1 &
-  local pid=$!
-  pids+=("$pid")
+  node_record_write "$log_dir" "$short" "$bin" start --name "$node" "$@"
+  node_record_read "$log_dir" "$short"
+  node_record_launch "$log_dir" "$short"
+  local pid="$launched_pid"
   for _ in $(seq 1 300); do
     if running "$node"; then
-      echo "started $node"
-      return
+      echo "started $node (pid $pid)"
+      return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "$node did not start; the end of $log:" >&2
@@ -122,9 +185,9 @@ start() {
 }
 
 echo "== starting the nodes"
-start app@127.0.0.1 app --data-dir "$data_dir" --http-port "$port"
-start app2@127.0.0.1 app2 --http-port "$port2"
-start back@127.0.0.1 back --no-http
+start app --data-dir "$data_dir" --http-port "$port"
+start app2 --http-port "$port2"
+start back --no-http
 "$bin" rpc back@127.0.0.1 node.connect app@127.0.0.1
 "$bin" rpc app2@127.0.0.1 node.connect app@127.0.0.1
 # The store service reaches the other nodes a moment after they connect;
@@ -141,4 +204,19 @@ done
 instructions
 echo
 echo "Ctrl-C stops the three nodes."
-wait "${pids[@]}" || true
+
+# Wait for Ctrl-C or SIGTERM, not for the nodes: one may exit and come back
+# (rolling_restart.sh) without ending the demo.
+sleeper=""
+on_stop() {
+  [[ -z "$sleeper" ]] || kill "$sleeper" 2>/dev/null || true
+  stop_nodes
+  exit 0
+}
+trap on_stop INT TERM
+trap - EXIT
+while :; do
+  sleep 3600 &
+  sleeper=$!
+  wait "$sleeper" || true
+done

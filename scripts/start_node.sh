@@ -5,13 +5,19 @@
 #
 # NAME is `web` (meaning web@127.0.0.1) or a full name@host. With HTTP_PORT the
 # node serves the app on that port; without, it runs no web server (the book's
-# back node). The log goes to log/NAME.log, the pid to log/NAME.pid.
+# back node). In LOG_DIR (default log/): the log goes to NAME.log, the pid to
+# NAME.pid, and the exact command that started it to NAME.cmd (the start
+# record scripts/rolling_restart.sh restarts it from; see
+# scripts/lib/node_records.sh).
 #
 # The cookie is the one every node and `hello_sockets rpc` of this user shares:
 # RELEASE_COOKIE if set, else ~/.node.cookie (created, mode 0600, by the first
-# node). HELLO_SOCKETS_BIN=path uses that binary instead of building one.
+# node). The secret_key_base: SECRET_KEY_BASE or SECRET_KEY_BASE_FILE if set
+# (scripts/cluster.sh sets the file), else a random one for this run.
+# HELLO_SOCKETS_BIN=path uses that binary instead of building one.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$root/scripts/lib/node_records.sh"
 
 if [[ $# -lt 1 || $# -gt 2 || "$1" == -* ]]; then
   echo "usage: $0 NAME [HTTP_PORT]   (NAME: web or web@127.0.0.1)" >&2
@@ -38,8 +44,11 @@ else
   [[ "$bin" == /* ]] || bin="$root/$bin"
 fi
 
+[[ "$bin" == /* ]] || bin="$PWD/$bin"
+
 log_dir="${LOG_DIR:-$root/log}"
 mkdir -p "$log_dir"
+log_dir="$(cd "$log_dir" && pwd)"
 log="$log_dir/$name.log"
 pid_file="$log_dir/$name.pid"
 
@@ -54,10 +63,11 @@ else
   http_args=(--no-http)
 fi
 
-echo "--- $(date -u +%FT%TZ) start $node ${http_args[*]}" >>"$log"
-NO_COLOR=1 nohup "$bin" start --name "$node" "${http_args[@]}" </dev/null >>"$log" 2>&1 &
-pid=$!
-echo "$pid" >"$pid_file"
+export NO_COLOR=1
+node_record_write "$log_dir" "$name" "$bin" start --name "$node" "${http_args[@]}"
+node_record_read "$log_dir" "$name"
+node_record_launch "$log_dir" "$name"
+pid="$launched_pid"
 
 # Wait until the node answers on its control socket (bounded: 30 s).
 for _ in $(seq 1 300); do

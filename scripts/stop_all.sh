@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Stops every node started by scripts/start_node.sh (the pid files in log/):
 # cleanly with `hello_sockets stop` (the app, then the node), with SIGTERM if
-# that fails, with SIGKILL if the node is still there 10 s later.
+# that fails, with SIGKILL if the node is still there 10 s later. The pid
+# files of other apps' nodes (scripts/demo.sh's sneakers23 nodes share log/)
+# are left alone.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$root/scripts/lib/node_records.sh"
 log_dir="${LOG_DIR:-$root/log}"
 
 bin="${HELLO_SOCKETS_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets}"
@@ -22,16 +25,29 @@ for pid_file in "${pid_files[@]}"; do
   node="$name"
   [[ "$node" == *@* ]] || node="$node@127.0.0.1"
   pid="$(cat "$pid_file")"
-  # Only a live hello_sockets process of ours (the pid may have been reused).
-  if ! kill -0 "$pid" 2>/dev/null || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q hello_sockets; then
+  # The environment it was started with (its name directory, cookie
+  # settings), from its start record; another app's node is not ours.
+  env_args=()
+  if node_record_read "$log_dir" "$name" 2>/dev/null; then
+    [[ "$(basename "$record_bin")" == hello_sockets ]] || continue
+    env_args=("${record_env[@]}")
+    node="$record_node"
+  fi
+  if ! kill -0 "$pid" 2>/dev/null; then
     echo "$node is not running"
+    rm -f "$pid_file"
+    continue
+  fi
+  # Only a hello_sockets process (the pid may have been reused).
+  if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q hello_sockets; then
+    echo "$node is not running (pid $pid is another program now)"
     rm -f "$pid_file"
     continue
   fi
   # The node's own binary (even if rebuilt since) speaks its protocol.
   exe="/proc/$pid/exe"
   [[ -e "$exe" ]] || exe="$bin"
-  if "$exe" stop "$node" --timeout 15 >/dev/null 2>&1; then
+  if env "${env_args[@]}" "$exe" stop "$node" --timeout 15 >/dev/null 2>&1; then
     :
   else
     echo "$node did not stop on request: SIGTERM" >&2

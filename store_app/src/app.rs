@@ -46,6 +46,16 @@ impl Notifier for PageNotifier {
             web::StockNotice::Broadcast(_)
         )
     }
+
+    fn memory_reloaded(&self, before: &[CompleteProduct], after: &[CompleteProduct]) {
+        let notices = web::notify_memory_reloaded(&self.0, before, after);
+        if notices > 0 {
+            tracing::info!(
+                notices,
+                "memory reloaded: this node's pages told what changed"
+            );
+        }
+    }
 }
 
 /// Why a node could not start.

@@ -10,6 +10,7 @@
 //! | `mock.stop` | stops them |
 //! | `store.seed [CATALOGUE]` | fills an empty store with `demo` (the default) or `flash`; every node reloads |
 //! | `store.status` | where the store is and what it holds, next to this node's memory |
+//! | `store.products` | every product with its sizes and stock as the store holds them, in `inventory.products`' format: the truth to compare a node's memory with |
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use parking_lot::Mutex;
 use runtime::console::{CommandError, Console};
 use tokio::task::JoinHandle;
 
-use crate::inventory::CompleteProduct;
+use crate::inventory::{CompleteProduct, Inventory};
 use crate::mock;
 use crate::sneakers23::Sneakers23;
 
@@ -133,6 +134,24 @@ pub fn register(console: &Console, context: &Sneakers23) {
                     "seeded {} products, {} items",
                     seeded.products, seeded.items
                 ))
+            }
+        },
+    );
+    let ctx = context.clone();
+    console.register(
+        "store.products",
+        "",
+        "every product with its sizes (size:units) and stock, read from the store itself (not this node's memory)",
+        move |_args| {
+            let ctx = ctx.clone();
+            async move {
+                let snapshot = ctx.store().snapshot().await.map_err(CommandError::failed)?;
+                if snapshot.products.is_empty() {
+                    return Ok("the store holds no products (store.seed fills it)".to_string());
+                }
+                let stored =
+                    Inventory::new(snapshot.products, snapshot.items, snapshot.availability);
+                Ok(render_products(&stored.complete_products()))
             }
         },
     );

@@ -33,6 +33,10 @@ pub trait Notifier: Send + Sync + 'static {
     /// An item's stock changed from `before` to `after`; returns whether the
     /// pages were told (only when the level shown changes, or it is out).
     fn item_stock_change(&self, item: &Item, before: Availability, after: Availability) -> bool;
+    /// This node's memory was loaded again from the store: tell this node's
+    /// pages (only these: every node reloads on its own) what differs between
+    /// `before` and `after`. Nothing by default.
+    fn memory_reloaded(&self, _before: &[CompleteProduct], _after: &[CompleteProduct]) {}
 }
 
 /// Why a context operation failed.
@@ -197,14 +201,34 @@ impl Sneakers23 {
 
     /// Reloads this node's inventory from the store (after the store's node
     /// connected). Returns the number of products loaded.
+    ///
+    /// Then this node's pages are told what the reload changed
+    /// ([`Notifier::memory_reloaded`]): a change that reached the store but
+    /// was never announced — a sale whose seller lost the store's answer when
+    /// the store's node went away — would otherwise stay wrong on pages that
+    /// are joined here and have no reason to rejoin. An empty memory before
+    /// (a node that has just started) had no joined pages to tell.
     pub async fn reload(&self) -> Result<usize, Sneakers23Error> {
-        match self.ask(InventoryCall::Reload).await? {
-            InventoryReply::Reloaded(Ok(products)) => Ok(products),
-            InventoryReply::Reloaded(Err(err)) => Err(Sneakers23Error::Store(
-                StoreCallError::Unavailable(err.to_string()),
-            )),
-            other => Err(unexpected(other)),
+        let before = self
+            .get_complete_products()
+            .await
+            .ok()
+            .filter(|products| !products.is_empty());
+        let loaded = match self.ask(InventoryCall::Reload).await? {
+            InventoryReply::Reloaded(Ok(products)) => products,
+            InventoryReply::Reloaded(Err(err)) => {
+                return Err(Sneakers23Error::Store(StoreCallError::Unavailable(
+                    err.to_string(),
+                )))
+            }
+            other => return Err(unexpected(other)),
+        };
+        if let Some(before) = before {
+            if let Ok(after) = self.get_complete_products().await {
+                self.notifier.memory_reloaded(&before, &after);
+            }
         }
+        Ok(loaded)
     }
 }
 

@@ -187,6 +187,11 @@ fn after_a_kill_9_of_the_owner_back_reads_from_memory_refuses_writes_then_rejoin
     expected.get_mut(&3).unwrap().released = true;
     env.wait_for_products(BACK, &expected);
     env.wait_for_products(APP, &expected);
+    assert_eq!(
+        products(&env.rpc_ok(BACK, "store.products")),
+        expected,
+        "the store itself, read over the cluster, holds what was acknowledged"
+    );
 
     app.kill();
     env.rpc_until(BACK, "store.status", |s| {
@@ -200,6 +205,11 @@ fn after_a_kill_9_of_the_owner_back_reads_from_memory_refuses_writes_then_rejoin
     );
     // Reads are served from memory, unchanged by the refused sale.
     assert_eq!(products(&env.rpc_ok(BACK, "inventory.products")), expected);
+    let store = env.rpc(BACK, "store.products");
+    assert!(
+        store.code == Some(1) && store.stderr.contains("no store is reachable"),
+        "{store:?}"
+    );
 
     // The owner comes back on the same data; back rejoins it by itself (no
     // node.connect typed) and reloads from it.
@@ -212,6 +222,7 @@ fn after_a_kill_9_of_the_owner_back_reads_from_memory_refuses_writes_then_rejoin
     back.wait_for_count(reloaded, 2, SOON);
     env.wait_for_store(BACK, APP);
     env.wait_for_products(BACK, &expected);
+    assert_eq!(products(&env.rpc_ok(BACK, "store.products")), expected);
     let page = app.get("/");
     assert_eq!(page.status, 200);
     assert!(!support::product_listing(&page.body, 3).contains("Coming soon"));

@@ -19,11 +19,15 @@ use store_app::store::Store;
 use store_app::store_client::{StoreCallError, StoreClient};
 use store_app::store_server::{self, StoreFailure};
 
+/// A memory reload's (before, after), as the pages were told it.
+type Reload = (Vec<CompleteProduct>, Vec<CompleteProduct>);
+
 /// Records what the pages would have been told.
 #[derive(Default)]
 struct Pages {
     released: Mutex<Vec<u64>>,
     stock: Mutex<Vec<(u64, u32, u32)>>,
+    reloads: Mutex<Vec<Reload>>,
 }
 
 impl Notifier for Pages {
@@ -36,6 +40,10 @@ impl Notifier for Pages {
             .lock()
             .push((item.id, before.available_count, after.available_count));
         true
+    }
+
+    fn memory_reloaded(&self, before: &[CompleteProduct], after: &[CompleteProduct]) {
+        self.reloads.lock().push((before.to_vec(), after.to_vec()));
     }
 }
 
@@ -314,6 +322,42 @@ async fn a_sale_made_before_memory_has_loaded_is_still_applied_and_announced() {
     assert_eq!((before.available_count, after.available_count), (1, 0));
     assert_eq!(stock_of(&products(&node).await, 4), 0);
     assert_eq!(*node.pages.stock.lock(), vec![(4, 1, 0)]);
+}
+
+#[tokio::test]
+async fn a_reload_tells_the_pages_what_memory_had_missed() {
+    let (_dir, store, client) = seeded_store().await;
+    let node = start_node(&PubSub::new(), client, Arc::new(StoreLoader(store.clone()))).await;
+    let loaded = products(&node).await;
+    assert_eq!(stock_of(&loaded, 4), 1);
+    assert!(!loaded[1].product.released);
+
+    // The store changes and nobody announces it: the seller lost the answer.
+    store.item_sold(4).unwrap();
+    store.mark_product_released(2).unwrap();
+    assert!(node.pages.reloads.lock().is_empty());
+
+    node.context.reload().await.unwrap();
+    let now = products(&node).await.to_vec();
+    let reloads = node.pages.reloads.lock();
+    assert_eq!(reloads.len(), 1, "one reload, one notice to the pages");
+    let (before, after) = &reloads[0];
+    assert_eq!((stock_of(before, 4), stock_of(after, 4)), (1, 0));
+    assert!(!before[1].product.released && after[1].product.released);
+    assert_eq!(after, &now);
+}
+
+#[tokio::test]
+async fn a_reload_into_empty_memory_has_no_pages_to_tell() {
+    let (_dir, store, client) = seeded_store().await;
+    let loader = Arc::new(LateStore {
+        loads: AtomicUsize::new(0),
+        store: StoreLoader(store.clone()),
+    });
+    let node = start_node(&PubSub::new(), client, loader).await;
+    assert!(products(&node).await.is_empty());
+    assert_eq!(node.context.reload().await.unwrap(), 4);
+    assert!(node.pages.reloads.lock().is_empty());
 }
 
 #[tokio::test]

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs the phoenix.js tests (tests/js/*.test.mjs) against a real hello_sockets
-# server (the store page and restart tests start their own nodes): builds the binary (incremental), installs the npm packages if they are
-# missing, starts the server on a free loopback port (it binds port 0 and logs
-# the port it got) with a random secret_key_base for this run only, runs
-# `node --test`, stops the server, and exits with the tests' status.
+# server (the store tests start their own private sneakers23 nodes, the restart
+# test its own named hello_sockets node, and rolling_restart.test.mjs a private
+# scripts/demo.sh cluster; their helpers are in support/): builds the binaries
+# (incremental), installs the npm packages if they are missing, starts the
+# server on a free loopback port (it binds port 0 and logs the port it got)
+# with a random secret_key_base for this run only, runs `node --test`, stops
+# the server, and exits with the tests' status.
 # HELLO_SOCKETS_BIN=path uses that binary instead of building one.
 set -euo pipefail
 
@@ -20,7 +23,7 @@ fi
 if [[ "$bin" != /* ]]; then bin="$root/$bin"; fi
 # The restart test starts (and stops) its own named hello_sockets node.
 export HELLO_SOCKETS_BIN="$bin"
-# The store page test (store_page.test.mjs) starts its own sneakers23 node.
+# The store tests start their own sneakers23 nodes with this binary.
 if [[ -z "${SNEAKERS23_BIN:-}" ]]; then
   cargo build --locked -p store_app --bin sneakers23
   SNEAKERS23_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/sneakers23"

@@ -7,6 +7,11 @@
 //   its size selector, rendered by the server.
 // - `stock_change {product_id, item_id, level}`: that size's level is updated
 //   (class, data-level, label; sold-out sizes are disabled).
+// - the reply to every join, `{released, size_html?, items: [{item_id, level}]}`:
+//   the product as the server's memory holds it now. Broadcasts are delivered
+//   at most once, so a page whose connection dropped (its server restarting)
+//   missed some; phoenix.js rejoins after reconnecting, calling the same
+//   `receive("ok")` callback, and the page catches up from the reply.
 (function () {
   "use strict"
 
@@ -58,9 +63,27 @@
     }
   }
 
+  // Applies a join reply: sizes instead of "coming soon" if the product was
+  // released, then every size's level. A reply without state (the server could
+  // not read its memory) changes nothing.
+  function applyProductState(productId, state) {
+    if (!state) return
+    if (state.released && typeof state.size_html === "string") {
+      dom.replaceProductComingSoon(productId, state.size_html)
+    }
+    if (Array.isArray(state.items)) {
+      state.items.forEach(function (item) {
+        dom.updateItemLevel(item.item_id, item.level)
+      })
+    }
+  }
+
   function setupProductChannel(socket, productId) {
     var productChannel = socket.channel("product:" + productId, {})
     productChannel.join()
+      .receive("ok", function (state) {
+        applyProductState(productId, state)
+      })
       .receive("error", function (reason) {
         console.error("Channel join failed", productId, reason)
       })

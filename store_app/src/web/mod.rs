@@ -9,12 +9,17 @@
 //!   notifications the inventory context sends through them:
 //!   [`notify_product_released`] and [`notify_item_stock_change`] (the book's
 //!   `defdelegate`s on `Sneakers23Web`).
+//!   Every join is answered with the product's current state
+//!   ([`product_state`]), so a page that reconnects catches up.
+//! - [`InventoryRef`]: how the page and the channel reach the inventory server.
 //! - [`StockLevel`]: counts as the page shows them; [`render_page`] and
 //!   [`render_sizes`]: the askama templates in `store_app/templates/`.
 
+mod inventory_ref;
 mod level;
 mod product_channel;
 mod product_socket;
+mod product_state;
 mod view;
 
 use std::path::{Path, PathBuf};
@@ -31,17 +36,18 @@ use http::{header, Method, Response, StatusCode};
 use http_body_util::Full;
 use parking_lot::Mutex;
 use runtime::process::ProcessSupervisor;
-use runtime::{server, CallError, Pid};
 
+pub use inventory_ref::{InventoryRef, InventoryUnavailable};
 pub use level::{StockLevel, HIGH_FROM, MEDIUM_FROM};
 pub use product_channel::{
-    notify_item_stock_change, notify_product_released, product_topic, ProductChannel, StockNotice,
-    RELEASED, STOCK_CHANGE, TOPIC_PREFIX,
+    notify_item_stock_change, notify_memory_reloaded, notify_product_released, product_topic,
+    ProductChannel, StockNotice, RELEASED, STOCK_CHANGE, TOPIC_PREFIX,
 };
 pub use product_socket::{ProductSocket, PRODUCT_SOCKET_PATH};
+pub use product_state::product_state;
 pub use view::{page_size_estimate, render_page, render_page_into, render_sizes, Price};
 
-use crate::inventory::{CompleteProduct, InventoryCall, InventoryReply, InventoryServer};
+use crate::inventory::CompleteProduct;
 
 /// The environment variable that overrides where the static files are.
 pub const ASSETS_DIR_ENV: &str = "STORE_ASSETS_DIR";
@@ -56,56 +62,6 @@ pub fn default_assets_dir() -> PathBuf {
     std::env::var_os(ASSETS_DIR_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"))
-}
-
-/// How the page reaches the inventory server.
-#[derive(Clone, Debug)]
-pub enum InventoryRef {
-    /// This process. If it is restarted, the page answers 503 from then on:
-    /// use [`InventoryRef::Named`] for a supervised server.
-    Pid(Pid<InventoryServer>),
-    /// Whatever process is registered under this name when a page is asked
-    /// for, so a server restarted by its supervisor is found again.
-    Named(String),
-}
-
-impl From<Pid<InventoryServer>> for InventoryRef {
-    fn from(pid: Pid<InventoryServer>) -> Self {
-        InventoryRef::Pid(pid)
-    }
-}
-
-/// Why the page could not get the products.
-#[derive(Debug, thiserror::Error)]
-pub enum InventoryUnavailable {
-    /// No process is registered under the name (e.g. mid-restart).
-    #[error("no inventory server is registered as {0:?}")]
-    NotRegistered(String),
-    /// The call failed (process gone, or too slow).
-    #[error("the inventory server did not answer: {0}")]
-    Call(#[from] CallError),
-    /// The server answered something else: a bug.
-    #[error("the inventory server answered {0}")]
-    UnexpectedReply(String),
-}
-
-impl InventoryRef {
-    /// Every product with its sizes and stock (`InventoryCall::CompleteProducts`).
-    pub async fn complete_products(&self) -> Result<Arc<[CompleteProduct]>, InventoryUnavailable> {
-        let reply = match self {
-            InventoryRef::Pid(pid) => pid.call(InventoryCall::CompleteProducts).await?,
-            InventoryRef::Named(name) => {
-                server::whereis::<InventoryServer>(name)
-                    .ok_or_else(|| InventoryUnavailable::NotRegistered(name.clone()))?
-                    .call(InventoryCall::CompleteProducts)
-                    .await?
-            }
-        };
-        match reply {
-            InventoryReply::Products(products) => Ok(products),
-            other => Err(InventoryUnavailable::UnexpectedReply(format!("{other:?}"))),
-        }
-    }
 }
 
 /// Everything the store's endpoint is built from.
@@ -156,6 +112,7 @@ impl StoreWeb {
             longpoll: true,
             ..config
         };
+        let socket = ProductSocket::new(inventory.clone());
         let page = Arc::new(StorePage {
             inventory,
             rendered: Mutex::new(None),
@@ -164,7 +121,7 @@ impl StoreWeb {
             .options(options)
             .signer(signer)
             .metrics(metrics)
-            .socket(PRODUCT_SOCKET_PATH, ProductSocket, socket_config)
+            .socket(PRODUCT_SOCKET_PATH, socket, socket_config)
             .route(Method::GET, "/", move |request| {
                 let page = page.clone();
                 let gzip = accepts_gzip(request.headers());

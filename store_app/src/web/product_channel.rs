@@ -4,8 +4,20 @@
 //! when a product is released or an item's stock level changes, and PubSub
 //! carries the broadcast to every joined page on every node.
 //!
+//! Broadcasts are delivered at most once, so a page that was disconnected
+//! (its web node restarting) has missed some. Every join — the first, and
+//! each rejoin phoenix.js makes after a reconnect — is therefore answered
+//! with the product's current state from this node's inventory server
+//! (`product_state.rs`); the page applies it, and is current again.
+//!
+//! When a node's memory is loaded again from the store,
+//! [`notify_memory_reloaded`] tells the pages joined on that node what the
+//! reload changed (changes the store made that were never announced).
+//!
 //! There is no global `Endpoint` as in Phoenix, so the functions take the
 //! node's [`PubSub`] explicitly.
+
+use std::collections::HashMap;
 
 use channels::channel::{Channel, ChannelSocket, HandleIn, Join, Reply};
 use channels::message::Payload;
@@ -13,7 +25,9 @@ use channels::pubsub::PubSub;
 use runtime::ProcessError;
 use serde_json::{json, Value};
 
+use super::inventory_ref::InventoryRef;
 use super::level::StockLevel;
+use super::product_state::product_state;
 use super::view::render_sizes;
 use crate::inventory::CompleteProduct;
 use crate::model::Availability;
@@ -30,33 +44,63 @@ pub fn product_topic(product_id: u64) -> String {
     format!("{TOPIC_PREFIX}{product_id}")
 }
 
-/// The product channel.
-pub struct ProductChannel;
+/// The product channel: joins are answered from `inventory`.
+pub struct ProductChannel {
+    inventory: InventoryRef,
+}
+
+impl ProductChannel {
+    /// The channel, reading join replies from `inventory` (the same server
+    /// the page is rendered from).
+    pub fn new(inventory: InventoryRef) -> Self {
+        ProductChannel { inventory }
+    }
+}
 
 impl<A: Send + Sync + 'static> Channel<A> for ProductChannel {
     type State = ();
     type Info = ();
 
-    /// `join("product:" <> _sku, %{}, socket)`: any product, with a params
-    /// object (phoenix.js sends `{}` by default). A topic whose id is not a
-    /// number, or params that are not an object, are refused with a reason.
+    /// `join("product:" <> id, %{}, socket)` with a params object (phoenix.js
+    /// sends `{}` by default), replied with the product's current state.
+    ///
+    /// Refused with a reason: a topic whose id is not a number, params that
+    /// are not an object, and a product this node's memory does not hold —
+    /// e.g. a web node just restarted, not yet reloaded from the store. A
+    /// refused page rejoins by itself (phoenix.js retries after 1, 2, 5, then
+    /// every 10 s) and gets the state once the memory has it; joined without
+    /// it, it would keep showing what it missed. An inventory server that does
+    /// not answer at all is logged and the join succeeds without state: the
+    /// page still hears every later change.
     async fn join(
         &self,
         topic: &str,
         payload: Payload,
         _socket: &ChannelSocket<A>,
     ) -> Result<Join<()>, ProcessError> {
-        let id = topic.strip_prefix(TOPIC_PREFIX).unwrap_or_default();
-        if id.parse::<u64>().is_err() {
+        let Ok(id) = topic
+            .strip_prefix(TOPIC_PREFIX)
+            .unwrap_or_default()
+            .parse::<u64>()
+        else {
             return Ok(Join::Error(json!({
                 "reason": format!("{topic:?} is not product:<id> with a numeric id")
             })));
-        }
-        match payload {
-            Payload::Json(Value::Object(_)) => Ok(Join::Ok(())),
-            _ => Ok(Join::Error(json!({
+        };
+        if !matches!(payload, Payload::Json(Value::Object(_))) {
+            return Ok(Join::Error(json!({
                 "reason": "join params must be a JSON object"
+            })));
+        }
+        match self.inventory.complete_product(id).await {
+            Ok(Some(product)) => Ok(Join::OkReply((), product_state(&product))),
+            Ok(None) => Ok(Join::Error(json!({
+                "reason": format!("product {id} is not in this node's memory (yet)")
             }))),
+            Err(err) => {
+                tracing::warn!(%topic, %err, "joined without the product's state");
+                Ok(Join::Ok(()))
+            }
         }
     }
 
@@ -128,4 +172,55 @@ pub fn notify_item_stock_change(
         }),
     );
     StockNotice::Broadcast(after)
+}
+
+/// Tells this node's pages (a local broadcast: every node reloads on its own)
+/// what differs between two loads of its memory: products released since,
+/// sizes whose level changed. Products and sizes `before` did not hold are
+/// skipped: no page could have joined them here (joins of a product memory
+/// does not hold are refused). Returns the number of notices sent.
+pub fn notify_memory_reloaded(
+    pubsub: &PubSub,
+    before: &[CompleteProduct],
+    after: &[CompleteProduct],
+) -> usize {
+    let previous: HashMap<u64, &CompleteProduct> =
+        before.iter().map(|p| (p.product.id, p)).collect();
+    let mut notices = 0;
+    for product in after {
+        let Some(old) = previous.get(&product.product.id) else {
+            continue;
+        };
+        let topic = product_topic(product.product.id);
+        if product.product.released && !old.product.released {
+            let size_html = render_sizes(product);
+            pubsub.local_broadcast(&topic, RELEASED, json!({ "size_html": size_html }));
+            notices += 1;
+        }
+        let old_counts: HashMap<u64, u32> = old
+            .items
+            .iter()
+            .map(|i| (i.item.id, i.available_count))
+            .collect();
+        for entry in &product.items {
+            let Some(&old_count) = old_counts.get(&entry.item.id) else {
+                continue;
+            };
+            let level = StockLevel::from_count(entry.available_count);
+            if level == StockLevel::from_count(old_count) {
+                continue;
+            }
+            pubsub.local_broadcast(
+                &topic,
+                STOCK_CHANGE,
+                json!({
+                    "product_id": product.product.id,
+                    "item_id": entry.item.id,
+                    "level": level.as_str(),
+                }),
+            );
+            notices += 1;
+        }
+    }
+    notices
 }

@@ -5,13 +5,23 @@
 
 use channels::socket::{ConnectInfo, Params, Refused, Routes, Socket};
 
+use super::inventory_ref::InventoryRef;
 use super::product_channel::ProductChannel;
 
 /// Where the socket is mounted.
 pub const PRODUCT_SOCKET_PATH: &str = "/product_socket";
 
-/// The store page's socket.
-pub struct ProductSocket;
+/// The store page's socket; its channels answer joins from `inventory`.
+pub struct ProductSocket {
+    inventory: InventoryRef,
+}
+
+impl ProductSocket {
+    /// The socket, with the inventory server its channels read from.
+    pub fn new(inventory: InventoryRef) -> Self {
+        ProductSocket { inventory }
+    }
+}
 
 impl Socket for ProductSocket {
     type Assigns = ();
@@ -21,6 +31,6 @@ impl Socket for ProductSocket {
     }
 
     fn channels(&self, routes: &mut Routes<()>) {
-        routes.channel("product:*", ProductChannel);
+        routes.channel("product:*", ProductChannel::new(self.inventory.clone()));
     }
 }
