@@ -88,12 +88,11 @@ async fn frames_sent_right_behind_the_upgrade_request_are_not_lost() {
     // The handshake and a join in one write: hyper reads both, and the
     // WebSocket must start with what hyper read past the request.
     let join = json!(["1", "1", "ping", "phx_join", {}]).to_string();
-    let mut bytes = format!(
-        "GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n\
+    let mut bytes =
+        b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
          Sec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .into_bytes();
+            .to_vec();
     bytes.extend(masked(0x81, join.as_bytes()));
     tcp.write_all(&bytes).await.unwrap();
     let mut received = Vec::new();
