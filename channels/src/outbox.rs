@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Poll, Waker};
 
 use parking_lot::Mutex;
@@ -127,6 +128,9 @@ struct Inner {
 pub struct Outbox {
     inner: Mutex<Inner>,
     max_bytes: usize,
+    /// Mirrors `inner.close.is_some()`, so that the session can ask before
+    /// every message without taking the lock.
+    closing: AtomicBool,
 }
 
 /// What the transport gets from [`Outbox::next_batch`].
@@ -150,6 +154,7 @@ impl Outbox {
                 close: None,
             }),
             max_bytes,
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -190,6 +195,7 @@ impl Outbox {
                     "client does not read its frames: closing the connection"
                 );
                 inner.close = Some(CloseReason::Overflow);
+                self.closing.store(true, Ordering::Release);
                 inner.queue.clear();
                 inner.bytes = 0;
                 (inner.waker.take(), inner.close_waker.take())
@@ -211,6 +217,7 @@ impl Outbox {
             let mut inner = self.inner.lock();
             if inner.close.is_none() {
                 inner.close = Some(reason);
+                self.closing.store(true, Ordering::Release);
             }
             [inner.waker.take(), inner.close_waker.take()]
         };
@@ -236,7 +243,7 @@ impl Outbox {
 
     /// Whether the connection is closing.
     pub fn is_closing(&self) -> bool {
-        self.inner.lock().close.is_some()
+        self.closing.load(Ordering::Acquire)
     }
 
     /// Bytes of frames waiting.
