@@ -9,7 +9,6 @@
 //! happen here, and channel exits come back through the outbox as notices
 //! ([`Session::channel_exited`]) that become `phx_close` or `phx_error`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,13 +39,50 @@ struct Joined {
     process: Box<dyn ChannelProcess>,
 }
 
+/// A connection's joined channels by topic. A vector grown one entry at a
+/// time rather than a `HashMap`: a connection joins one or a few topics (at
+/// most `max_channels`), a linear search over so few is as fast as hashing,
+/// and one joined topic costs one entry instead of a table of four buckets —
+/// about 240 bytes per connection, with 10,000 connections per node.
+#[derive(Default)]
+struct JoinedTopics(Vec<(String, Joined)>);
+
+impl JoinedTopics {
+    fn get(&self, topic: &str) -> Option<&Joined> {
+        self.0.iter().find(|(t, _)| t == topic).map(|(_, j)| j)
+    }
+
+    fn contains(&self, topic: &str) -> bool {
+        self.get(topic).is_some()
+    }
+
+    fn remove(&mut self, topic: &str) -> Option<Joined> {
+        let at = self.0.iter().position(|(t, _)| t == topic)?;
+        Some(self.0.swap_remove(at).1)
+    }
+
+    fn insert(&mut self, topic: String, joined: Joined) {
+        self.remove(&topic);
+        self.0.reserve_exact(1);
+        self.0.push((topic, joined));
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn take_all(&mut self) -> Vec<(String, Joined)> {
+        std::mem::take(&mut self.0)
+    }
+}
+
 /// A connection's joined channels and how to answer its messages.
 pub struct Session<S: Socket> {
     mount: Arc<Mount<S>>,
     assigns: Arc<S::Assigns>,
     serializer: Serializer,
     outbox: Arc<Outbox>,
-    channels: HashMap<String, Joined>,
+    channels: JoinedTopics,
     /// The id topic subscription (`id/1`), for disconnects.
     id_subscription: Option<(String, SubscriberId)>,
     rate: RateWindow,
@@ -98,7 +134,7 @@ impl<S: Socket> Session<S> {
             assigns: Arc::new(assigns),
             serializer,
             outbox,
-            channels: HashMap::new(),
+            channels: JoinedTopics::default(),
             id_subscription,
             rate: RateWindow {
                 started: Instant::now(),
@@ -341,7 +377,7 @@ impl<S: Socket> Session<S> {
             return;
         };
         let max = self.mount.config.max_channels;
-        if !self.channels.contains_key(&topic) && self.channels.len() >= max {
+        if !self.channels.contains(&topic) && self.channels.len() >= max {
             if self.warn_once(Warned::TOO_MANY_CHANNELS) {
                 tracing::warn!(topic = %bounded(&topic), max, "refusing join: too many channels on one connection");
             }
@@ -473,7 +509,7 @@ impl<S: Socket> Session<S> {
 
     /// The connection is gone: stop every channel and the id subscription.
     pub fn shutdown(&mut self) {
-        let channels: Vec<(String, Joined)> = self.channels.drain().collect();
+        let channels = self.channels.take_all();
         for (topic, joined) in channels {
             self.count_left(joined.channel);
             self.mount
