@@ -325,13 +325,23 @@ impl Endpoint {
             },
         )
         .await;
-        let grace = (started + self.drain.deadline)
+        // HTTP requests in flight (a long poll waits up to its window) finish
+        // within the drain's deadline, or a second after a second stop request.
+        let deadline = (started + self.drain.deadline)
             .max(tokio::time::Instant::now() + std::time::Duration::from_secs(1));
-        if tokio::time::timeout_at(grace, self.http.all_closed())
-            .await
-            .is_err()
-        {
-            tracing::warn!("HTTP connections still open after the drain; closing them");
+        let mut hurry = self.hurry.subscribe();
+        let hurried = async move {
+            let _ = hurry.wait_for(|hurry| *hurry).await;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        };
+        tokio::select! {
+            () = self.http.all_closed() => {}
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::warn!("HTTP requests still running after the drain's deadline: they end with the node");
+            }
+            () = hurried => {
+                tracing::warn!("HTTP requests still running after a second stop request: they end with the node");
+            }
         }
         tracing::info!(
             "drained {} socket(s) in {:?}",
