@@ -19,7 +19,7 @@
 //! A WebSocket connection leaves this file once it is upgraded; from then on
 //! the heartbeat rule of the WebSocket transport bounds it.
 //!
-//! How the phase is known: the socket is wrapped in [`Watched`], which notices
+//! How the phase is known: the socket is wrapped in `Watched`, which notices
 //! the first byte of a head; hyper calling the service means the head is
 //! complete; the service returning means the request is done. A watchdog
 //! timer per connection compares the phase's start with its bound.
