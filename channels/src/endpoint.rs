@@ -39,7 +39,8 @@ use crate::pubsub::PubSub;
 use crate::services::Services;
 use crate::socket::Socket;
 use crate::token::Signer;
-use crate::transport::{longpoll, plain, websocket, Body};
+use crate::transport::longpoll::{self, LongPollSessions};
+use crate::transport::{plain, websocket, Body};
 use runtime::task::TaskSupervisor;
 
 /// An HTTP route handler.
@@ -60,13 +61,20 @@ trait MountedSocket: Send + Sync {
     ) -> Option<Pin<Box<dyn Future<Output = Response<Body>> + Send>>>;
 }
 
-impl<S: Socket> MountedSocket for Arc<Mount<S>> {
+/// A socket as mounted: its handler and settings, and the state of its
+/// transports (the long-poll sessions).
+struct SocketMount<S: Socket> {
+    mount: Arc<Mount<S>>,
+    longpoll_sessions: Arc<LongPollSessions>,
+}
+
+impl<S: Socket> MountedSocket for SocketMount<S> {
     fn websocket(
         &self,
         request: Request<Incoming>,
         peer: Option<SocketAddr>,
     ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
-        Box::pin(websocket::serve(self.clone(), request, peer))
+        Box::pin(websocket::serve(self.mount.clone(), request, peer))
     }
 
     fn longpoll(
@@ -74,8 +82,14 @@ impl<S: Socket> MountedSocket for Arc<Mount<S>> {
         request: Request<Incoming>,
         peer: Option<SocketAddr>,
     ) -> Option<Pin<Box<dyn Future<Output = Response<Body>> + Send>>> {
-        (self.config.longpoll && self.services.signer.is_some())
-            .then(|| Box::pin(longpoll::serve(self.clone(), request, peer)) as Pin<Box<_>>)
+        (self.mount.config.longpoll && self.mount.services.signer.is_some()).then(|| {
+            Box::pin(longpoll::serve(
+                self.mount.clone(),
+                self.longpoll_sessions.clone(),
+                request,
+                peer,
+            )) as Pin<Box<_>>
+        })
     }
 }
 
@@ -105,8 +119,12 @@ impl EndpointBuilder {
     /// Mounts `socket` at `path` (e.g. `/socket`, answering `/socket/websocket`
     /// and, when `config.longpoll` is set, `/socket/longpoll`).
     pub fn socket<S: Socket>(mut self, path: &str, socket: S, config: SocketConfig) -> Self {
-        let mount: Mounter =
-            Box::new(move |services| Box::new(Mount::new(socket, services, config)));
+        let mount: Mounter = Box::new(move |services| {
+            Box::new(SocketMount {
+                mount: Mount::new(socket, services, config),
+                longpoll_sessions: Arc::default(),
+            })
+        });
         self.sockets
             .push((path.trim_end_matches('/').to_string(), mount));
         self

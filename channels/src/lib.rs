@@ -36,6 +36,7 @@ pub mod serializer;
 pub mod services;
 pub mod session;
 pub mod socket;
+pub mod subscriber_id;
 pub mod testing;
 pub mod token;
 pub mod topic;

@@ -9,7 +9,6 @@ use crate::outbox::{CloseReason, Outbox};
 use crate::pubsub::PubSub;
 use crate::services::Services;
 use crate::socket::{Routes, Socket};
-use crate::transport::longpoll::LongPollSessions;
 
 /// Per-socket settings, with Phoenix's defaults where Phoenix has them.
 #[derive(Debug, Clone)]
@@ -84,7 +83,6 @@ pub struct Mount<S: Socket> {
     pub(crate) routes: Routes<S::Assigns>,
     pub(crate) services: Arc<Services>,
     pub(crate) config: SocketConfig,
-    pub(crate) longpoll_sessions: LongPollSessions,
 }
 
 impl<S: Socket> Mount<S> {
@@ -97,7 +95,6 @@ impl<S: Socket> Mount<S> {
             routes,
             services,
             config,
-            longpoll_sessions: LongPollSessions::default(),
         })
     }
 

@@ -19,8 +19,8 @@ use std::task::{Poll, Waker};
 use parking_lot::Mutex;
 
 use crate::message::Ref;
-use crate::pubsub::SubscriberId;
 use crate::serializer::Frame;
+use crate::subscriber_id::SubscriberId;
 
 /// Why the server closes a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! they were produced. The session owns the table of joined topics: heartbeats,
 //! joins (including duplicate joins), leaves and routing of channel events
 //! happen here, and channel exits come back through the outbox as notices
-//! ([`Session::channel_exited`]) that become `phx_close` or `phx_error`.
+//! ([`Session::outbound`]) that become `phx_close` or `phx_error`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,10 +20,10 @@ use crate::channel::ChannelSocket;
 use crate::channel_server::{ChannelIn, JoinOutcome};
 use crate::message::{events, Message, Payload, Ref, Reply, Status, HEARTBEAT_TOPIC};
 use crate::mount::Mount;
-use crate::outbox::{CloseReason, Outbox};
-use crate::pubsub::SubscriberId;
-use crate::serializer::Serializer;
+use crate::outbox::{CloseReason, Outbound, Outbox};
+use crate::serializer::{Frame, Serializer};
 use crate::socket::{ChannelProcess, Now, Socket};
+use crate::subscriber_id::SubscriberId;
 
 /// Counts a connection's messages per one-second window.
 struct RateWindow {
@@ -482,11 +482,29 @@ impl<S: Socket> Session<S> {
         }
     }
 
+    /// One item taken from the outbox: a frame to send (returned), or a
+    /// channel's exit notice, which the session handles here and which may
+    /// queue a `phx_close` or `phx_error` for the next batch.
+    pub fn outbound(&mut self, item: Outbound) -> Option<Frame> {
+        match item {
+            Outbound::Frame(frame) => Some(frame),
+            Outbound::ChannelExit {
+                topic,
+                join_ref,
+                subscription,
+                closed,
+            } => {
+                self.channel_exited(&topic, &join_ref, subscription, closed);
+                None
+            }
+        }
+    }
+
     /// A channel process exited: drop it and tell the client, unless it was
     /// already replaced or dropped. `closed`: the channel stopped itself
     /// cleanly (`phx_close`, the client forgets the channel); otherwise
     /// `phx_error`, and phoenix.js rejoins.
-    pub fn channel_exited(
+    fn channel_exited(
         &mut self,
         topic: &str,
         join_ref: &Ref,

@@ -412,22 +412,13 @@ impl<S: Socket> TestSocket<S> {
 
     fn absorb(&mut self, items: Vec<Outbound>) {
         for item in items {
-            match item {
-                Outbound::Frame(frame @ Frame::Text(_)) => match Serializer::V2.decode(&frame) {
+            match self.session.outbound(item) {
+                Some(frame @ Frame::Text(_)) => match Serializer::V2.decode(&frame) {
                     Ok(message) => self.received.push_back(message),
                     Err(err) => panic!("the server sent an undecodable frame: {err}"),
                 },
-                Outbound::Frame(Frame::Binary(_)) => {
-                    panic!("the test kit reads JSON frames only")
-                }
-                Outbound::ChannelExit {
-                    topic,
-                    join_ref,
-                    subscription,
-                    closed,
-                } => self
-                    .session
-                    .channel_exited(&topic, &join_ref, subscription, closed),
+                Some(Frame::Binary(_)) => panic!("the test kit reads JSON frames only"),
+                None => {}
             }
         }
     }

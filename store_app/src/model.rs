@@ -48,3 +48,16 @@ pub struct Availability {
     /// Units left.
     pub available_count: u32,
 }
+
+/// The whole catalogue at one moment: what the store holds, what a node's
+/// inventory server loads into memory, what crosses the cluster when a node
+/// asks the store's owner for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Every product.
+    pub products: Vec<Product>,
+    /// Every item.
+    pub items: Vec<Item>,
+    /// Every item's stock.
+    pub availability: Vec<Availability>,
+}

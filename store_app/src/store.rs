@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::model::{Availability, Item, Product};
+use crate::model::{Availability, Item, Product, Snapshot};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +109,16 @@ impl Store {
             .collect()
     }
 
-    /// Every product, by id.
+    /// The whole catalogue, as the inventory servers load it.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot {
+            products: self.products()?,
+            items: self.items()?,
+            availability: self.availability()?,
+        })
+    }
+
+    /// Every product.
     pub fn products(&self) -> Result<Vec<Product>, StoreError> {
         Self::all(&self.products, "products")
     }

@@ -10,7 +10,7 @@ use runtime::node::wire::{self, CallError};
 use runtime::node::Node;
 use runtime::ractor::ActorRef;
 
-use crate::inventory::loader::Snapshot;
+use crate::model::Snapshot;
 use crate::model::{Availability, Product};
 use crate::store_server::{
     Seeded, StoreAnswer, StoreFailure, StoreMsg, StoreReply, StoreRequest, StoreStatus, SERVICE,

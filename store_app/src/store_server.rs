@@ -19,7 +19,7 @@ use runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue;
-use crate::inventory::loader::Snapshot;
+use crate::model::Snapshot;
 use crate::model::{Availability, Product};
 use crate::store::{Store, StoreError};
 
@@ -140,7 +140,7 @@ impl runtime::ractor::Message for StoreMsg {
 /// Runs one request against the database (blocking: it may flush).
 pub fn execute(store: &Store, path: &str, request: StoreRequest) -> StoreAnswer {
     Ok(match request {
-        StoreRequest::Snapshot => StoreReply::Snapshot(Snapshot::read(store)?),
+        StoreRequest::Snapshot => StoreReply::Snapshot(store.snapshot()?),
         StoreRequest::MarkProductReleased(id) => {
             StoreReply::Released(store.mark_product_released(id)?)
         }
@@ -150,7 +150,7 @@ pub fn execute(store: &Store, path: &str, request: StoreRequest) -> StoreAnswer 
         }
         StoreRequest::Seed(catalogue) => StoreReply::Seeded(seed(store, &catalogue)?),
         StoreRequest::Status => {
-            let snapshot = Snapshot::read(store)?;
+            let snapshot = store.snapshot()?;
             StoreReply::Status(StoreStatus {
                 path: path.to_string(),
                 products: snapshot.products.len(),

@@ -28,9 +28,7 @@ use crate::message::{Broadcast, Payload};
 use crate::outbox::Outbox;
 use crate::serializer::{Frame, Serializer};
 
-/// Identifies one subscription, for `unsubscribe` and `broadcast_from`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SubscriberId(u64);
+pub use crate::subscriber_id::SubscriberId;
 
 /// Receives the intercepted broadcasts of a channel (its `handle_out`).
 pub trait Interceptor: Send + Sync {

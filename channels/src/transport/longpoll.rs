@@ -44,7 +44,7 @@ use tokio::time::Instant;
 use super::{connect, Body, Connected};
 use crate::message::Message;
 use crate::mount::Mount;
-use crate::outbox::{Batch, CloseReason, Outbound, Outbox};
+use crate::outbox::{Batch, CloseReason, Outbox};
 use crate::serializer::{Frame, Serializer};
 use crate::session::Session;
 use crate::socket::{ConnectInfo, Socket, Transport};
@@ -64,7 +64,8 @@ enum Command {
     Poll(oneshot::Sender<Vec<String>>),
 }
 
-/// The live long-poll sessions of one socket, by id.
+/// The live long-poll sessions of one mounted socket, by id: the transport's
+/// own state, kept beside the mount by the endpoint.
 #[derive(Default)]
 pub struct LongPollSessions {
     sessions: Mutex<HashMap<u64, mpsc::UnboundedSender<Command>>>,
@@ -96,6 +97,7 @@ fn json_response(body: Value) -> Response<Body> {
 /// Answers a `GET` or `POST` on `{socket_path}/longpoll`.
 pub(crate) async fn serve<S: Socket>(
     mount: Arc<Mount<S>>,
+    sessions: Arc<LongPollSessions>,
     request: Request<Incoming>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
@@ -116,7 +118,7 @@ pub(crate) async fn serve<S: Socket>(
                 )
                 .ok()
         })
-        .and_then(|id| Some((id, mount.longpoll_sessions.get(id)?)));
+        .and_then(|id| Some((id, sessions.get(id)?)));
 
     match (request.method(), session) {
         (&Method::GET, Some((id, commands))) => {
@@ -134,7 +136,7 @@ pub(crate) async fn serve<S: Socket>(
                 Err(_) => json_response(json!({"status": 410})),
             }
         }
-        (&Method::GET, None) => new_session(mount, request, peer).await,
+        (&Method::GET, None) => new_session(mount, sessions, request, peer).await,
         (&Method::POST, Some((_, commands))) => publish(&mount, request, commands).await,
         (&Method::POST, None) => json_response(json!({"status": 410})),
         _ => super::plain(StatusCode::METHOD_NOT_ALLOWED, ""),
@@ -240,6 +242,7 @@ fn malformed(reason: String) -> Response<Body> {
 
 async fn new_session<S: Socket>(
     mount: Arc<Mount<S>>,
+    sessions: Arc<LongPollSessions>,
     request: Request<Incoming>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
@@ -257,24 +260,25 @@ async fn new_session<S: Socket>(
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).expect("the OS random source is available");
         let id = u64::from_le_bytes(bytes);
-        if mount.longpoll_sessions.get(id).is_none() {
+        if sessions.get(id).is_none() {
             break id;
         }
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    mount.longpoll_sessions.sessions.lock().insert(id, tx);
+    sessions.sessions.lock().insert(id, tx);
     let signer = mount
         .services
         .signer
         .clone()
         .expect("long poll is mounted with a signer");
-    tokio::spawn(run(mount, id, assigns, serializer, rx));
+    tokio::spawn(run(mount, sessions, id, assigns, serializer, rx));
     json_response(json!({"status": 410, "token": signer.sign(TOKEN_SALT, &id), "messages": []}))
 }
 
 /// The session task: the long-poll counterpart of the WebSocket connection task.
 async fn run<S: Socket>(
     mount: Arc<Mount<S>>,
+    sessions: Arc<LongPollSessions>,
     id: u64,
     assigns: S::Assigns,
     serializer: Serializer,
@@ -316,17 +320,15 @@ async fn run<S: Socket>(
             batch = outbox.next_batch() => match batch {
                 Batch::Items(items) => {
                     for item in items {
-                        match item {
-                            Outbound::Frame(Frame::Text(text)) => {
+                        match session.outbound(item) {
+                            Some(Frame::Text(text)) => {
                                 undelivered_bytes += text.len();
                                 undelivered.push_back(text.to_string());
                             }
-                            Outbound::Frame(Frame::Binary(_)) => {
+                            Some(Frame::Binary(_)) => {
                                 tracing::warn!("long poll: a binary frame cannot be delivered; dropped");
                             }
-                            Outbound::ChannelExit { topic, join_ref, subscription, closed } => {
-                                session.channel_exited(&topic, &join_ref, subscription, closed);
-                            }
+                            None => {}
                         }
                     }
                     if undelivered_bytes > mount.config.max_outbound_bytes {
@@ -350,7 +352,7 @@ async fn run<S: Socket>(
             }
         }
     }
-    mount.longpoll_sessions.sessions.lock().remove(&id);
+    sessions.sessions.lock().remove(&id);
     session.shutdown();
     outbox.close(CloseReason::ServerShutdown);
     drop(registration);

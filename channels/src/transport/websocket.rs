@@ -267,15 +267,10 @@ async fn write_batch<S: Socket>(
     items: Vec<Outbound>,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     for item in items {
-        match item {
-            Outbound::Frame(Frame::Text(text)) => stream.feed(WsMessage::Text(text)).await?,
-            Outbound::Frame(Frame::Binary(data)) => stream.feed(WsMessage::Binary(data)).await?,
-            Outbound::ChannelExit {
-                topic,
-                join_ref,
-                subscription,
-                closed,
-            } => session.channel_exited(&topic, &join_ref, subscription, closed),
+        match session.outbound(item) {
+            Some(Frame::Text(text)) => stream.feed(WsMessage::Text(text)).await?,
+            Some(Frame::Binary(data)) => stream.feed(WsMessage::Binary(data)).await?,
+            None => {}
         }
     }
     stream.flush().await

@@ -2,34 +2,10 @@
 //! `loader_mod`. The node that owns the database reads it directly; the other
 //! nodes ask that node over the cluster; tests pass their own data.
 
-use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
-
-use crate::model::{Availability, Item, Product};
-use crate::store::{Store, StoreError};
+pub use crate::model::Snapshot;
+use crate::store::Store;
 use crate::store_client::{StoreCallError, StoreClient};
-
-/// A complete snapshot of the catalogue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// Every product.
-    pub products: Vec<Product>,
-    /// Every item.
-    pub items: Vec<Item>,
-    /// Every item's stock.
-    pub availability: Vec<Availability>,
-}
-
-impl Snapshot {
-    /// The snapshot of an opened store.
-    pub fn read(store: &Store) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot {
-            products: store.products()?,
-            items: store.items()?,
-            availability: store.availability()?,
-        })
-    }
-}
+use futures::future::BoxFuture;
 
 /// Why a snapshot could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +33,7 @@ impl Loader for StoreLoader {
     fn load(&self) -> BoxFuture<'_, Result<Snapshot, LoadError>> {
         Box::pin(async move {
             let store = self.0.clone();
-            tokio::task::spawn_blocking(move || Snapshot::read(&store))
+            tokio::task::spawn_blocking(move || store.snapshot())
                 .await
                 .map_err(|e| LoadError::Failed(e.to_string()))?
                 .map_err(|e| LoadError::Failed(e.to_string()))
