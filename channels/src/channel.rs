@@ -21,7 +21,7 @@ use runtime::timer::TimerRef;
 use runtime::{ExitReason, ProcessError};
 use serde_json::Value;
 
-use crate::message::{Message, Payload, Ref, Reply as ReplyMessage, Status};
+use crate::message::{Message, Payload, Ref, ReplyMessage, Status};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::pubsub::{PubSub, SubscriberId};

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use crate::channel::{
     send_reply, Channel, ChannelHandle, ChannelSocket, Continue, Deliver, HandleIn, Join, Reply,
 };
-use crate::message::{Broadcast, Payload, Ref, Reply as ReplyMessage};
+use crate::message::{Broadcast, Payload, Ref, ReplyMessage};
 use crate::outbox::Outbound;
 use crate::pubsub::{Fastlane, Interceptor};
 

@@ -44,7 +44,7 @@ use crate::transport::{plain, websocket, Body};
 use runtime::task::TaskSupervisor;
 
 /// An HTTP route handler.
-pub type Handler =
+pub type RouteHandler =
     Arc<dyn Fn(Request<Incoming>) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
 
 /// A mounted socket, whatever its handler type.
@@ -109,7 +109,7 @@ pub struct EndpointOptions {
 pub struct EndpointBuilder {
     services: Services,
     sockets: Vec<(String, Mounter)>,
-    routes: HashMap<(Method, String), Handler>,
+    routes: HashMap<(Method, String), RouteHandler>,
     static_dirs: Vec<(String, PathBuf)>,
     static_files: HashMap<String, PathBuf>,
     options: EndpointOptions,
@@ -154,7 +154,7 @@ impl EndpointBuilder {
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<Body>> + Send + 'static,
     {
-        let handler: Handler = Arc::new(move |request| Box::pin(handler(request)));
+        let handler: RouteHandler = Arc::new(move |request| Box::pin(handler(request)));
         self.routes.insert((method, path.to_string()), handler);
         self
     }
@@ -212,7 +212,7 @@ impl EndpointBuilder {
 pub struct Endpoint {
     services: Arc<Services>,
     sockets: HashMap<String, Box<dyn MountedSocket>>,
-    routes: HashMap<(Method, String), Handler>,
+    routes: HashMap<(Method, String), RouteHandler>,
     static_dirs: Vec<(String, PathBuf)>,
     static_files: HashMap<String, PathBuf>,
     http: Arc<HttpConnections>,

@@ -2,7 +2,7 @@
 //!
 //! Phoenix has three: a [`Message`] (from the client: a push, join, leave or
 //! heartbeat; from the server: a push to one channel, `phx_error`, `phx_close`),
-//! the server's [`Reply`] to a client message, and a [`Broadcast`] to every
+//! the server's [`ReplyMessage`] to a client message, and a [`Broadcast`] to every
 //! subscriber of a topic. Serializers (`serializer/`) turn
 //! them into frames and back; everything else in the crate works with these.
 
@@ -78,7 +78,7 @@ pub struct Message {
     pub payload: Payload,
 }
 
-/// Reply status.
+/// A reply's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// `"ok"`
@@ -99,7 +99,7 @@ impl Status {
 
 /// The server's reply to a client message.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+pub struct ReplyMessage {
     /// The join ref of the message replied to (for a heartbeat, none).
     pub join_ref: Ref,
     /// The ref of the message replied to.

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::channel::ChannelSocket;
 use crate::channel_server::{ChannelIn, JoinOutcome};
-use crate::message::{events, Message, Payload, Ref, Reply, Status, HEARTBEAT_TOPIC};
+use crate::message::{events, Message, Payload, Ref, ReplyMessage, Status, HEARTBEAT_TOPIC};
 use crate::mount::Mount;
 use crate::outbox::{CloseReason, Outbound, Outbox};
 use crate::serializer::{Frame, Serializer};
@@ -167,7 +167,7 @@ impl<S: Socket> Session<S> {
     }
 
     fn reply(&self, join_ref: Ref, msg_ref: Ref, topic: &str, status: Status, response: Value) {
-        self.send_reply(Reply {
+        self.send_reply(ReplyMessage {
             join_ref,
             msg_ref,
             topic: topic.to_string(),
@@ -178,7 +178,7 @@ impl<S: Socket> Session<S> {
 
     /// Queues a reply. The session runs in the task that drains the outbox,
     /// so the frame is queued without a wake-up.
-    fn send_reply(&self, reply: Reply) {
+    fn send_reply(&self, reply: ReplyMessage) {
         match self.serializer.encode_reply(&reply) {
             Ok(frame) => {
                 let _ = self.outbox.push_frame_from_owner(frame);
@@ -293,7 +293,7 @@ impl<S: Socket> Session<S> {
                         Now::Replied(reply) => {
                             let (status, response) = reply.split();
                             let join_ref = joined.join_ref.clone();
-                            self.send_reply(Reply {
+                            self.send_reply(ReplyMessage {
                                 join_ref,
                                 msg_ref: message.msg_ref,
                                 topic: message.topic,

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::command::Command;
-use super::push::{await_reply, PushError, PushRequest, Reply};
+use super::push::{await_reply, PushError, PushReply, PushRequest};
 use super::status::{AsByte, StatusCell};
 use super::subscription::Subscription;
 use super::Client;
@@ -158,7 +158,7 @@ impl Channel {
     /// Pushes `event` and waits for the reply, up to the default timeout.
     /// While the channel is joining or rejoining, the push waits (and its
     /// timeout runs) until it joins.
-    pub async fn push(&self, event: &str, payload: Value) -> Result<Reply, PushError> {
+    pub async fn push(&self, event: &str, payload: Value) -> Result<PushReply, PushError> {
         self.push_with_timeout(event, payload, self.inner.client.default_timeout())
             .await
     }
@@ -169,7 +169,7 @@ impl Channel {
         event: &str,
         payload: Value,
         timeout: Duration,
-    ) -> Result<Reply, PushError> {
+    ) -> Result<PushReply, PushError> {
         let client = &self.inner.client;
         let msg_ref = client.make_ref();
         let (waiter, rx) = oneshot::channel();

@@ -35,7 +35,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use super::backoff::Backoff;
 use super::channel::{ChannelState, JoinError};
 use super::command::{JoinWaiter, NewChannel};
-use super::push::{PushError, PushRequest, PushWaiter, Reply};
+use super::push::{PushError, PushReply, PushRequest, PushWaiter};
 use super::shared::Shared;
 use super::status::StatusCell;
 use super::wire::{self, RefField};
@@ -423,7 +423,7 @@ impl Membership {
             self.close(PushError::Closed);
         } else if let Some(at) = self.in_flight.iter().position(|(r, _)| *r == msg_ref) {
             if let Some((_, waiter)) = self.in_flight.remove(at) {
-                let _ = waiter.send(Ok(Reply { status, response }));
+                let _ = waiter.send(Ok(PushReply { status, response }));
             }
         }
     }

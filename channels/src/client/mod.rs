@@ -46,7 +46,7 @@
 //! | `connection.rs` | the task: heartbeat, reconnect, routing, writing |
 //! | `membership.rs` | one channel's state machine inside the task (join, rejoin, buffered and in-flight pushes, subscribers) |
 //! | `channel.rs` | [`Channel`]: the handle — join, push, on, leave |
-//! | `push.rs` | [`Reply`], [`PushError`] and a push's timeout |
+//! | `push.rs` | [`PushReply`], [`PushError`] and a push's timeout |
 //! | `subscription.rs` | [`Subscription`]: an event's payloads as a stream |
 //!
 //! # Semantics
@@ -98,7 +98,7 @@ pub use backoff::{Backoff, RECONNECT_AFTER_MS, REJOIN_AFTER_MS};
 pub use channel::{Channel, ChannelState, JoinError};
 pub use dial::ConnectError;
 pub use options::ClientOptions;
-pub use push::{PushError, Reply};
+pub use push::{PushError, PushReply};
 pub use shared::{ConnectionState, Stats};
 pub use subscription::Subscription;
 

@@ -1,4 +1,4 @@
-//! A push and its outcome: the server's [`Reply`], or a [`PushError`].
+//! A push and its outcome: the server's [`PushReply`], or a [`PushError`].
 //!
 //! phoenix.js's `Push` gets a fresh ref, is sent (or buffered until the channel
 //! joins), and resolves on the `phx_reply` carrying its ref or on its timeout.
@@ -13,14 +13,14 @@ use tokio::sync::oneshot;
 
 /// The server's reply to a push: `{"status": …, "response": …}`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+pub struct PushReply {
     /// `"ok"` or `"error"` (any string the server chose).
     pub status: String,
     /// The response body.
     pub response: Value,
 }
 
-impl Reply {
+impl PushReply {
     /// Whether the status is `"ok"`.
     pub fn is_ok(&self) -> bool {
         self.status == "ok"
@@ -47,7 +47,7 @@ pub enum PushError {
 }
 
 /// Where the connection task answers a push.
-pub(super) type PushWaiter = oneshot::Sender<Result<Reply, PushError>>;
+pub(super) type PushWaiter = oneshot::Sender<Result<PushReply, PushError>>;
 
 /// A push on its way to the connection task.
 #[derive(Debug)]
@@ -66,10 +66,10 @@ pub(super) struct PushRequest {
 /// `withdraw` (which tells the task to forget the push) unless the answer
 /// arrived in the meantime.
 pub(super) async fn await_reply(
-    mut rx: oneshot::Receiver<Result<Reply, PushError>>,
+    mut rx: oneshot::Receiver<Result<PushReply, PushError>>,
     timeout: Duration,
     withdraw: impl FnOnce(),
-) -> Result<Reply, PushError> {
+) -> Result<PushReply, PushError> {
     match tokio::time::timeout(timeout, &mut rx).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(_)) => Err(PushError::Closed),

@@ -12,8 +12,8 @@
 //!   returns `false` (its process is gone) is dropped.
 //!
 //! Local fan-out never leaves this node. Other nodes are reached through a
-//! [`Adapter`] (the cluster issue plugs one in): one message per peer node,
-//! then that node's own local fan-out.
+//! [`Adapter`] (`pubsub/cluster.rs` is the cluster's): one message per peer
+//! node, then that node's own local fan-out.
 
 pub mod cluster;
 
@@ -49,11 +49,11 @@ pub struct Fastlane {
 }
 
 /// A closure subscriber; returns `false` to be dropped.
-pub type Handler = Box<dyn Fn(&Arc<Broadcast>) -> bool + Send + Sync>;
+pub type BroadcastHandler = Box<dyn Fn(&Arc<Broadcast>) -> bool + Send + Sync>;
 
 enum Kind {
     Fastlane(Fastlane),
-    Handler(Handler),
+    Handler(BroadcastHandler),
 }
 
 struct Subscription {
@@ -61,7 +61,8 @@ struct Subscription {
     kind: Kind,
 }
 
-/// How broadcasts reach other nodes. The cluster issue implements it.
+/// How broadcasts reach other nodes (`cluster.rs` implements it over the
+/// node's cluster).
 pub trait Adapter: Send + Sync {
     /// Sends a broadcast to every other connected node's PubSub.
     fn broadcast_remote(&self, broadcast: &Broadcast, from: Option<SubscriberId>);

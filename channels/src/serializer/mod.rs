@@ -15,7 +15,7 @@ mod tests;
 use bytes::Bytes;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::message::{Broadcast, Message, Reply};
+use crate::message::{Broadcast, Message, ReplyMessage};
 
 /// One WebSocket data frame (or one long-poll message). Text is kept as
 /// tungstenite's `Utf8Bytes` so that a fastlane frame goes to every connection
@@ -110,7 +110,7 @@ impl Serializer {
     }
 
     /// Encodes a reply.
-    pub fn encode_reply(self, reply: &Reply) -> Result<Frame, EncodeError> {
+    pub fn encode_reply(self, reply: &ReplyMessage) -> Result<Frame, EncodeError> {
         match self {
             Serializer::V1 => v1::encode_reply(reply),
             Serializer::V2 => v2::encode_reply(reply),

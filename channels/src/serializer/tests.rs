@@ -33,7 +33,7 @@ fn v2_decodes_a_join_and_echoes_refs_in_the_reply() {
     assert_eq!(message.join_ref, Some(json!("1")));
     assert_eq!(message.topic, "ping");
     assert_eq!(message.event, "phx_join");
-    let reply = Reply {
+    let reply = ReplyMessage {
         join_ref: message.join_ref,
         msg_ref: message.msg_ref,
         topic: message.topic,
@@ -69,7 +69,7 @@ fn heartbeat_reply_has_a_null_join_ref() {
         .decode(&text(r#"[null,"6","phoenix","heartbeat",{}]"#))
         .unwrap();
     assert_eq!(message.join_ref, None);
-    let reply = Reply {
+    let reply = ReplyMessage {
         join_ref: None,
         msg_ref: message.msg_ref,
         topic: "phoenix".into(),
@@ -129,7 +129,7 @@ fn v1_decodes_objects_and_replies_without_join_ref() {
         .unwrap();
     assert_eq!(message.join_ref, None);
     assert_eq!(message.msg_ref, Some(json!("1")));
-    let reply = Reply {
+    let reply = ReplyMessage {
         join_ref: None,
         msg_ref: message.msg_ref,
         topic: "ping".into(),
@@ -189,7 +189,7 @@ fn v2_binary_frames_that_lie_about_their_sizes_are_refused() {
 #[test]
 fn v2_binary_reply_push_and_broadcast_layouts() {
     let data = Bytes::from_static(b"\x01\x02");
-    let reply = Reply {
+    let reply = ReplyMessage {
         join_ref: Some(json!("1")),
         msg_ref: Some(json!(22)),
         topic: "t".into(),

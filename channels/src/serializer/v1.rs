@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{json_frame, json_ref, DecodeError, EncodeError, Frame};
-use crate::message::{events, Broadcast, Message, Payload, Reply};
+use crate::message::{events, Broadcast, Message, Payload, ReplyMessage};
 
 pub(super) fn decode(text: &[u8]) -> Result<Message, DecodeError> {
     let value: Value =
@@ -44,7 +44,7 @@ fn json_payload(payload: &Payload) -> Result<&Value, EncodeError> {
     }
 }
 
-pub(super) fn encode_reply(reply: &Reply) -> Result<Frame, EncodeError> {
+pub(super) fn encode_reply(reply: &ReplyMessage) -> Result<Frame, EncodeError> {
     Ok(json_frame(&json!({
         "topic": reply.topic,
         "event": events::REPLY,

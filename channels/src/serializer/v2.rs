@@ -12,7 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{json, Value};
 
 use super::{json_frame, json_ref, DecodeError, EncodeError, Frame};
-use crate::message::{events, Broadcast, Message, Payload, Reply};
+use crate::message::{events, Broadcast, Message, Payload, ReplyMessage};
 
 const PUSH: u8 = 0;
 const REPLY: u8 = 1;
@@ -123,7 +123,7 @@ fn binary(
     Ok(Frame::Binary(out.freeze()))
 }
 
-pub(super) fn encode_reply(reply: &Reply) -> Result<Frame, EncodeError> {
+pub(super) fn encode_reply(reply: &ReplyMessage) -> Result<Frame, EncodeError> {
     match &reply.response {
         Payload::Json(response) => Ok(json_frame(&json!([
             reply.join_ref,

@@ -105,7 +105,7 @@ pub fn register_node(console: &Console, node: &Node) {
         },
     );
     let n = node.clone();
-    let shutdown = console.shutdown();
+    let shutdown = console.shutdown_requests();
     console.register(
         "node.stop",
         "",

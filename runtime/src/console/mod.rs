@@ -39,5 +39,5 @@ pub mod repl;
 
 pub use control::{ControlClient, ControlServer};
 pub use registry::{
-    Args, CommandError, CommandResult, CompletionSource, Console, Outcome, Shutdown,
+    Args, CommandError, CommandResult, CompletionSource, Console, Outcome, ShutdownRequests,
 };

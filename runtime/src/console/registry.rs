@@ -244,7 +244,7 @@ struct Inner {
     app: String,
     commands: RwLock<BTreeMap<String, Arc<Command>>>,
     completions: RwLock<HashMap<String, CompletionSource>>,
-    shutdown: Shutdown,
+    shutdown: ShutdownRequests,
 }
 
 /// A console: a registry of named commands, each with a usage line, a
@@ -280,7 +280,7 @@ impl fmt::Debug for Console {
 impl Console {
     /// A console for `app` with the `help` and `quit` commands.
     pub fn new(app: &str) -> Self {
-        let shutdown = Shutdown::default();
+        let shutdown = ShutdownRequests::default();
         let console = Console {
             inner: Arc::new(Inner {
                 app: app.to_string(),
@@ -497,7 +497,7 @@ impl Console {
 
     /// Makes sure the node is stopping (`quit` in a foreground console, a
     /// signal, the release's own shutdown): whoever runs the node waits for
-    /// [`Console::shutdown_requested`]. Unlike [`Shutdown::request`], this
+    /// [`Console::shutdown_requested`]. Unlike [`ShutdownRequests::request`], this
     /// never counts as a second request.
     pub fn request_shutdown(&self) {
         self.inner.shutdown.ensure_requested();
@@ -521,25 +521,25 @@ impl Console {
 
     /// The switch that requests the shutdown, for a command handler (a
     /// handler that held the console itself would keep it alive for ever).
-    pub fn shutdown(&self) -> Shutdown {
+    pub fn shutdown_requests(&self) -> ShutdownRequests {
         self.inner.shutdown.clone()
     }
 }
 
 /// Requests a node's shutdown, for everyone waiting; see
-/// [`Console::shutdown`]. Requests are counted: the first starts a graceful
+/// [`Console::shutdown_requests`]. Requests are counted: the first starts a graceful
 /// shutdown (an endpoint drains its sockets in batches), the second asks it to
 /// finish at once.
 #[derive(Debug, Clone)]
-pub struct Shutdown(Arc<watch::Sender<u32>>);
+pub struct ShutdownRequests(Arc<watch::Sender<u32>>);
 
-impl Default for Shutdown {
+impl Default for ShutdownRequests {
     fn default() -> Self {
-        Shutdown(Arc::new(watch::channel(0).0))
+        ShutdownRequests(Arc::new(watch::channel(0).0))
     }
 }
 
-impl Shutdown {
+impl ShutdownRequests {
     /// One more request: the first starts the shutdown, the next hurries it.
     pub fn request(&self) {
         self.0.send_modify(|count| *count = count.saturating_add(1));
@@ -735,7 +735,7 @@ mod tests {
     async fn a_second_stop_request_is_told_apart_from_the_first() {
         let c = console();
         let again = tokio::spawn(c.shutdown_requested_again());
-        let stop = c.shutdown();
+        let stop = c.shutdown_requests();
         stop.request();
         // Making sure the node is stopping is not a second request.
         c.request_shutdown();

@@ -38,9 +38,10 @@
 //! - **One remote-capable actor per node.** ractor_cluster builds a proxy actor
 //!   (~11 KB, measured) on every peer for every remote-capable actor, and
 //!   announces each one to every peer. So per-connection and per-channel
-//!   processes are never remote-capable; the node monitor is the one such actor
-//!   (the cluster PubSub will be the second), and everything else that must
-//!   cross nodes goes through it. The service directory replicates *names*
+//!   processes are never remote-capable; the node monitor is one such actor,
+//!   the cluster PubSub server (`channels::pubsub::cluster`) another, and the
+//!   store server on the node that owns the database a third; everything else
+//!   that must cross nodes goes through them. The service directory replicates *names*
 //!   through the monitor instead of making each service remote-capable.
 //! - **Liveness has two sources.** A closed connection (a killed peer) is
 //!   reported by ractor_cluster at once; silence (a hung peer) by the heartbeat,

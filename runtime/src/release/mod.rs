@@ -43,7 +43,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::console::control::{socket_path, ClientError, ControlClient, ControlServer};
 use crate::console::repl::{self, Remote, TerminalGuard};
-use crate::console::{builtins, Console, Shutdown};
+use crate::console::{builtins, Console, ShutdownRequests};
 use crate::node::cookie::{self, Cookie, CookieError, COOKIE_ENV_VARS, COOKIE_FILE_NAME};
 use crate::node::directory::{default_directory, DirectoryError, NameDirectory};
 use crate::node::{DirectoryOption, Node, NodeName, NodeOptions, StartError};
@@ -257,7 +257,7 @@ impl Release {
         self.console.request_shutdown();
         // Later signals: the second hurries the stop (an endpoint closes every
         // socket it is still draining), the third exits at once.
-        let shutdown = self.console.shutdown();
+        let shutdown = self.console.shutdown_requests();
         tokio::spawn(async move {
             let name = signals.next().await;
             tracing::warn!("{name} again: finishing the stop at once (once more exits)");
@@ -446,7 +446,7 @@ impl std::fmt::Debug for Stop {
 
 impl Stop {
     /// A stop that is requested through `shutdown`.
-    pub fn from_shutdown(shutdown: &Shutdown) -> Stop {
+    pub fn from_shutdown(shutdown: &ShutdownRequests) -> Stop {
         Stop {
             requested: Box::pin(shutdown.requested()),
             requested_again: Box::pin(shutdown.requested_again()),
@@ -458,7 +458,7 @@ impl Stop {
 /// and SIGTERM ([`stop_signals`]).
 pub fn stop_requested(node: Option<&Release>) -> std::io::Result<Stop> {
     Ok(match node {
-        Some(release) => Stop::from_shutdown(&release.console().shutdown()),
+        Some(release) => Stop::from_shutdown(&release.console().shutdown_requests()),
         None => stop_signals()?,
     })
 }
@@ -469,7 +469,7 @@ pub fn stop_requested(node: Option<&Release>) -> std::io::Result<Stop> {
 pub fn stop_signals() -> std::io::Result<Stop> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
-    let shutdown = Shutdown::default();
+    let shutdown = ShutdownRequests::default();
     let stop = Stop::from_shutdown(&shutdown);
     tokio::spawn(async move {
         for count in 1.. {

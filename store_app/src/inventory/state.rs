@@ -33,9 +33,6 @@ pub enum InventoryError {
     /// No such item.
     #[error("item {0} not found")]
     ItemNotFound(u64),
-    /// Nothing left to sell.
-    #[error("item {0} is out of stock")]
-    OutOfStock(u64),
 }
 
 /// The whole catalogue in memory.
@@ -120,26 +117,6 @@ impl Inventory {
             .ok_or(InventoryError::ProductNotFound(id))?;
         product.released = true;
         Ok(product.clone())
-    }
-
-    /// Sells one unit; returns the availability before and after.
-    pub fn item_sold(
-        &mut self,
-        item_id: u64,
-    ) -> Result<(Availability, Availability), InventoryError> {
-        if !self.items.contains_key(&item_id) {
-            return Err(InventoryError::ItemNotFound(item_id));
-        }
-        let stock = self.availability.entry(item_id).or_insert(Availability {
-            item_id,
-            available_count: 0,
-        });
-        if stock.available_count == 0 {
-            return Err(InventoryError::OutOfStock(item_id));
-        }
-        let before = *stock;
-        stock.available_count -= 1;
-        Ok((before, *stock))
     }
 
     /// Takes the store's stock figure after a sale. Stock only ever falls
@@ -227,30 +204,5 @@ mod tests {
         let all = inventory.complete_products();
         assert_eq!(inventory.complete_product(2).as_ref(), all.get(1));
         assert_eq!(inventory.complete_product(99), None);
-    }
-
-    #[test]
-    fn selling_counts_down_to_zero_and_then_refuses() {
-        let mut inventory = demo();
-        let item_id = inventory
-            .complete_products()
-            .into_iter()
-            .flat_map(|p| p.items)
-            .find(|i| i.available_count == 3)
-            .unwrap()
-            .item
-            .id;
-        for left in (0..3).rev() {
-            let (_, after) = inventory.item_sold(item_id).unwrap();
-            assert_eq!(after.available_count, left);
-        }
-        assert_eq!(
-            inventory.item_sold(item_id),
-            Err(InventoryError::OutOfStock(item_id))
-        );
-        assert_eq!(
-            inventory.item_sold(999),
-            Err(InventoryError::ItemNotFound(999))
-        );
     }
 }
