@@ -22,7 +22,7 @@ use crate::message::{events, Message, Payload, Ref, ReplyMessage, Status, HEARTB
 use crate::mount::Mount;
 use crate::outbox::{CloseReason, Outbound, Outbox};
 use crate::serializer::{Frame, Serializer};
-use crate::socket::{ChannelProcess, Now, Socket};
+use crate::socket::{ChannelProcess, Now, Socket, Starter};
 use crate::subscriber_id::SubscriberId;
 
 /// Counts a connection's messages per one-second window.
@@ -358,6 +358,8 @@ impl<S: Socket> Session<S> {
         );
     }
 
+    /// `phx_join`: admit the topic, replace an earlier join of it, start the
+    /// channel's process and answer with how its `join` went.
     async fn join(&mut self, message: Message) {
         let started = Instant::now();
         let Message {
@@ -367,43 +369,113 @@ impl<S: Socket> Session<S> {
             payload,
             ..
         } = message;
-        let Some(route) = self.mount.routes.find(&topic).cloned() else {
-            if self.warn_once(Warned::UNMATCHED_TOPIC) {
-                tracing::warn!(topic = %bounded(&topic), socket = self.mount.handler.name(), "ignoring unmatched topic");
-            } else {
-                tracing::debug!(topic = %bounded(&topic), "ignoring unmatched topic");
-            }
-            self.unmatched(msg_ref, &topic);
+        let Some(route) = self.admit(&join_ref, &msg_ref, &topic) else {
             return;
         };
+        let replaced = self.drop_earlier_join(&topic);
+        let subscription = self.mount.services.pubsub.new_id();
+        let socket = self.channel_socket(&topic, &join_ref, &msg_ref, subscription);
+        // Logged, so bounded: a client chooses its join params.
+        let params = payload
+            .as_json()
+            .map(|p| bounded(&filter_params(p).to_string()).to_string())
+            .unwrap_or_default();
+        let (status, response) = match route.start(&self.mount.services.supervisor, socket, payload)
+        {
+            // Not the channel's crash: its process never ran.
+            Err(err) => {
+                tracing::error!(topic = %bounded(&topic), %err, "could not start channel");
+                (Status::Error, json!({"reason": "join crashed"}))
+            }
+            Ok(channel) => match channel.outcome.await {
+                Ok(JoinOutcome::Joined(reply)) => {
+                    self.log_join(route.name(), "success", &topic, &params, started);
+                    self.channels.insert(
+                        topic.clone(),
+                        Joined {
+                            channel: route.name(),
+                            join_ref: join_ref.clone(),
+                            subscription,
+                            process: channel.process,
+                        },
+                    );
+                    (Status::Ok, reply)
+                }
+                Ok(JoinOutcome::Refused(reply)) => {
+                    self.log_join(route.name(), "fail", &topic, &params, started);
+                    (Status::Error, reply)
+                }
+                Err(_) => {
+                    self.log_join(route.name(), "crash", &topic, &params, started);
+                    (Status::Error, json!({"reason": "join crashed"}))
+                }
+            },
+        };
+        self.reply(join_ref, msg_ref, &topic, status, response);
+        if let Some(old_join_ref) = replaced {
+            self.push(&old_join_ref, &topic, events::CLOSE);
+        }
+    }
+
+    /// The route a join of `topic` goes to, or `None` after refusing it: no
+    /// route (unmatched topic), or too many channels on this connection.
+    fn admit(
+        &mut self,
+        join_ref: &Ref,
+        msg_ref: &Ref,
+        topic: &str,
+    ) -> Option<Arc<dyn Starter<S::Assigns>>> {
+        let Some(route) = self.mount.routes.find(topic).cloned() else {
+            if self.warn_once(Warned::UNMATCHED_TOPIC) {
+                tracing::warn!(topic = %bounded(topic), socket = self.mount.handler.name(), "ignoring unmatched topic");
+            } else {
+                tracing::debug!(topic = %bounded(topic), "ignoring unmatched topic");
+            }
+            self.unmatched(msg_ref.clone(), topic);
+            return None;
+        };
         let max = self.mount.config.max_channels;
-        if !self.channels.contains(&topic) && self.channels.len() >= max {
+        if !self.channels.contains(topic) && self.channels.len() >= max {
             if self.warn_once(Warned::TOO_MANY_CHANNELS) {
-                tracing::warn!(topic = %bounded(&topic), max, "refusing join: too many channels on one connection");
+                tracing::warn!(topic = %bounded(topic), max, "refusing join: too many channels on one connection");
             }
             self.reply(
-                join_ref,
-                msg_ref,
-                &topic,
+                join_ref.clone(),
+                msg_ref.clone(),
+                topic,
                 Status::Error,
                 json!({"reason": "too many channels"}),
             );
-            return;
+            return None;
         }
-        // A second join of a joined topic replaces the channel (Phoenix closes the old one).
-        let replaced = self.channels.remove(&topic).map(|old| {
-            self.count_left(old.channel);
-            self.mount
-                .services
-                .pubsub
-                .unsubscribe(&topic, old.subscription);
-            old.process.stop(ExitReason::Shutdown);
-            old.join_ref
-        });
-        let subscription = self.mount.services.pubsub.new_id();
-        let socket = ChannelSocket {
+        Some(route)
+    }
+
+    /// A second join of a joined topic replaces the channel, as Phoenix does:
+    /// the old one is stopped now and told `phx_close` after the new join's
+    /// reply. Returns the old join's ref.
+    fn drop_earlier_join(&mut self, topic: &str) -> Option<Ref> {
+        let old = self.channels.remove(topic)?;
+        self.count_left(old.channel);
+        self.mount
+            .services
+            .pubsub
+            .unsubscribe(topic, old.subscription);
+        old.process.stop(ExitReason::Shutdown);
+        Some(old.join_ref)
+    }
+
+    /// What the new channel's callbacks can do with this connection.
+    fn channel_socket(
+        &self,
+        topic: &str,
+        join_ref: &Ref,
+        msg_ref: &Ref,
+        subscription: SubscriberId,
+    ) -> ChannelSocket<S::Assigns> {
+        ChannelSocket {
             assigns: self.assigns.clone(),
-            topic: topic.clone(),
+            topic: topic.to_string(),
             join_ref: join_ref.clone(),
             outbox: self.outbox.clone(),
             serializer: self.serializer,
@@ -414,71 +486,35 @@ impl<S: Socket> Session<S> {
             max_async: self.mount.config.max_async_replies_per_channel,
             current_ref: msg_ref.clone(),
             stopping_itself: false,
-        };
-        // Logged, so bounded: a client chooses its join params.
-        let params = payload
-            .as_json()
-            .map(|p| bounded(&filter_params(p).to_string()).to_string())
-            .unwrap_or_default();
-        let shown_topic = bounded(&topic);
-        match route.start(&self.mount.services.supervisor, socket, payload) {
-            Err(err) => {
-                tracing::error!(topic = %shown_topic, %err, "could not start channel");
-                self.reply(
-                    join_ref.clone(),
-                    msg_ref,
-                    &topic,
-                    Status::Error,
-                    json!({"reason": "join crashed"}),
-                );
-            }
-            Ok(started_channel) => match started_channel.outcome.await {
-                Ok(JoinOutcome::Joined(reply)) => {
-                    self.count_join(route.name(), "success");
-                    tracing::info!(
-                        channel = route.name(),
-                        "JOINED {shown_topic} in {:?}\n  Parameters: {params}",
-                        started.elapsed()
-                    );
-                    self.reply(join_ref.clone(), msg_ref, &topic, Status::Ok, reply);
-                    self.channels.insert(
-                        topic.clone(),
-                        Joined {
-                            channel: route.name(),
-                            join_ref: join_ref.clone(),
-                            subscription,
-                            process: started_channel.process,
-                        },
-                    );
-                }
-                Ok(JoinOutcome::Refused(reply)) => {
-                    self.count_join(route.name(), "fail");
-                    tracing::info!(
-                        channel = route.name(),
-                        "REFUSED JOIN {shown_topic} in {:?}\n  Parameters: {params}",
-                        started.elapsed()
-                    );
-                    self.reply(join_ref.clone(), msg_ref, &topic, Status::Error, reply);
-                }
-                Err(_) => {
-                    self.count_join(route.name(), "crash");
-                    tracing::error!(
-                        channel = route.name(),
-                        "JOIN CRASHED {shown_topic} in {:?}\n  Parameters: {params}",
-                        started.elapsed()
-                    );
-                    self.reply(
-                        join_ref.clone(),
-                        msg_ref,
-                        &topic,
-                        Status::Error,
-                        json!({"reason": "join crashed"}),
-                    );
-                }
-            },
         }
-        if let Some(old_join_ref) = replaced {
-            self.push(&old_join_ref, &topic, events::CLOSE);
+    }
+
+    /// Counts a join (`channel_join` with status `success`, `fail` or
+    /// `crash`) and logs it as Phoenix does.
+    fn log_join(
+        &self,
+        channel: &'static str,
+        status: &str,
+        topic: &str,
+        params: &str,
+        started: Instant,
+    ) {
+        self.count_join(channel, status);
+        let topic = bounded(topic);
+        let elapsed = started.elapsed();
+        match status {
+            "success" => tracing::info!(
+                channel,
+                "JOINED {topic} in {elapsed:?}\n  Parameters: {params}"
+            ),
+            "fail" => tracing::info!(
+                channel,
+                "REFUSED JOIN {topic} in {elapsed:?}\n  Parameters: {params}"
+            ),
+            _ => tracing::error!(
+                channel,
+                "JOIN CRASHED {topic} in {elapsed:?}\n  Parameters: {params}"
+            ),
         }
     }
 
