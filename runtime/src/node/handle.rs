@@ -32,7 +32,7 @@ use super::directory::{DirectoryError, NameDirectory, Registration};
 use super::events::{DownReason, NodeEvent};
 use super::monitor::{HeartbeatConfig, MonitorMsg, NodeMonitor};
 use super::name::{NameError, NodeAddress, NodeName};
-use super::peers::{FailureKind, SessionEvents, Shared};
+use super::peers::{FailureKind, HandshakeFailure, SessionEvents, Shared};
 
 /// The id of this module's subscription to the `NodeServer`'s events.
 const SUBSCRIPTION_ID: &str = "runtime.node";
@@ -394,27 +394,42 @@ impl Node {
         }
         let port = match target.port {
             Some(port) => port,
-            None => {
-                let dir = self
-                    .inner
-                    .directory
-                    .as_ref()
-                    .ok_or_else(|| ConnectError::NotRegistered(node.clone()))?;
-                dir.lookup(&node)?
-                    .ok_or_else(|| ConnectError::NotRegistered(node.clone()))?
-            }
+            None => self.registered_port(&node)?,
         };
-        let timeout = self.inner.connect_timeout;
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + self.inner.connect_timeout;
+        // Subscribe before connecting so that no outcome is missed.
+        let events = shared.subscribe();
+        let failures = shared.subscribe_handshakes();
+        let addr = self.open_connection(&node, port, deadline).await?;
+        self.await_handshake(node, addr, events, failures, deadline)
+            .await
+    }
+
+    /// `node`'s distribution port, from the name directory (EPMD's job).
+    fn registered_port(&self, node: &NodeName) -> Result<u16, ConnectError> {
+        let dir = self
+            .inner
+            .directory
+            .as_ref()
+            .ok_or_else(|| ConnectError::NotRegistered(node.clone()))?;
+        dir.lookup(node)?
+            .ok_or_else(|| ConnectError::NotRegistered(node.clone()))
+    }
+
+    /// Opens a TCP connection to `node` at `port` and hands it to
+    /// ractor_cluster's node server, which runs the handshake; the peer's
+    /// address, by which handshake failures are reported.
+    async fn open_connection(
+        &self,
+        node: &NodeName,
+        port: u16,
+        deadline: Instant,
+    ) -> Result<String, ConnectError> {
         let unreachable = |reason: String| ConnectError::Unreachable {
             node: node.clone(),
             addr: format!("{}:{port}", node.host()),
             reason,
         };
-        // Subscribe before connecting so that no outcome is missed.
-        let mut events = shared.subscribe();
-        let mut failures = shared.subscribe_handshakes();
-
         let addrs: Vec<SocketAddr> = (node.host(), port)
             .to_socket_addrs()
             .map_err(|e| unreachable(e.to_string()))?
@@ -423,7 +438,7 @@ impl Node {
             .await
             .map_err(|_| ConnectError::Timeout {
                 node: node.clone(),
-                timeout,
+                timeout: self.inner.connect_timeout,
             })?
             .map_err(|e| unreachable(e.to_string()))?;
         let _ = stream.set_nodelay(true);
@@ -442,8 +457,21 @@ impl Node {
                 is_server: false,
             })
             .map_err(|_| ConnectError::Stopped)?;
-        let addr = peer_addr.to_string();
+        Ok(peer_addr.to_string())
+    }
 
+    /// Waits until `node` is up, or the handshake on the connection to `addr`
+    /// fails (a competing connection from the other side gets a short grace
+    /// to win), or the deadline passes.
+    async fn await_handshake(
+        &self,
+        node: NodeName,
+        addr: String,
+        mut events: broadcast::Receiver<NodeEvent>,
+        mut failures: broadcast::Receiver<HandshakeFailure>,
+        deadline: Instant,
+    ) -> Result<NodeName, ConnectError> {
+        let shared = &self.inner.shared;
         let mut failed: Option<FailureKind> = None;
         let mut wait_until = deadline;
         loop {
@@ -485,7 +513,10 @@ impl Node {
             Some(FailureKind::Closed) => ConnectError::HandshakeFailed { node },
             None => {
                 shared.abandon_handshakes(&addr);
-                ConnectError::Timeout { node, timeout }
+                ConnectError::Timeout {
+                    node,
+                    timeout: self.inner.connect_timeout,
+                }
             }
         })
     }
