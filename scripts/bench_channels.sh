@@ -30,7 +30,7 @@ BIN="${CARGO_TARGET_DIR:-target}/release"
 SERVER_BIN="${SERVER_BIN:-$BIN/hello_sockets}"
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-    cargo build --quiet --release -p channels --bins
+    cargo build --quiet --release -p hello_sockets -p loadgen --bins
 fi
 # As many descriptors as allowed; loadgen checks its connection count against it.
 ulimit -n "$(ulimit -Hn)"

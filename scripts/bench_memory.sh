@@ -24,7 +24,7 @@ LOADGEN_ARGS="${LOADGEN_ARGS:-}"
 BIN="${CARGO_TARGET_DIR:-target}/release"
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-    cargo build --quiet --release -p channels --bins
+    cargo build --quiet --release -p hello_sockets -p loadgen --bins
 fi
 
 # As many descriptors as allowed (the hard limit); loadgen checks N against it.

@@ -55,7 +55,7 @@ esac
 command -v jq >/dev/null 2>&1 || { echo "bench_store: jq is needed for the summaries" >&2; exit 1; }
 
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-    cargo build --quiet --release -p store_app --bins
+    cargo build --quiet --release -p store_app -p store_bench --bins
 fi
 ulimit -n "$(ulimit -Hn)"
 

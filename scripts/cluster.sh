@@ -19,7 +19,7 @@ root="$(cd "$here/.." && pwd)"
 source "$here/lib/node_records.sh"
 
 if [[ -z "${HELLO_SOCKETS_BIN:-}" ]]; then
-  (cd "$root" && cargo build --quiet -p channels --bin hello_sockets)
+  (cd "$root" && cargo build --quiet -p hello_sockets --bin hello_sockets)
   bin="${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets"
   [[ "$bin" == /* ]] || bin="$root/$bin"
   export HELLO_SOCKETS_BIN="$bin"

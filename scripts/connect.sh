@@ -20,7 +20,7 @@ to="$2"
 bin="${HELLO_SOCKETS_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets}"
 [[ "$bin" == /* ]] || bin="$root/$bin"
 if [[ ! -x "$bin" ]]; then
-  (cd "$root" && cargo build --quiet -p channels --bin hello_sockets)
+  (cd "$root" && cargo build --quiet -p hello_sockets --bin hello_sockets)
 fi
 
 exec "$bin" rpc "$from" "node.connect $to"

@@ -39,7 +39,7 @@ node="$name"
 if [[ -n "${HELLO_SOCKETS_BIN:-}" ]]; then
   bin="$HELLO_SOCKETS_BIN"
 else
-  (cd "$root" && cargo build --quiet -p channels --bin hello_sockets)
+  (cd "$root" && cargo build --quiet -p hello_sockets --bin hello_sockets)
   bin="${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets"
   [[ "$bin" == /* ]] || bin="$root/$bin"
 fi

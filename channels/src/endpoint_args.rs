@@ -1,11 +1,12 @@
-//! The endpoint's limits and drain settings as command-line options, shared
-//! by every binary that serves an endpoint (`hello_sockets`, `sneakers23`):
-//! flatten [`EndpointArgs`] into the binary's `clap` arguments and each option
-//! shows in its `--help`, with an environment variable beside it.
+//! The command-line arguments every binary that serves an endpoint shares
+//! (`hello_sockets`, `sneakers23`): the endpoint's limits and drain settings
+//! ([`EndpointArgs`], each option in `--help` with an environment variable
+//! beside it) and `start`'s node and web-server flags ([`StartArgs`]).
 
 use std::time::Duration;
 
 use clap::Args;
+use runtime::release::NodeArgs;
 
 use crate::drain::DrainConfig;
 use crate::endpoint::EndpointOptions;
@@ -42,6 +43,31 @@ pub struct EndpointArgs {
     /// Largest long-poll POST body in bytes; a larger one is answered 413.
     #[arg(long, env = "LONGPOLL_MAX_BODY_BYTES", default_value_t = SocketConfig::default().longpoll_max_body_bytes, global = true)]
     pub longpoll_max_body_bytes: usize,
+}
+
+/// `app start`'s arguments, the same for every app binary: the node, and its
+/// web server (or none, for the book's back node).
+#[derive(Args, Debug, Clone)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Port of the web server (default: --port / PORT); 0 picks a free one.
+    #[arg(long, value_name = "PORT", conflicts_with = "no_http")]
+    pub http_port: Option<u16>,
+    /// Run no web server (the book's back node).
+    #[arg(long)]
+    pub no_http: bool,
+}
+
+/// The web server's port: `--http-port` (else `default`, the binary's
+/// `--port`) for a started node unless it runs `--no-http`; `default` for an
+/// unnamed server (no `start`).
+pub fn web_port(start: Option<&StartArgs>, default: u16) -> Option<u16> {
+    match start {
+        Some(start) if start.no_http => None,
+        Some(start) => Some(start.http_port.unwrap_or(default)),
+        None => Some(default),
+    }
 }
 
 fn millis(duration: Duration) -> u64 {

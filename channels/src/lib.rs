@@ -12,7 +12,8 @@
 //! - Wire: [`message`] and [`serializer`] (V1 and V2, JSON and binary).
 //! - Security: [`token`] (Phoenix.Token-style) and [`secret`].
 //! - [`testing`]: a `ChannelCase`-like test kit; [`client`]: a Rust client.
-//! - [`hello_sockets`]: the book's app, run by `bin/hello_sockets.rs`.
+//! - The book's `hello_sockets` app is a crate of its own (`channels/hello_sockets`),
+//!   and so is the benchmarks' load generator (`channels/loadgen`).
 //! - [`console_commands`]: `pubsub.*` commands for a node's console;
 //!   [`endpoint_args`]: the endpoint's limits as command-line options.
 
@@ -24,7 +25,6 @@ pub mod console_commands;
 pub mod drain;
 pub mod endpoint;
 pub mod endpoint_args;
-pub mod hello_sockets;
 pub mod http_connection;
 pub mod message;
 pub mod metrics;

@@ -12,7 +12,6 @@ use channels::client::{
     Backoff, ChannelState, Client, ClientOptions, ConnectError, ConnectionState, JoinError,
     PushError,
 };
-use channels::hello_sockets;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
 use channels::secret;

@@ -3,12 +3,12 @@
 //! like one in `handle_in`.
 
 use channels::channel::{Channel, ChannelSocket, HandleIn, HandleNow, Join, Reply};
-use channels::hello_sockets::UserSocket;
 use channels::message::{Payload, Status};
 use channels::secret;
 use channels::socket::{ConnectInfo, Params, Refused, Routes, Socket};
 use channels::testing::{ChannelCase, TestSocket};
 use channels::token::Signer;
+use hello_sockets::UserSocket;
 use runtime::ProcessError;
 use serde_json::json;
 

@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use channels::hello_sockets;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
 use channels::secret;
@@ -184,7 +183,7 @@ async fn malformed_posts_are_refused_without_closing_the_session() {
 #[tokio::test]
 async fn a_refused_connect_answers_403() {
     use channels::endpoint::Endpoint;
-    use channels::hello_sockets::AuthSocket;
+    use hello_sockets::AuthSocket;
     let signer = Signer::new(secret::generate());
     let channels = ProcessSupervisor::start(ProcessSupervisorOptions::default())
         .await

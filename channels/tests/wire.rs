@@ -12,9 +12,9 @@ mod support;
 
 use std::time::Duration;
 
-use channels::hello_sockets::DedupeChannel;
 use channels::mount::SocketConfig;
 use channels::pubsub::LOCAL_NODE;
+use hello_sockets::DedupeChannel;
 use serde_json::{json, Value};
 use support::{binary_push, error, ok, Client, Received, Server};
 

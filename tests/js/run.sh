@@ -17,7 +17,7 @@ cd "$root"
 if [[ -n "${HELLO_SOCKETS_BIN:-}" ]]; then
   bin="$HELLO_SOCKETS_BIN"
 else
-  cargo build --locked -p channels --bin hello_sockets
+  cargo build --locked -p hello_sockets --bin hello_sockets
   bin="${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets"
 fi
 if [[ "$bin" != /* ]]; then bin="$root/$bin"; fi

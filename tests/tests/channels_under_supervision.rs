@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use channels::hello_sockets;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
 use channels::secret;

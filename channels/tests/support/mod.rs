@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use channels::endpoint::{Endpoint, EndpointOptions};
-use channels::hello_sockets::HelloSockets;
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
 use channels::secret;
 use channels::token::Signer;
 use futures::{SinkExt, StreamExt};
+use hello_sockets::HelloSockets;
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -19,14 +19,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use channels::endpoint_args::EndpointArgs;
+use channels::endpoint_args::{web_port, EndpointArgs, StartArgs};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
 use channels::secret::{self, Mode};
 use channels::token::Signer;
-use clap::{Args, Parser, Subcommand};
-use runtime::release::{self, NodeArgs, Release};
+use clap::{Parser, Subcommand};
+use runtime::release::{self, Release};
 use store_app::app::{App, AppOptions};
 use store_app::web::{default_assets_dir, InventoryRef, StoreWeb};
 
@@ -64,18 +64,6 @@ enum Command {
     Start(StartArgs),
     #[command(flatten)]
     Drive(release::Drive),
-}
-
-#[derive(Args)]
-struct StartArgs {
-    #[command(flatten)]
-    node: NodeArgs,
-    /// Port of the web server (default: --port / PORT); 0 picks a free one.
-    #[arg(long, value_name = "PORT", conflicts_with = "no_http")]
-    http_port: Option<u16>,
-    /// Run no web server (the book's back node).
-    #[arg(long)]
-    no_http: bool,
 }
 
 const APP: &str = "sneakers23";
@@ -121,11 +109,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         channels::console_commands::register(release.console(), &pubsub);
         store_app::console_commands::register(release.console(), &app.context);
     }
-    let http_port = match &start {
-        Some(start) if start.no_http => None,
-        Some(start) => Some(start.http_port.unwrap_or(cli.port)),
-        None => Some(cli.port),
-    };
+    let http_port = web_port(start.as_ref(), cli.port);
     let stop = release::stop_requested(node.as_ref())?;
     let server = match http_port {
         Some(port) => {

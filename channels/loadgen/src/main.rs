@@ -1,0 +1,112 @@
+//! `loadgen`: a load generator for the hello_sockets server's `bench:*` channel.
+//!
+//! One mode per subcommand; each prints ONE JSON summary line on stdout (progress
+//! and errors go to stderr):
+//!
+//! - `hold`: opens N WebSocket connections, joins each to its own topic
+//!   (`bench:<i>`), keeps them alive with heartbeats, and — given the server's
+//!   pid — reports the server's RSS growth per connection.
+//! - `fanout`: N subscribers on one topic, one publisher pushing `broadcast`;
+//!   deliveries per second, lost deliveries, delivery latency and completion.
+//! - `echo`: C connections doing sequential `ping` pushes; replies per second
+//!   and round-trip times.
+//! - `connect`: connect + join at an offered rate; failures, achieved rate and
+//!   connect-to-join latency.
+//!
+//! The shared pieces live in their own modules: [`client`] opens and joins
+//! connections (every socket bound to one of several loopback source
+//! addresses), [`procfs`] reads memory, CPU time and limits from `/proc`,
+//! [`stats`] holds the clock, percentiles and a compact frame decoder, and
+//! [`rxstamp`] reads the kernel's receive stamps for `fanout`.
+//!
+//! The modes use tokio-tungstenite directly rather than the crate's full
+//! `channels::client::Client`: that client runs a connection task, a channel
+//! membership and an mpsc stream per subscription, and decodes every frame
+//! into a `serde_json::Value` before handing it over — one more task hop and
+//! several allocations per delivery. On a two-core machine shared with the
+//! server, the load generator's cost per delivery is what bounds a fan-out
+//! measurement, so the subscriber here reads frames itself and decodes only
+//! `event`, `t` and `i`.
+//!
+//! Memory figures are in KiB (1024 bytes), the unit of `/proc/PID/status`.
+
+mod client;
+mod connect;
+mod echo;
+mod fanout;
+mod hold;
+mod procfs;
+mod rxstamp;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Load generator for the hello_sockets server (bench:* channel)")]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+    /// Tokio worker threads of the load generator.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Open N connections, join each to one topic, hold them, report server RSS.
+    Hold(hold::HoldArgs),
+    /// N subscribers on one topic, one publisher: deliveries/s, loss, latency.
+    Fanout(fanout::FanoutArgs),
+    /// C connections doing sequential pings: replies/s, round-trip times.
+    Echo(echo::EchoArgs),
+    /// Connect + join at an offered rate: failures, achieved rate, latency.
+    Connect(connect::ConnectArgs),
+}
+
+fn main() -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    // A flag given twice takes its last value, so that scripts can append
+    // overrides to a workload's flags.
+    let command = Cli::command()
+        .args_override_self(true)
+        .mut_subcommands(|sub| sub.args_override_self(true));
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("loadgen: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.mode {
+            Mode::Hold(args) => hold::run(args).await.and_then(json),
+            Mode::Fanout(args) => fanout::run(args).await.and_then(json),
+            Mode::Echo(args) => echo::run(args).await.and_then(json),
+            Mode::Connect(args) => connect::run(args).await.and_then(json),
+        }
+    });
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("loadgen: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The one-line JSON summary.
+fn json(summary: impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string(&summary).map_err(|e| format!("cannot encode the summary: {e}"))
+}

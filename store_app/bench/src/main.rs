@@ -1,0 +1,99 @@
+//! `store_bench`: the store's two performance figures, measured.
+//!
+//! Why it exists: the issue asks for (1) the `GET /` page rate against the same
+//! server's trivial route (`GET /health`) — the page is rendered from memory,
+//! so it should reach at least half that rate — and (2) the replication
+//! latency from a sale on the `back` node to the `stock_change` frame at a
+//! page connected to `app`. `wrk` is not available here, so this binary is the
+//! load generator for both. `scripts/bench_store.sh` starts the nodes and runs
+//! it; `store_app/benches/PERFORMANCE.md` has the method and the figures.
+//!
+//! How it measures:
+//!
+//! - [`page`]: C keep-alive HTTP/1.1 connections, each with exactly one
+//!   request in flight (no pipelining): write the request, read the whole
+//!   response (headers parsed with `httparse`, body by `Content-Length`),
+//!   stamp the latency, repeat. One path at a time, a warm-up first; one JSON
+//!   line per path: requests/s, p50/p90/p99/max latency, errors, bytes per
+//!   response.
+//! - [`replication`]: one WebSocket client on `app`, joined to the topics of
+//!   every released product; sales issued on `back` through the node's
+//!   control socket *in this process* (the protocol `rpc` speaks, without
+//!   spawning a process per sale). The clock starts just before the
+//!   `inventory.sell` request is written and stops when the reader task takes
+//!   the matching `stock_change` frame off the socket. One sale at a time: the
+//!   next one is issued after the previous frame arrived. One JSON line.
+//!
+//! Both clocks are `Instant`s of this one process, so no cross-process clock
+//! is involved. Percentiles are nearest-rank over every sample (as in
+//! `channels`' loadgen), not a histogram's buckets. Progress and errors go to
+//! stderr; the exit status is non-zero when a run could not be made.
+
+mod page;
+mod replication;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Load and latency benchmarks for the Sneakers23 store nodes")]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+    /// Tokio worker threads of the benchmark client.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Request rate and latency of HTTP paths over keep-alive connections.
+    Page(page::PageArgs),
+    /// Sale on back -> stock_change frame at a client on app: latency.
+    Replication(replication::ReplicationArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("store_bench: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.mode {
+        Mode::Page(args) => runtime.block_on(page::run(args)).and_then(|lines| {
+            lines
+                .iter()
+                .map(json)
+                .collect::<Result<Vec<String>, String>>()
+        }),
+        Mode::Replication(args) => {
+            replication::run(&runtime, args).and_then(|s| Ok(vec![json(&s)?]))
+        }
+    };
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("store_bench: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One summary as a JSON line.
+fn json(summary: &impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string(summary).map_err(|e| format!("cannot encode the summary: {e}"))
+}
