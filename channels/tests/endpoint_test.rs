@@ -7,18 +7,10 @@ use channels::pubsub::PubSub;
 use channels::transport::plain;
 use http::{Method, StatusCode};
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use runtime::testkit::{http_get_async, HttpResponse};
 
-async fn get(address: std::net::SocketAddr, path: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    response
+async fn get(address: std::net::SocketAddr, path: &str) -> HttpResponse {
+    http_get_async(address, path, Duration::from_secs(5)).await
 }
 
 #[tokio::test]
@@ -43,28 +35,28 @@ async fn routes_and_static_files_share_the_port() {
     tokio::spawn(endpoint.serve(listener, std::future::pending()));
 
     let health = get(address, "/health").await;
-    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    assert!(health.ends_with("ok"));
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (200, "ok"),
+        "{health:?}"
+    );
 
     let index = get(address, "/").await;
-    assert!(index.contains("content-type: text/html"), "{index}");
-    assert!(index.ends_with("<h1>hello</h1>"));
+    assert!(
+        index.headers.contains("content-type: text/html"),
+        "{index:?}"
+    );
+    assert_eq!(index.body, "<h1>hello</h1>");
 
     let script = get(address, "/js/app.js").await;
-    assert!(script.contains("javascript"), "{script}");
+    assert!(script.headers.contains("javascript"), "{script:?}");
     let mounted = get(address, "/assets/js/app.js").await;
-    assert!(mounted.ends_with("console.log(1)"), "{mounted}");
+    assert_eq!(mounted.body, "console.log(1)", "{mounted:?}");
     // A prefix matches whole path segments only.
-    assert!(get(address, "/assetsjs/app.js")
-        .await
-        .starts_with("HTTP/1.1 404"));
+    assert_eq!(get(address, "/assetsjs/app.js").await.status, 404);
 
-    assert!(get(address, "/../etc/passwd")
-        .await
-        .starts_with("HTTP/1.1 400"));
-    assert!(get(address, "/nope.txt").await.starts_with("HTTP/1.1 404"));
-    assert!(get(address, "/socket/websocket")
-        .await
-        .starts_with("HTTP/1.1 404"));
+    assert_eq!(get(address, "/../etc/passwd").await.status, 400);
+    assert_eq!(get(address, "/nope.txt").await.status, 404);
+    assert_eq!(get(address, "/socket/websocket").await.status, 404);
     std::fs::remove_dir_all(&dir).unwrap();
 }

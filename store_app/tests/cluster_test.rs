@@ -9,8 +9,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use runtime::testkit::run_bounded;
 use serde_json::{json, Value};
-use support::{open_page, products, run_bounded, set_units, tokio_rt, units, Env, SOON};
+use support::{open_page, products, set_units, tokio_rt, units, Env, SOON};
 
 const APP: &str = "app@127.0.0.1";
 const APP2: &str = "app2@127.0.0.1";
@@ -246,7 +247,7 @@ fn starting_a_running_node_or_its_store_twice_changes_nothing() {
     let data = env.data_dir();
     let data = data.to_str().unwrap();
 
-    let same_name = run_bounded(env.start_command("app", &["--data-dir", data]));
+    let same_name = run_bounded(env.start_command("app", &["--data-dir", data]), None, SOON);
     assert_ne!(same_name.code, Some(0), "{same_name:?}");
     assert!(
         same_name
@@ -255,7 +256,11 @@ fn starting_a_running_node_or_its_store_twice_changes_nothing() {
         "{same_name:?}"
     );
 
-    let same_store = run_bounded(env.start_command("other", &["--data-dir", data]));
+    let same_store = run_bounded(
+        env.start_command("other", &["--data-dir", data]),
+        None,
+        SOON,
+    );
     assert_ne!(same_store.code, Some(0), "{same_store:?}");
     let output = same_store.output();
     assert!(

@@ -10,6 +10,7 @@ use std::time::Duration;
 use channels::pubsub::PubSub;
 use parking_lot::Mutex;
 use runtime::server::{self, StartOptions};
+use runtime::testkit::eventually;
 use store_app::inventory::loader::{Loader, Snapshot, StoreLoader};
 use store_app::inventory::{CompleteProduct, InventoryServer};
 use store_app::model::{Availability, Item};
@@ -18,6 +19,9 @@ use store_app::sneakers23::{Notifier, Sneakers23, Sneakers23Error};
 use store_app::store::Store;
 use store_app::store_client::{StoreCallError, StoreClient};
 use store_app::store_server::{self, StoreFailure};
+
+/// Bound for what replication does in milliseconds.
+const SOON: Duration = Duration::from_secs(5);
 
 /// A memory reload's (before, after), as the pages were told it.
 type Reload = (Vec<CompleteProduct>, Vec<CompleteProduct>);
@@ -105,19 +109,6 @@ fn stock_of(products: &[CompleteProduct], item_id: u64) -> u32 {
         .find(|i| i.item.id == item_id)
         .unwrap()
         .available_count
-}
-
-/// Polls `check` every 10 ms for up to 5 s.
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]
@@ -248,8 +239,8 @@ async fn releases_and_sales_replicate_to_the_other_inventory_without_looping() {
     let other = start_node(&pubsub, client, Arc::new(StoreLoader(store.clone()))).await;
 
     owner.context.mark_product_released(3).await.unwrap();
-    eventually("release replicated", || async {
-        products(&other).await[2].product.released
+    eventually("release replicated", SOON, || async {
+        products(&other).await[2].product.released.then_some(())
     })
     .await;
     // Only the node that made the change tells the pages.
@@ -260,9 +251,10 @@ async fn releases_and_sales_replicate_to_the_other_inventory_without_looping() {
     let start = stock_of(&products(&owner).await, item);
     other.context.item_sold(item).await.unwrap();
     owner.context.item_sold(item).await.unwrap();
-    eventually("sales replicated both ways", || async {
-        stock_of(&products(&owner).await, item) == start - 2
-            && stock_of(&products(&other).await, item) == start - 2
+    eventually("sales replicated both ways", SOON, || async {
+        (stock_of(&products(&owner).await, item) == start - 2
+            && stock_of(&products(&other).await, item) == start - 2)
+            .then_some(())
     })
     .await;
     // No loop: each sale was announced once, by the node that made it, and

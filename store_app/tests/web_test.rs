@@ -14,6 +14,7 @@ use channels::pubsub::PubSub;
 use channels::secret;
 use channels::token::Signer;
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::testkit::{http_get_async, HttpResponse};
 use runtime::{server, ExitReason, Pid};
 use serde_json::json;
 use store_app::catalogue;
@@ -65,30 +66,9 @@ async fn start_web(inventory: InventoryRef) -> (SocketAddr, PubSub) {
     (address, pubsub)
 }
 
-/// A response: status line, lower-cased headers, body.
-struct Response {
-    status: u16,
-    headers: String,
-    body: String,
-}
-
-async fn get(address: SocketAddr, path: &str) -> Response {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
-        .await
-        .expect("the response arrives")
-        .unwrap();
-    let raw = String::from_utf8(raw).expect("responses are UTF-8");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a header block");
-    let status = head[9..12].parse().expect("a status code");
-    Response {
-        status,
-        headers: head.to_ascii_lowercase(),
-        body: body.to_string(),
-    }
+/// `GET path`: status, lower-cased headers, body.
+async fn get(address: SocketAddr, path: &str) -> HttpResponse {
+    http_get_async(address, path, WAIT).await
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use runtime::introspect;
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
 use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
-use tests::eventually;
+use runtime::testkit::eventually;
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -64,10 +64,12 @@ async fn joined_channels_show_in_the_tree_and_die_with_their_connection() {
     assert!(tree.iter().any(|p| p.name == "BenchChannel bench:7"));
 
     drop(ws);
-    assert!(
-        eventually(WAIT, || channels.count_children() == 0).await,
-        "channel processes outlived their connection"
-    );
+    eventually(
+        "the channel processes to end with their connection",
+        WAIT,
+        || async { (channels.count_children() == 0).then_some(()) },
+    )
+    .await;
     root.stop().await;
     assert!(!introspect::processes()
         .iter()

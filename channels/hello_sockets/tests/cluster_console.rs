@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use channels::client::{Channel, Client, ClientOptions, Subscription};
-use runtime::testkit::{run_bounded, NodeDirs, NodeProcess, Run};
+use runtime::testkit::{eventually_blocking, run_bounded, AppCluster, NodeProcess};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hello_sockets");
@@ -20,85 +20,46 @@ const SOON: Duration = Duration::from_secs(20);
 /// Bound for a client command (`rpc`, `remote`, `stop`) to finish: twice [`SOON`].
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(40);
 
-/// One isolated cluster environment.
-struct Env {
-    dirs: NodeDirs,
+/// One isolated cluster environment: the kit's [`AppCluster`] of
+/// `hello_sockets` nodes, started until they serve.
+struct Env(AppCluster);
+
+impl std::ops::Deref for Env {
+    type Target = AppCluster;
+    fn deref(&self) -> &AppCluster {
+        &self.0
+    }
 }
 
 impl Env {
     fn new(label: &str) -> Self {
-        let env = Env {
-            dirs: NodeDirs::new(&format!("cluster-console-{label}")),
-        };
-        std::fs::create_dir_all(env.dirs.cookies()).unwrap();
-        env
+        Env(AppCluster::new(
+            BIN,
+            &format!("cluster-console-{label}"),
+            CLIENT_TIMEOUT,
+        ))
     }
 
     fn names(&self) -> PathBuf {
-        self.dirs.names()
-    }
-
-    /// The binary with this environment's directories and no cookie variables.
-    fn command(&self) -> Command {
-        let mut cmd = self.dirs.command(BIN);
-        cmd.env_remove("PORT").env_remove("HOST");
-        cmd
+        self.dirs().names()
     }
 
     /// Starts `short@127.0.0.1`; `extra` are more `start` flags (default: a web
     /// server on a free port).
     fn start(&self, short: &str, extra: &[&str]) -> NodeProcess {
-        let name = format!("{short}@127.0.0.1");
-        let mut cmd = self.command();
-        cmd.args(["start", "--name", &name, "--host", "127.0.0.1"]);
-        if !extra.contains(&"--no-http") {
-            cmd.args(["--http-port", "0"]);
-        }
-        cmd.args(extra);
-        spawn(name, cmd)
-    }
-
-    /// Runs a client subcommand to completion (bounded).
-    fn client(&self, args: &[&str], tweak: impl FnOnce(&mut Command), stdin: &str) -> Run {
-        let mut cmd = self.command();
-        cmd.args(args);
-        tweak(&mut cmd);
-        run_bounded(cmd, Some(stdin), CLIENT_TIMEOUT)
-    }
-
-    fn rpc(&self, node: &str, command: &str) -> Run {
-        self.client(&["rpc", node, command], |_| {}, "")
-    }
-
-    /// `rpc` that must succeed; its output.
-    fn rpc_ok(&self, node: &str, command: &str) -> String {
-        let run = self.rpc(node, command);
-        assert_eq!(run.code, Some(0), "rpc {node} {command:?}: {run:?}");
-        run.stdout
+        spawn(
+            format!("{short}@127.0.0.1"),
+            self.start_command(short, extra),
+        )
     }
 
     /// Waits until `node` lists exactly `peers`.
     fn wait_for_peers(&self, node: &str, peers: &[&str]) {
         let mut expected: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
         expected.sort();
-        let deadline = Instant::now() + SOON;
-        loop {
-            let out = self.rpc_ok(node, "node.list");
-            let mut listed: Vec<String> = out
-                .lines()
-                .filter(|l| l.contains('@'))
-                .map(str::to_string)
-                .collect();
-            listed.sort();
-            if listed == expected {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{node} lists {listed:?}, expected {expected:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        eventually_blocking(&format!("{node} to list {expected:?}"), SOON, || {
+            (self.peers_of(node) == expected).then_some(())
+        });
     }
 }
 
@@ -340,7 +301,7 @@ fn cookies_guard_the_cluster_and_the_control_socket() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("refused"), "{run:?}");
     // rpc without any cookie: nothing to present, nothing sent.
-    let empty = env.dirs.root().join("empty");
+    let empty = env.dirs().root().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let run = env.client(
         &["rpc", "a@127.0.0.1", "node.stop"],

@@ -20,7 +20,6 @@ use futures::{SinkExt, StreamExt};
 use hello_sockets::HelloSockets;
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -219,33 +218,10 @@ pub struct Refused {
     pub body: Vec<u8>,
 }
 
-/// A minimal HTTP/1.1 GET over a fresh connection.
+/// A plain HTTP GET over a fresh connection: the status and the body.
 async fn http_get(addr: SocketAddr, path_and_query: &str) -> (u16, String) {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("the server accepts");
-        let request =
-            format!("GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("request sent");
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.expect("response read");
-        raw
-    };
-    let raw = tokio::time::timeout(WAIT, exchange)
-        .await
-        .unwrap_or_else(|_| panic!("no HTTP response to GET {path_and_query} within {WAIT:?}"));
-    let text = String::from_utf8(raw).expect("a UTF-8 response");
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .expect("a response with headers and a body");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    (status, body.to_string())
+    let response = runtime::testkit::http_get_async(addr, path_and_query, WAIT).await;
+    (response.status, response.body)
 }
 
 /// One raw WebSocket connection.

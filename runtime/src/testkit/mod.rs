@@ -18,6 +18,11 @@
 //! - [`run_bounded`]: a client command (`rpc`, `remote`, `stop`, a `start`
 //!   that must fail) run to completion within a bound; its exit code and
 //!   output in a [`Run`].
+//! - [`AppCluster`]: one app's nodes as a cluster: isolated directories and
+//!   environment, `start` commands, `rpc` (until a condition holds), peers.
+//! - [`eventually`] / [`eventually_blocking`]: poll until a condition holds,
+//!   or fail naming it.
+//! - [`http_get`]: one bounded HTTP/1.1 `GET`: status, headers, body.
 //!
 //! Every wait is bounded by a timeout the test gives. The helpers that panic
 //! say what did not happen and show the process's last log lines.
@@ -50,17 +55,23 @@
 //! paths stay short enough for the Unix control sockets inside them, and a
 //! leftover directory says which test left it.
 
+mod app_cluster;
 mod dirs;
+mod http;
 mod node_process;
 mod run;
+mod wait;
 
 use std::time::Duration;
 
 pub use crate::node::cookie::COOKIE_ENV_VARS;
 pub use crate::release::{COOKIE_DIR_ENV, NAME_DIR_ENV};
+pub use app_cluster::AppCluster;
 pub use dirs::{clear_cookie_env, NodeDirs, TempDir};
+pub use http::{http_get, http_get_async, HttpResponse};
 pub use node_process::{http_port_in, NodeProcess, Streams, WaitError};
 pub use run::{run_bounded, Run};
+pub use wait::{eventually, eventually_blocking, POLL};
 
 /// How many of a process's last log lines a failure message shows.
 pub const RECENT_LINES: usize = 60;

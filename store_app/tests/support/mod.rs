@@ -9,15 +9,13 @@
 //! drop, also when an assertion fails.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use channels::client::{Channel, Client, ClientOptions, Subscription};
-use runtime::testkit::{NodeDirs, NodeProcess, Run};
+use runtime::testkit::{http_get, AppCluster, HttpResponse, NodeProcess};
 use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sneakers23");
@@ -27,46 +25,29 @@ pub const SOON: Duration = Duration::from_secs(60);
 /// Time between two polls.
 pub const POLL: Duration = Duration::from_millis(50);
 
-/// One isolated cluster: its own name directory, cookie and data directory.
-pub struct Env {
-    dirs: NodeDirs,
+/// One isolated cluster: the kit's [`AppCluster`] of `sneakers23` nodes
+/// (its own name and cookie directories, the store's settings cleared from
+/// the environment), with a data directory for its store's owner.
+pub struct Env(AppCluster);
+
+impl Deref for Env {
+    type Target = AppCluster;
+    fn deref(&self) -> &AppCluster {
+        &self.0
+    }
 }
 
 impl Env {
     pub fn new(label: &str) -> Self {
-        let env = Env {
-            dirs: NodeDirs::new(&format!("store-cluster-{label}")),
-        };
-        std::fs::create_dir_all(env.dirs.cookies()).unwrap();
-        env
+        Env(
+            AppCluster::new(BIN, &format!("store-cluster-{label}"), SOON)
+                .clearing(&["DATA_DIR", "CATALOGUE"]),
+        )
     }
 
     /// The database directory of this cluster's store node.
     pub fn data_dir(&self) -> PathBuf {
-        self.dirs.root().join("data")
-    }
-
-    /// The binary with this environment's directories and no cookie variables.
-    pub fn command(&self) -> Command {
-        let mut cmd = self.dirs.command(BIN);
-        cmd.env_remove("PORT")
-            .env_remove("HOST")
-            .env_remove("DATA_DIR")
-            .env_remove("CATALOGUE");
-        cmd
-    }
-
-    /// The `start` command for `short@127.0.0.1` with `extra` flags (a web
-    /// server on a free port unless `--no-http` is among them).
-    pub fn start_command(&self, short: &str, extra: &[&str]) -> Command {
-        let name = format!("{short}@127.0.0.1");
-        let mut cmd = self.command();
-        cmd.args(["start", "--name", &name, "--host", "127.0.0.1"]);
-        if !extra.contains(&"--no-http") {
-            cmd.args(["--http-port", "0"]);
-        }
-        cmd.args(extra);
-        cmd
+        self.dirs().root().join("data")
     }
 
     /// Starts `short@127.0.0.1` and waits until it serves (or says it serves
@@ -82,35 +63,6 @@ impl Env {
     pub fn start_owner(&self, short: &str) -> NodeProc {
         let data = self.data_dir();
         self.start(short, &["--data-dir", data.to_str().unwrap()])
-    }
-
-    pub fn rpc(&self, node: &str, command: &str) -> Run {
-        let mut cmd = self.command();
-        cmd.args(["rpc", node, command]);
-        run_bounded(cmd)
-    }
-
-    /// `rpc` that must succeed; its output.
-    pub fn rpc_ok(&self, node: &str, command: &str) -> String {
-        let run = self.rpc(node, command);
-        assert_eq!(run.code, Some(0), "rpc {node} {command:?}: {run:?}");
-        run.stdout
-    }
-
-    /// Polls `rpc node command` until its output satisfies `pred`; that output.
-    pub fn rpc_until(&self, node: &str, command: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + SOON;
-        loop {
-            let run = self.rpc(node, command);
-            if run.code == Some(0) && pred(&run.stdout) {
-                return run.stdout;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "rpc {node} {command:?} never satisfied the condition within {SOON:?}; last: {run:?}"
-            );
-            std::thread::sleep(POLL);
-        }
     }
 
     /// This node's memory, polled until it equals `expected`.
@@ -158,11 +110,6 @@ impl Env {
     }
 }
 
-/// Runs `cmd` (stdin closed) to completion, killing it (and failing) after [`SOON`].
-pub fn run_bounded(cmd: Command) -> Run {
-    runtime::testkit::run_bounded(cmd, None, SOON)
-}
-
 /// A running `sneakers23 start`, killed (SIGKILL) on drop; the kit's
 /// [`NodeProcess`] with the store's web pages.
 pub struct NodeProc(NodeProcess);
@@ -195,38 +142,14 @@ impl NodeProc {
 
     /// `GET path` on this node's web server.
     pub fn get(&self, path: &str) -> HttpResponse {
-        http_get(self.http_port().expect("this node serves HTTP"), path)
+        let port = self.http_port().expect("this node serves HTTP");
+        http_get(([127, 0, 0, 1], port).into(), path, SOON)
     }
 
     /// The `/product_socket` URL phoenix.js would use (the client appends `/websocket`).
     pub fn socket_url(&self) -> String {
         let port = self.http_port().expect("this node serves HTTP");
         format!("ws://127.0.0.1:{port}/product_socket")
-    }
-}
-
-/// An HTTP response: status and body.
-#[derive(Debug)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub body: String,
-}
-
-/// A plain HTTP/1.1 `GET` over a TcpStream, bounded.
-pub fn http_get(port: u16, path: &str) -> HttpResponse {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the web server accepts");
-    stream.set_read_timeout(Some(SOON)).unwrap();
-    stream.set_write_timeout(Some(SOON)).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("the response arrives");
-    let raw = String::from_utf8(raw).expect("responses are UTF-8");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a header block");
-    let status = head[9..12].parse().expect("a status code");
-    HttpResponse {
-        status,
-        body: body.to_string(),
     }
 }
 
