@@ -8,7 +8,7 @@
 //!   size with one unit, so every sale sends a `stock_change` (to `out`). The
 //!   replication-latency benchmark uses it.
 
-use crate::model::{Availability, Item, Product};
+use crate::model::{Availability, Item, Product, Snapshot};
 
 /// Sizes each product comes in.
 pub const SIZES: [&str; 10] = ["6", "6.5", "7", "7.5", "8", "8.5", "9", "9.5", "10", "10.5"];
@@ -64,14 +64,11 @@ fn stock(p: usize, s: usize) -> u32 {
     SPREAD[(p * 3 + s * 5) % SPREAD.len()]
 }
 
-/// A catalogue: products, their items, and the items' availability.
-pub type Catalogue = (Vec<Product>, Vec<Item>, Vec<Availability>);
-
 /// The names [`by_name`] knows.
 pub const NAMES: [&str; 2] = ["demo", "flash"];
 
 /// A catalogue by name (`demo` or `flash`).
-pub fn by_name(name: &str) -> Option<Catalogue> {
+pub fn by_name(name: &str) -> Option<Snapshot> {
     match name {
         "demo" => Some(demo()),
         "flash" => Some(flash()),
@@ -81,7 +78,7 @@ pub fn by_name(name: &str) -> Option<Catalogue> {
 
 /// The flash-sale catalogue: the four shoes in 25 colourways each (100
 /// products), all released, ten sizes each with one unit left: 1,000 items.
-pub fn flash() -> Catalogue {
+pub fn flash() -> Snapshot {
     let (mut products, mut items, mut availability) = (Vec::new(), Vec::new(), Vec::new());
     for edition in 0..25u64 {
         for shoe in &SHOES {
@@ -112,11 +109,15 @@ pub fn flash() -> Catalogue {
             }
         }
     }
-    (products, items, availability)
+    Snapshot {
+        products,
+        items,
+        availability,
+    }
 }
 
 /// The demo catalogue.
-pub fn demo() -> Catalogue {
+pub fn demo() -> Snapshot {
     let mut products = Vec::new();
     let mut items = Vec::new();
     let mut availability = Vec::new();
@@ -147,7 +148,11 @@ pub fn demo() -> Catalogue {
             });
         }
     }
-    (products, items, availability)
+    Snapshot {
+        products,
+        items,
+        availability,
+    }
 }
 
 #[cfg(test)]
@@ -156,7 +161,11 @@ mod tests {
 
     #[test]
     fn every_product_has_ten_sizes_and_stock_varies() {
-        let (products, items, availability) = demo();
+        let Snapshot {
+            products,
+            items,
+            availability,
+        } = demo();
         assert_eq!(products.len(), 4);
         for product in &products {
             assert_eq!(
@@ -171,7 +180,11 @@ mod tests {
 
     #[test]
     fn the_flash_catalogue_has_one_unit_of_a_thousand_released_sizes() {
-        let (products, items, availability) = by_name("flash").unwrap();
+        let Snapshot {
+            products,
+            items,
+            availability,
+        } = by_name("flash").unwrap();
         assert_eq!((products.len(), items.len()), (100, 1000));
         assert!(products.iter().all(|p| p.released));
         assert!(availability.iter().all(|a| a.available_count == 1));

@@ -134,19 +134,14 @@ impl Store {
     }
 
     /// Writes a whole catalogue (the seed) and flushes it.
-    pub fn insert_catalogue(
-        &self,
-        products: &[Product],
-        items: &[Item],
-        availability: &[Availability],
-    ) -> Result<(), StoreError> {
-        for product in products {
+    pub fn insert_catalogue(&self, catalogue: &Snapshot) -> Result<(), StoreError> {
+        for product in &catalogue.products {
             self.products.insert(key(product.id), encode(product))?;
         }
-        for item in items {
+        for item in &catalogue.items {
             self.items.insert(key(item.id), encode(item))?;
         }
-        for stock in availability {
+        for stock in &catalogue.availability {
             self.availability
                 .insert(key(stock.item_id), encode(stock))?;
         }
@@ -211,10 +206,7 @@ mod tests {
 
     fn seeded(dir: &Path) -> Store {
         let store = Store::open(dir).unwrap();
-        let (products, items, availability) = catalogue::demo();
-        store
-            .insert_catalogue(&products, &items, &availability)
-            .unwrap();
+        store.insert_catalogue(&catalogue::demo()).unwrap();
         store
     }
 
@@ -222,10 +214,7 @@ mod tests {
     fn a_seeded_catalogue_reads_back() {
         let dir = temp_dir("seed");
         let store = seeded(&dir);
-        let (products, items, availability) = catalogue::demo();
-        assert_eq!(store.products().unwrap(), products);
-        assert_eq!(store.items().unwrap(), items);
-        assert_eq!(store.availability().unwrap(), availability);
+        assert_eq!(store.snapshot().unwrap(), catalogue::demo());
         assert!(!store.is_empty());
         drop(store);
         std::fs::remove_dir_all(dir).unwrap();

@@ -170,21 +170,21 @@ pub fn execute(store: &Store, path: &str, request: StoreRequest) -> StoreAnswer 
 /// Writes the catalogue named `name` (see [`catalogue::by_name`]) into an
 /// empty store.
 pub fn seed(store: &Store, name: &str) -> Result<Seeded, StoreFailure> {
-    let (products, items, availability) =
+    let catalogue =
         catalogue::by_name(name).ok_or_else(|| StoreFailure::UnknownCatalogue(name.into()))?;
     if !store.is_empty() {
         return Err(StoreFailure::NotEmpty(store.products()?.len()));
     }
-    store.insert_catalogue(&products, &items, &availability)?;
+    store.insert_catalogue(&catalogue)?;
     tracing::info!(
-        products = products.len(),
-        items = items.len(),
+        products = catalogue.products.len(),
+        items = catalogue.items.len(),
         catalogue = name,
         "seeded the store"
     );
     Ok(Seeded {
-        products: products.len(),
-        items: items.len(),
+        products: catalogue.products.len(),
+        items: catalogue.items.len(),
     })
 }
 

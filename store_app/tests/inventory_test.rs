@@ -198,12 +198,7 @@ async fn concurrent_buyers_of_the_last_units_cannot_oversell() {
 
 #[tokio::test]
 async fn without_a_store_writes_fail_clearly_and_reads_keep_working() {
-    let (products_, items, availability) = store_app::catalogue::demo();
-    let snapshot = Snapshot {
-        products: products_,
-        items,
-        availability,
-    };
+    let snapshot = store_app::catalogue::demo();
     let node = start_node(
         &PubSub::new(),
         StoreClient::new(None, None),

@@ -20,22 +20,8 @@ use store_app::web::{
     render_sizes, InventoryRef, ProductSocket, StockLevel, StockNotice,
 };
 
-fn demo_snapshot() -> Snapshot {
-    let (products, items, availability) = catalogue::demo();
-    Snapshot {
-        products,
-        items,
-        availability,
-    }
-}
-
 fn complete_products() -> Vec<CompleteProduct> {
-    let Snapshot {
-        products,
-        items,
-        availability,
-    } = demo_snapshot();
-    Inventory::new(products, items, availability).complete_products()
+    Inventory::new(catalogue::demo()).complete_products()
 }
 
 /// An inventory server holding `snapshot`, as a node's is after its load.
@@ -47,7 +33,7 @@ async fn inventory(snapshot: Snapshot) -> Pid<InventoryServer> {
 
 /// A page's socket whose channels read the demo catalogue.
 async fn demo_socket(case: &ChannelCase) -> TestSocket<ProductSocket> {
-    let inventory = inventory(demo_snapshot()).await;
+    let inventory = inventory(catalogue::demo()).await;
     case.socket(ProductSocket::new(inventory.into()), ())
 }
 
@@ -324,7 +310,7 @@ mod join_reply {
     #[tokio::test]
     async fn a_rejoin_is_answered_with_what_changed_while_the_page_was_away() {
         let case = ChannelCase::new().await;
-        let inventory = inventory(demo_snapshot()).await;
+        let inventory = inventory(catalogue::demo()).await;
         let products = complete_products();
         let released = products.iter().find(|p| p.product.released).unwrap();
         let last_one = released
@@ -413,7 +399,7 @@ mod join_reply {
     async fn without_an_inventory_server_the_join_succeeds_without_state() {
         let case = ChannelCase::new().await;
         let missing = InventoryRef::Named("no-such-inventory".into());
-        let gone = inventory(demo_snapshot()).await;
+        let gone = inventory(catalogue::demo()).await;
         gone.stop_and_wait(ExitReason::Normal, std::time::Duration::from_secs(5))
             .await;
         for inventory in [missing, gone.into()] {

@@ -28,15 +28,6 @@ use tokio::net::TcpListener;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-fn demo_snapshot() -> Snapshot {
-    let (products, items, availability) = catalogue::demo();
-    Snapshot {
-        products,
-        items,
-        availability,
-    }
-}
-
 async fn start_inventory(snapshot: Snapshot) -> Pid<InventoryServer> {
     server::start(InventoryServer::new(Arc::new(snapshot)), ())
         .await
@@ -73,7 +64,7 @@ async fn get(address: SocketAddr, path: &str) -> HttpResponse {
 
 #[tokio::test]
 async fn the_page_lists_every_product_with_sizes_or_coming_soon() {
-    let snapshot = demo_snapshot();
+    let snapshot = catalogue::demo();
     let (address, _) = start_web(start_inventory(snapshot.clone()).await.into()).await;
 
     let page = get(address, "/").await;
@@ -116,7 +107,7 @@ async fn the_page_lists_every_product_with_sizes_or_coming_soon() {
 
 #[tokio::test]
 async fn static_files_and_health_are_served() {
-    let (address, _) = start_web(start_inventory(demo_snapshot()).await.into()).await;
+    let (address, _) = start_web(start_inventory(catalogue::demo()).await.into()).await;
 
     let app = get(address, "/assets/js/app.js").await;
     assert_eq!(app.status, 200);
@@ -134,7 +125,7 @@ async fn static_files_and_health_are_served() {
     );
     assert!(phoenix.body.contains("Socket"));
 
-    for (_, shoe) in catalogue::demo().0.iter().map(|p| (p.id, &p.image)) {
+    for (_, shoe) in catalogue::demo().products.iter().map(|p| (p.id, &p.image)) {
         let image = get(address, shoe).await;
         assert_eq!(image.status, 200, "{shoe}");
         assert!(image.headers.contains("image/svg+xml"), "{shoe}");
@@ -162,7 +153,7 @@ async fn static_files_and_health_are_served() {
 
 #[tokio::test]
 async fn only_the_files_the_page_loads_are_public() {
-    let (address, _) = start_web(start_inventory(demo_snapshot()).await.into()).await;
+    let (address, _) = start_web(start_inventory(catalogue::demo()).await.into()).await;
     // They exist in the assets folder, but the page does not load them.
     for private in [
         "/assets/package.json",
@@ -185,7 +176,7 @@ async fn only_the_files_the_page_loads_are_public() {
 
 #[tokio::test]
 async fn catalogue_strings_are_escaped_on_the_page() {
-    let mut snapshot = demo_snapshot();
+    let mut snapshot = catalogue::demo();
     snapshot.products[0].name = "<script>alert('x')</script> & Co".into();
     snapshot.products[1].color = r#""><img src=x onerror=alert(1)>"#.into();
     let (address, _) = start_web(start_inventory(snapshot).await.into()).await;
@@ -200,7 +191,7 @@ async fn catalogue_strings_are_escaped_on_the_page() {
 
 #[tokio::test]
 async fn without_an_inventory_the_page_is_503_with_a_reason() {
-    let pid = start_inventory(demo_snapshot()).await;
+    let pid = start_inventory(catalogue::demo()).await;
     let (address, _) = start_web(pid.clone().into()).await;
     assert_eq!(get(address, "/").await.status, 200);
     pid.stop_and_wait(ExitReason::Shutdown, WAIT).await;
@@ -223,9 +214,13 @@ async fn a_named_inventory_is_found_by_name() {
         name: Some(name.clone()),
         ..Default::default()
     };
-    let _pid = server::start_with(options, InventoryServer::new(Arc::new(demo_snapshot())), ())
-        .await
-        .unwrap();
+    let _pid = server::start_with(
+        options,
+        InventoryServer::new(Arc::new(catalogue::demo())),
+        (),
+    )
+    .await
+    .unwrap();
     let (address, _) = start_web(InventoryRef::Named(name)).await;
     let page = get(address, "/").await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -234,7 +229,7 @@ async fn a_named_inventory_is_found_by_name() {
 
 #[tokio::test]
 async fn a_page_client_hears_stock_changes_over_the_product_socket() {
-    let (address, pubsub) = start_web(start_inventory(demo_snapshot()).await.into()).await;
+    let (address, pubsub) = start_web(start_inventory(catalogue::demo()).await.into()).await;
     let client = tokio::time::timeout(
         WAIT,
         Client::connect(
@@ -280,7 +275,7 @@ async fn a_page_client_hears_stock_changes_over_the_product_socket() {
 #[tokio::test]
 async fn a_page_rendered_once_is_served_until_the_inventory_changes() {
     use store_app::inventory::{InventoryCall, InventoryReply};
-    let inventory = start_inventory(demo_snapshot()).await;
+    let inventory = start_inventory(catalogue::demo()).await;
     let (address, _) = start_web(inventory.clone().into()).await;
 
     let first = get(address, "/").await.body;
@@ -319,7 +314,7 @@ async fn a_page_rendered_once_is_served_until_the_inventory_changes() {
 #[tokio::test]
 async fn a_browser_that_accepts_gzip_gets_the_page_compressed() {
     use std::io::Read;
-    let (address, _) = start_web(start_inventory(demo_snapshot()).await.into()).await;
+    let (address, _) = start_web(start_inventory(catalogue::demo()).await.into()).await;
     let plain = get(address, "/").await;
     assert!(
         !plain.headers.contains("content-encoding"),

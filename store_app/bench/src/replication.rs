@@ -218,7 +218,11 @@ struct Plan {
 }
 
 fn plan(args: &ReplicationArgs) -> Result<Plan, String> {
-    let (products, items, availability) = store_app::catalogue::by_name(&args.catalogue)
+    let store_app::model::Snapshot {
+        products,
+        items,
+        availability,
+    } = store_app::catalogue::by_name(&args.catalogue)
         .ok_or_else(|| format!("unknown catalogue {:?}", args.catalogue))?;
     let released: BTreeSet<u64> = products
         .iter()

@@ -41,7 +41,7 @@ pub(super) fn register(console: &Console, context: &Sneakers23) {
                     return Ok("the store holds no products (store.seed fills it)".to_string());
                 }
                 let stored =
-                    Inventory::new(snapshot.products, snapshot.items, snapshot.availability);
+                    Inventory::new(snapshot);
                 Ok(render_products(&stored.complete_products()))
             }
         },

@@ -164,7 +164,7 @@ impl GenServer for InventoryServer {
 }
 
 fn inventory_of(snapshot: Snapshot) -> Inventory {
-    Inventory::new(snapshot.products, snapshot.items, snapshot.availability)
+    Inventory::new(snapshot)
 }
 
 #[cfg(test)]
@@ -188,15 +188,6 @@ mod tests {
         }
     }
 
-    fn demo_snapshot() -> Snapshot {
-        let (products, items, availability) = catalogue::demo();
-        Snapshot {
-            products,
-            items,
-            availability,
-        }
-    }
-
     async fn products(pid: &Pid<InventoryServer>) -> Arc<[CompleteProduct]> {
         match pid.call(InventoryCall::CompleteProducts).await.unwrap() {
             InventoryReply::Products(products) => products,
@@ -206,11 +197,11 @@ mod tests {
 
     #[tokio::test]
     async fn reads_are_served_from_the_loaded_snapshot() {
-        let snapshot = demo_snapshot();
+        let snapshot = catalogue::demo();
         let pid = server::start(InventoryServer::new(Arc::new(snapshot.clone())), ())
             .await
             .unwrap();
-        let expected = Inventory::new(snapshot.products, snapshot.items, snapshot.availability);
+        let expected = Inventory::new(snapshot);
         assert_eq!(*products(&pid).await, *expected.complete_products());
         assert_eq!(
             pid.call(InventoryCall::MarkReleased(3)).await.unwrap(),
@@ -224,7 +215,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_crashed_server_is_restarted_by_its_supervisor_and_reloads() {
-        let data = Arc::new(Mutex::new(demo_snapshot()));
+        let data = Arc::new(Mutex::new(catalogue::demo()));
         let loader: Arc<dyn Loader> = Arc::new(Shared(data.clone()));
         let name = format!("inventory-test-{}", std::process::id());
         let spec = ChildSpec::gen_server(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Availability, Item, Product};
+use crate::model::{Availability, Item, Product, Snapshot};
 
 /// An item with its stock, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +44,13 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// An inventory from a snapshot of the three record kinds.
-    pub fn new(products: Vec<Product>, items: Vec<Item>, availability: Vec<Availability>) -> Self {
+    /// The catalogue of `snapshot`, in memory.
+    pub fn new(snapshot: Snapshot) -> Self {
+        let Snapshot {
+            products,
+            items,
+            availability,
+        } = snapshot;
         Inventory {
             products: products.into_iter().map(|p| (p.id, p)).collect(),
             items: items.into_iter().map(|i| (i.id, i)).collect(),
@@ -145,8 +150,7 @@ mod tests {
     use crate::catalogue;
 
     fn demo() -> Inventory {
-        let (products, items, availability) = catalogue::demo();
-        Inventory::new(products, items, availability)
+        Inventory::new(catalogue::demo())
     }
 
     #[test]

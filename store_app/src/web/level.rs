@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn the_demo_catalogue_shows_every_level() {
-        let (_, _, availability) = catalogue::demo();
+        let availability = catalogue::demo().availability;
         let mut seen: Vec<_> = availability
             .iter()
             .map(|a| StockLevel::from_count(a.available_count))

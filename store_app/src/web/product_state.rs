@@ -50,8 +50,7 @@ mod tests {
     use crate::inventory::Inventory;
 
     fn demo_products() -> Vec<CompleteProduct> {
-        let (products, items, availability) = catalogue::demo();
-        Inventory::new(products, items, availability).complete_products()
+        Inventory::new(catalogue::demo()).complete_products()
     }
 
     #[test]

@@ -81,8 +81,7 @@ mod tests {
     use crate::{catalogue, web::level::StockLevel};
 
     fn demo_products() -> Vec<CompleteProduct> {
-        let (products, items, availability) = catalogue::demo();
-        Inventory::new(products, items, availability).complete_products()
+        Inventory::new(catalogue::demo()).complete_products()
     }
 
     #[test]
