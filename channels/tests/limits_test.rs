@@ -1,50 +1,22 @@
 //! The limits that protect a node: each trips for one connection only, and
 //! the node and its other clients carry on.
 
-use std::net::SocketAddr;
+mod support;
+
+use support::Server;
+
 use std::time::Duration;
 
 use channels::mount::SocketConfig;
-use channels::pubsub::PubSub;
-use channels::secret;
-use channels::token::Signer;
 use futures::{SinkExt, StreamExt};
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Client = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-struct Server {
-    address: SocketAddr,
-    pubsub: PubSub,
-    channels: ProcessSupervisor,
-}
-
-async fn start(config: SocketConfig) -> Server {
-    let channels = ProcessSupervisor::start(ProcessSupervisorOptions::default())
-        .await
-        .unwrap();
-    let pubsub = PubSub::new();
-    let endpoint = hello_sockets::endpoint(
-        pubsub.clone(),
-        channels.clone(),
-        Signer::new(secret::generate()),
-        config,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(endpoint.serve(listener, std::future::pending()));
-    Server {
-        address,
-        pubsub,
-        channels,
-    }
-}
-
 async fn connect(server: &Server) -> Client {
-    let url = format!("ws://{}/socket/websocket?vsn=2.0.0", server.address);
+    let url = format!("ws://{}/socket/websocket?vsn=2.0.0", server.addr);
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
@@ -88,7 +60,7 @@ async fn ping_works(server: &Server) {
 
 #[tokio::test]
 async fn a_frame_over_the_size_limit_closes_that_connection_with_1009() {
-    let server = start(SocketConfig {
+    let server = Server::with_config(SocketConfig {
         max_frame_bytes: 1024,
         ..Default::default()
     })
@@ -110,7 +82,7 @@ async fn a_frame_over_the_size_limit_closes_that_connection_with_1009() {
 
 #[tokio::test]
 async fn joins_beyond_max_channels_are_refused() {
-    let server = start(SocketConfig {
+    let server = Server::with_config(SocketConfig {
         max_channels: 2,
         ..Default::default()
     })
@@ -132,7 +104,7 @@ async fn joins_beyond_max_channels_are_refused() {
 
 #[tokio::test]
 async fn over_the_rate_limit_messages_get_errors_then_the_connection_closes() {
-    let server = start(SocketConfig {
+    let server = Server::with_config(SocketConfig {
         max_messages_per_second: 20,
         ..Default::default()
     })
@@ -174,7 +146,7 @@ async fn over_the_rate_limit_messages_get_errors_then_the_connection_closes() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_disconnected_and_others_keep_receiving() {
-    let server = start(SocketConfig {
+    let server = Server::with_config(SocketConfig {
         max_outbound_bytes: 256 * 1024,
         ..Default::default()
     })
@@ -182,8 +154,8 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_keep_receiving()
     // A client with a tiny receive buffer that never reads after joining.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(server.address).await.unwrap();
-    let url = format!("ws://{}/socket/websocket?vsn=2.0.0", server.address);
+    let stream = socket.connect(server.addr).await.unwrap();
+    let url = format!("ws://{}/socket/websocket?vsn=2.0.0", server.addr);
     let (mut stalled, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
         .await
         .unwrap();
@@ -197,7 +169,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_keep_receiving()
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while server.channels.count_children() == 2 && tokio::time::Instant::now() < deadline {
         server
-            .pubsub
+            .endpoint
             .broadcast("bench:flood", "bcast", payload.clone());
         assert_eq!(next(&mut reader).await[3], "bcast");
         received += 1;
@@ -208,7 +180,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_keep_receiving()
         "the stalled client's channel was stopped after {received} broadcasts"
     );
     server
-        .pubsub
+        .endpoint
         .broadcast("bench:flood", "bcast", json!({"after": true}));
     assert_eq!(next(&mut reader).await[4], json!({"after": true}));
     drop(stalled);

@@ -1,5 +1,9 @@
 //! The long-poll transport over real HTTP, as the wire specification describes it.
 
+mod support;
+
+use support::Server;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,33 +14,6 @@ use channels::token::Signer;
 use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Server {
-    address: SocketAddr,
-    pubsub: PubSub,
-    channels: ProcessSupervisor,
-}
-
-async fn start(config: SocketConfig) -> Server {
-    let channels = ProcessSupervisor::start(ProcessSupervisorOptions::default())
-        .await
-        .unwrap();
-    let pubsub = PubSub::new();
-    let endpoint = hello_sockets::endpoint(
-        pubsub.clone(),
-        channels.clone(),
-        Signer::new(secret::generate()),
-        config,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(endpoint.serve(listener, std::future::pending()));
-    Server {
-        address,
-        pubsub,
-        channels,
-    }
-}
 
 /// One HTTP/1.1 request; returns the status line and the JSON body.
 async fn request(address: SocketAddr, method: &str, path: &str, body: &str) -> (String, Value) {
@@ -62,7 +39,7 @@ async fn request(address: SocketAddr, method: &str, path: &str, body: &str) -> (
 const PATH: &str = "/socket/longpoll?vsn=2.0.0";
 
 async fn new_session(server: &Server) -> String {
-    let (status, body) = request(server.address, "GET", PATH, "").await;
+    let (status, body) = request(server.addr, "GET", PATH, "").await;
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(body["status"], 410, "{body}");
     assert_eq!(body["messages"], json!([]));
@@ -86,12 +63,12 @@ fn frames(body: &Value) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_session_joins_pushes_and_polls_its_replies() {
-    let server = start(SocketConfig::default()).await;
+    let server = Server::with_config(SocketConfig::default()).await;
     let token = new_session(&server).await;
     let batch = "[\"1\",\"1\",\"ping\",\"phx_join\",{}]\n[\"1\",\"2\",\"ping\",\"ping\",{}]";
-    let (_, posted) = request(server.address, "POST", &with_token(&token), batch).await;
+    let (_, posted) = request(server.addr, "POST", &with_token(&token), batch).await;
     assert_eq!(posted, json!({"status": 200}));
-    let (_, polled) = request(server.address, "GET", &with_token(&token), "").await;
+    let (_, polled) = request(server.addr, "GET", &with_token(&token), "").await;
     assert_eq!(polled["status"], 200);
     assert_eq!(
         frames(&polled),
@@ -105,32 +82,35 @@ async fn a_session_joins_pushes_and_polls_its_replies() {
 
 #[tokio::test]
 async fn an_empty_poll_answers_204_after_the_window() {
-    let server = start(SocketConfig {
+    let server = Server::with_config(SocketConfig {
         longpoll_window: Duration::from_millis(200),
         ..Default::default()
     })
     .await;
     let token = new_session(&server).await;
-    let (_, polled) = request(server.address, "GET", &with_token(&token), "").await;
+    let (_, polled) = request(server.addr, "GET", &with_token(&token), "").await;
     assert_eq!(polled["status"], 204);
     assert!(polled["token"].is_string());
 }
 
 #[tokio::test]
 async fn a_waiting_poll_receives_a_broadcast() {
-    let server = start(SocketConfig::default()).await;
+    let server = Server::with_config(SocketConfig::default()).await;
     let token = new_session(&server).await;
     let join = "[\"1\",\"1\",\"bench:9\",\"phx_join\",{}]";
-    request(server.address, "POST", &with_token(&token), join).await;
-    let (_, polled) = request(server.address, "GET", &with_token(&token), "").await;
+    request(server.addr, "POST", &with_token(&token), join).await;
+    let (_, polled) = request(server.addr, "GET", &with_token(&token), "").await;
     assert_eq!(frames(&polled).len(), 1, "the join reply");
     let poll = tokio::spawn({
-        let address = server.address;
+        let address = server.addr;
         let path = with_token(&token);
         async move { request(address, "GET", &path, "").await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    server.pubsub.broadcast("bench:9", "bcast", json!({"n": 1}));
+    server
+        .endpoint
+        .pubsub()
+        .broadcast("bench:9", "bcast", json!({"n": 1}));
     let (_, polled) = poll.await.unwrap();
     assert_eq!(
         frames(&polled),
@@ -140,16 +120,16 @@ async fn a_waiting_poll_receives_a_broadcast() {
 
 #[tokio::test]
 async fn unknown_sessions_get_410_and_a_get_starts_over() {
-    let server = start(SocketConfig::default()).await;
-    let (_, posted) = request(server.address, "POST", &with_token("SFMyNTY.bogus.x"), "[]").await;
+    let server = Server::with_config(SocketConfig::default()).await;
+    let (_, posted) = request(server.addr, "POST", &with_token("SFMyNTY.bogus.x"), "[]").await;
     assert_eq!(posted, json!({"status": 410}));
-    let (_, polled) = request(server.address, "GET", &with_token("nonsense"), "").await;
+    let (_, polled) = request(server.addr, "GET", &with_token("nonsense"), "").await;
     assert_eq!(polled["status"], 410, "a fresh session");
 }
 
 #[tokio::test]
 async fn an_unpolled_session_closes_and_its_channels_stop() {
-    let server = start(SocketConfig {
+    let server = Server::with_config(SocketConfig {
         longpoll_window: Duration::from_millis(100),
         longpoll_session_timeout: Duration::from_millis(300),
         ..Default::default()
@@ -157,26 +137,26 @@ async fn an_unpolled_session_closes_and_its_channels_stop() {
     .await;
     let token = new_session(&server).await;
     let join = "[\"1\",\"1\",\"ping\",\"phx_join\",{}]";
-    request(server.address, "POST", &with_token(&token), join).await;
+    request(server.addr, "POST", &with_token(&token), join).await;
     assert_eq!(server.channels.count_children(), 1);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while server.channels.count_children() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(server.channels.count_children(), 0);
-    let (_, posted) = request(server.address, "POST", &with_token(&token), join).await;
+    let (_, posted) = request(server.addr, "POST", &with_token(&token), join).await;
     assert_eq!(posted, json!({"status": 410}));
 }
 
 #[tokio::test]
 async fn malformed_posts_are_refused_without_closing_the_session() {
-    let server = start(SocketConfig::default()).await;
+    let server = Server::with_config(SocketConfig::default()).await;
     let token = new_session(&server).await;
-    let (_, posted) = request(server.address, "POST", &with_token(&token), "not json").await;
+    let (_, posted) = request(server.addr, "POST", &with_token(&token), "not json").await;
     assert_eq!(posted["status"], 400);
     assert!(posted["reason"].as_str().unwrap().contains("invalid JSON"));
     let heartbeat = "[null,\"1\",\"phoenix\",\"heartbeat\",{}]";
-    let (_, posted) = request(server.address, "POST", &with_token(&token), heartbeat).await;
+    let (_, posted) = request(server.addr, "POST", &with_token(&token), heartbeat).await;
     assert_eq!(posted, json!({"status": 200}));
 }
 
