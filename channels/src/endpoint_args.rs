@@ -1,15 +1,19 @@
-//! The command-line arguments every binary that serves an endpoint shares
-//! (`hello_sockets`, `sneakers23`): the endpoint's limits and drain settings
-//! ([`EndpointArgs`], each option in `--help` with an environment variable
-//! beside it) and `start`'s node and web-server flags ([`StartArgs`]).
+//! What every binary that serves an endpoint shares (`hello_sockets`,
+//! `sneakers23`): the endpoint's limits and drain settings ([`EndpointArgs`],
+//! each option in `--help` with an environment variable beside it), `start`'s
+//! node and web-server flags ([`StartArgs`]), and the web server's life
+//! ([`WebServer`]: serve until the stop request, drain, then say so).
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use runtime::release::NodeArgs;
+use runtime::release::{NodeArgs, Stop};
+use tokio::task::JoinHandle;
 
 use crate::drain::DrainConfig;
-use crate::endpoint::EndpointOptions;
+use crate::endpoint::{Endpoint, EndpointOptions};
 use crate::http_connection::HttpConfig;
 use crate::mount::SocketConfig;
 
@@ -67,6 +71,40 @@ pub fn web_port(start: Option<&StartArgs>, default: u16) -> Option<u16> {
         Some(start) if start.no_http => None,
         Some(start) => Some(start.http_port.unwrap_or(default)),
         None => Some(default),
+    }
+}
+
+/// A binary's web server, or the absence of one (`--no-http`).
+pub struct WebServer(Option<JoinHandle<std::io::Result<()>>>);
+
+impl WebServer {
+    /// Serves the endpoint `build` makes as `name` at `address` until `stop`
+    /// is requested (then it drains); with no address, logs that this node
+    /// runs no web server.
+    pub async fn start(
+        name: &str,
+        address: Option<SocketAddr>,
+        build: impl FnOnce() -> Arc<Endpoint>,
+        stop: Stop,
+    ) -> std::io::Result<WebServer> {
+        match address {
+            Some(address) => Ok(WebServer(Some(
+                build().spawn_on(name, address, stop).await?,
+            ))),
+            None => {
+                tracing::info!("no web server (--no-http)");
+                Ok(WebServer(None))
+            }
+        }
+    }
+
+    /// Waits until the server has drained (after the stop request).
+    pub async fn stopped(self) -> std::io::Result<()> {
+        if let Some(server) = self.0 {
+            server.await.map_err(std::io::Error::other)??;
+            tracing::info!("web server stopped");
+        }
+        Ok(())
     }
 }
 

@@ -24,7 +24,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use channels::endpoint_args::{web_port, EndpointArgs, StartArgs};
+use channels::endpoint_args::{web_port, EndpointArgs, StartArgs, WebServer};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::secret::{self, Mode};
@@ -141,22 +141,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     // server SIGINT or SIGTERM, caught from before it reports its address.
     // The server then drains its sockets; a second request finishes at once.
     let stop = release::stop_requested(node.as_ref())?;
-    let server = match web_port(start.as_ref(), cli.port) {
-        Some(port) => Some(
-            app.endpoint
-                .clone()
-                .spawn_on(
-                    "HelloSocketsWeb.Endpoint",
-                    SocketAddr::new(cli.host, port),
-                    stop,
-                )
-                .await?,
-        ),
-        None => {
-            tracing::info!("no web server (--no-http)");
-            None
-        }
-    };
+    let address = web_port(start.as_ref(), cli.port).map(|port| SocketAddr::new(cli.host, port));
+    let endpoint = app.endpoint.clone();
+    let web = WebServer::start("HelloSocketsWeb.Endpoint", address, || endpoint, stop).await?;
     // Run until asked to stop: a named node by its console, `stop`, SIGINT or
     // SIGTERM; an unnamed one by SIGINT or SIGTERM (its server's shutdown signal).
     if let Some(release) = &mut node {
@@ -164,10 +151,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     // Then stop in order: the web server (it drains), the app, the node, the
     // control socket.
-    if let Some(server) = server {
-        server.await??;
-        tracing::info!("web server stopped");
-    }
+    web.stopped().await?;
     tracing::info!("shutting down");
     app.stop().await;
     if let Some(release) = node {

@@ -41,6 +41,7 @@ mod rxstamp;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use loadgen::report::{self, json};
 
 #[derive(Parser)]
 #[command(about = "Load generator for the hello_sockets server (bench:* channel)")]
@@ -75,38 +76,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cli.threads.max(1))
-        .enable_all()
-        .build()
-    {
+    let runtime = match report::runtime("loadgen", cli.threads) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("loadgen: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         match cli.mode {
-            Mode::Hold(args) => hold::run(args).await.and_then(json),
-            Mode::Fanout(args) => fanout::run(args).await.and_then(json),
-            Mode::Echo(args) => echo::run(args).await.and_then(json),
-            Mode::Connect(args) => connect::run(args).await.and_then(json),
+            Mode::Hold(args) => hold::run(args).await.and_then(|s| json(&s)),
+            Mode::Fanout(args) => fanout::run(args).await.and_then(|s| json(&s)),
+            Mode::Echo(args) => echo::run(args).await.and_then(|s| json(&s)),
+            Mode::Connect(args) => connect::run(args).await.and_then(|s| json(&s)),
         }
     });
-    match result {
-        Ok(line) => {
-            println!("{line}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("loadgen: {err}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The one-line JSON summary.
-fn json(summary: impl serde::Serialize) -> Result<String, String> {
-    serde_json::to_string(&summary).map_err(|e| format!("cannot encode the summary: {e}"))
+    report::exit("loadgen", result.map(|line| vec![line]))
 }

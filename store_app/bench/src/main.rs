@@ -35,6 +35,7 @@ mod replication;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use loadgen::report::{self, json};
 
 #[derive(Parser)]
 #[command(about = "Load and latency benchmarks for the Sneakers23 store nodes")]
@@ -56,44 +57,18 @@ enum Mode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cli.threads.max(1))
-        .enable_all()
-        .build()
-    {
+    let runtime = match report::runtime("store_bench", cli.threads) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("store_bench: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = match cli.mode {
-        Mode::Page(args) => runtime.block_on(page::run(args)).and_then(|lines| {
-            lines
-                .iter()
-                .map(json)
-                .collect::<Result<Vec<String>, String>>()
-        }),
+        Mode::Page(args) => runtime
+            .block_on(page::run(args))
+            .and_then(|lines| lines.iter().map(json).collect()),
         Mode::Replication(args) => {
             replication::run(&runtime, args).and_then(|s| Ok(vec![json(&s)?]))
         }
     };
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    match result {
-        Ok(lines) => {
-            for line in lines {
-                println!("{line}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("store_bench: {err}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// One summary as a JSON line.
-fn json(summary: &impl serde::Serialize) -> Result<String, String> {
-    serde_json::to_string(summary).map_err(|e| format!("cannot encode the summary: {e}"))
+    report::exit("store_bench", result)
 }

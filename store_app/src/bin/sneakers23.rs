@@ -19,7 +19,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use channels::endpoint_args::{web_port, EndpointArgs, StartArgs};
+use channels::endpoint_args::{web_port, EndpointArgs, StartArgs, WebServer};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
@@ -109,40 +109,28 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         channels::console_commands::register(release.console(), &pubsub);
         store_app::console_commands::register(release.console(), &app.context);
     }
-    let http_port = web_port(start.as_ref(), cli.port);
+    let address = web_port(start.as_ref(), cli.port).map(|port| SocketAddr::new(cli.host, port));
     let stop = release::stop_requested(node.as_ref())?;
-    let server = match http_port {
-        Some(port) => {
-            let endpoint = StoreWeb {
-                pubsub: pubsub.clone(),
-                supervisor: app.channels.clone(),
-                inventory: InventoryRef::Named(store_app::sneakers23::INVENTORY.into()),
-                signer,
-                config: cli.endpoint.socket_config(SocketConfig::default()),
-                metrics: Metrics::local(),
-                assets_dir: cli.assets_dir.clone().unwrap_or_else(default_assets_dir),
-                options: cli.endpoint.options(),
-            }
-            .endpoint();
-            let address = SocketAddr::new(cli.host, port);
-            Some(
-                endpoint
-                    .spawn_on("Sneakers23Web.Endpoint", address, stop)
-                    .await?,
-            )
+    let page = || {
+        StoreWeb {
+            pubsub: pubsub.clone(),
+            supervisor: app.channels.clone(),
+            inventory: InventoryRef::Named(store_app::sneakers23::INVENTORY.into()),
+            signer,
+            config: cli.endpoint.socket_config(SocketConfig::default()),
+            metrics: Metrics::local(),
+            assets_dir: cli.assets_dir.clone().unwrap_or_else(default_assets_dir),
+            options: cli.endpoint.options(),
         }
-        None => {
-            tracing::info!("no web server (--no-http)");
-            None
-        }
+        .endpoint()
     };
+    let web = WebServer::start("Sneakers23Web.Endpoint", address, page, stop).await?;
+    // Run until asked to stop; then the web server drains, and the app, the
+    // node and the control socket stop in that order.
     if let Some(release) = &mut node {
         release.run_until_stopped(true).await;
     }
-    if let Some(server) = server {
-        server.await??;
-        tracing::info!("web server stopped");
-    }
+    web.stopped().await?;
     tracing::info!("shutting down");
     app.stop().await;
     if let Some(release) = node {
