@@ -10,7 +10,8 @@ use channels::pubsub::PubSub;
 use channels::secret;
 use channels::token::Signer;
 use futures::{SinkExt, StreamExt};
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::SupervisorOptions;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -24,7 +25,7 @@ struct Server {
 }
 
 async fn start(config: SocketConfig) -> Server {
-    let channels = ProcessSupervisor::start(ProcessSupervisorOptions::default())
+    let channels = ProcessSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let pubsub = PubSub::new();
@@ -191,12 +192,14 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_keep_receiving()
     join(&mut stalled, "1", "bench:flood").await;
     let mut reader = connect(&server).await;
     join(&mut reader, "1", "bench:flood").await;
-    assert_eq!(server.channels.count_children(), 2);
+    assert_eq!(server.channels.count_children().unwrap().active, 2);
 
     let payload = json!({"data": "y".repeat(16 * 1024)});
     let mut received = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while server.channels.count_children() == 2 && tokio::time::Instant::now() < deadline {
+    while server.channels.count_children().unwrap().active == 2
+        && tokio::time::Instant::now() < deadline
+    {
         server
             .pubsub
             .broadcast("bench:flood", "bcast", payload.clone());
@@ -204,7 +207,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_others_keep_receiving()
         received += 1;
     }
     assert_eq!(
-        server.channels.count_children(),
+        server.channels.count_children().unwrap().active,
         1,
         "the stalled client's channel was stopped after {received} broadcasts"
     );

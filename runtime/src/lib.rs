@@ -24,6 +24,7 @@ pub(crate) mod dispatch;
 pub mod exit;
 pub mod gen_server;
 pub mod gen_stage;
+pub(crate) mod handles;
 pub mod introspect;
 pub mod log_text;
 pub mod node;

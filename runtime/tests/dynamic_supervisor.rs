@@ -15,8 +15,8 @@ use runtime::introspect::{self, ChildKind};
 use runtime::ractor::{self, ActorId};
 use runtime::server;
 use runtime::supervisor::{
-    ChildCount, ChildSpec, ChildStatus, DynamicSupervisor, DynamicSupervisorOptions, Restart,
-    Supervisor, SupervisorError, SupervisorOptions,
+    ChildCount, ChildSpec, ChildStatus, DynamicSupervisor, Restart, Supervisor, SupervisorError,
+    SupervisorOptions,
 };
 use runtime::{ExitReason, Flow, GenServer, Pid, ProcessError};
 
@@ -128,10 +128,10 @@ fn names(children: &[ChildStatus]) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_start_on_demand_and_only_the_crashed_one_restarts() {
     let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default())
+    let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
-    assert_eq!(sup.count_children().await.unwrap(), ChildCount::default());
+    assert_eq!(sup.count_children().unwrap(), ChildCount::default());
 
     let a = sup.start_child(worker("dyn_a", &log)).await.unwrap();
     let b = sup.start_child(worker("dyn_b", &log)).await.unwrap();
@@ -140,7 +140,7 @@ async fn children_start_on_demand_and_only_the_crashed_one_restarts() {
 
     send("dyn_a", Cmd::Crash);
     let children = eventually("dyn_a to restart", || async {
-        let children = sup.which_children().await.unwrap();
+        let children = sup.which_children().unwrap();
         let restarted = children[0].actor_id().is_some_and(|now| now != a.get_id());
         restarted.then_some(children)
     })
@@ -158,9 +158,11 @@ async fn children_start_on_demand_and_only_the_crashed_one_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_policies_decide_who_comes_back() {
     let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default().intensity(10, 60))
-        .await
-        .unwrap();
+    let sup = DynamicSupervisor::start(
+        SupervisorOptions::default().intensity(10, Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
     let temp = sup
         .start_child(worker("pol_temp", &log).restart(Restart::Temporary))
         .await
@@ -180,14 +182,14 @@ async fn restart_policies_decide_who_comes_back() {
         Some(trans_crash.get_id()),
         Some(perm.get_id()),
     ];
-    assert_eq!(ids(&sup.which_children().await.unwrap()), started);
+    assert_eq!(ids(&sup.which_children().unwrap()), started);
 
     send("pol_temp", Cmd::Crash);
     send("pol_trans_n", Cmd::StopNormal);
     send("pol_trans_c", Cmd::Crash);
     send("pol_perm", Cmd::StopNormal);
     let children = eventually("the exits to be handled", || async {
-        let children = sup.which_children().await.unwrap();
+        let children = sup.which_children().unwrap();
         let done = children.len() == 2
             && children
                 .iter()
@@ -207,7 +209,7 @@ async fn restart_policies_decide_who_comes_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_children_is_enforced() {
     let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default().max_children(2))
+    let sup = DynamicSupervisor::start(SupervisorOptions::default().max_children(2))
         .await
         .unwrap();
     let a = sup.start_child(worker("max_a", &log)).await.unwrap();
@@ -218,21 +220,18 @@ async fn max_children_is_enforced() {
     );
     // Refused before starting anything.
     assert_eq!(registered("max_c"), None);
-    assert_eq!(sup.count_children().await.unwrap().specs, 2);
+    assert_eq!(sup.count_children().unwrap().specs, 2);
 
     sup.terminate_child(a.get_id()).await.unwrap();
     sup.start_child(worker("max_c", &log)).await.unwrap();
-    assert_eq!(
-        names(&sup.which_children().await.unwrap()),
-        ["max_b", "max_c"]
-    );
+    assert_eq!(names(&sup.which_children().unwrap()), ["max_b", "max_c"]);
     sup.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_child_stops_and_forgets_it() {
     let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default())
+    let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let a = sup.start_child(worker("term_a", &log)).await.unwrap();
@@ -242,7 +241,7 @@ async fn terminate_child_stops_and_forgets_it() {
     assert_eq!(a.get_status(), ractor::ActorStatus::Stopped);
     assert_eq!(entries(&log).last().unwrap(), "stop term_a");
     assert_eq!(registered("term_a"), None);
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(ids(&children), [Some(b.get_id())]);
 
     // Already gone, or never a child: not found.
@@ -256,7 +255,7 @@ async fn terminate_child_stops_and_forgets_it() {
     ));
     // The supervisor does not restart a child it terminated.
     assert_eq!(
-        sup.count_children().await.unwrap(),
+        sup.count_children().unwrap(),
         ChildCount {
             specs: 1,
             active: 1,
@@ -270,7 +269,7 @@ async fn terminate_child_stops_and_forgets_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_fails_to_start_is_not_added() {
     let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default())
+    let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let bad = Worker {
@@ -282,7 +281,7 @@ async fn a_child_that_fails_to_start_is_not_added() {
         .start_child(ChildSpec::gen_server("bad", move || bad.clone(), || ()))
         .await;
     assert!(matches!(result, Err(SupervisorError::StartFailed(why)) if why.contains("fail_dyn")));
-    assert_eq!(sup.count_children().await.unwrap(), ChildCount::default());
+    assert_eq!(sup.count_children().unwrap(), ChildCount::default());
     assert!(sup.is_alive());
     sup.stop().await;
 }
@@ -290,20 +289,20 @@ async fn a_child_that_fails_to_start_is_not_added() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_distinguish_supervisors_from_workers() {
     let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default().named("cnt_dyn"))
+    let sup = DynamicSupervisor::start(SupervisorOptions::default().named("cnt_dyn"))
         .await
         .unwrap();
     sup.start_child(worker("cnt_a", &log)).await.unwrap();
     let nested = sup
-        .start_child(ChildSpec::dynamic_supervisor(
+        .start_child(DynamicSupervisor::child_spec(
             "nested",
-            DynamicSupervisorOptions::default().named("cnt_nested"),
+            SupervisorOptions::default().named("cnt_nested"),
         ))
         .await
         .unwrap();
     sup.start_child(worker("cnt_b", &log)).await.unwrap();
     assert_eq!(
-        sup.count_children().await.unwrap(),
+        sup.count_children().unwrap(),
         ChildCount {
             specs: 3,
             active: 3,
@@ -311,7 +310,7 @@ async fn counts_distinguish_supervisors_from_workers() {
             workers: 2
         }
     );
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(
         children.iter().map(|c| c.kind).collect::<Vec<_>>(),
         [ChildKind::Worker, ChildKind::Supervisor, ChildKind::Worker]
@@ -334,7 +333,7 @@ async fn counts_distinguish_supervisors_from_workers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_stops_every_child() {
     let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default())
+    let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let mut cells = Vec::new();
@@ -362,9 +361,11 @@ async fn stopping_stops_every_child() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exceeding_the_intensity_stops_it() {
     let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default().intensity(1, 60))
-        .await
-        .unwrap();
+    let sup = DynamicSupervisor::start(
+        SupervisorOptions::default().intensity(1, Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
     let first = sup.start_child(worker("int_a", &log)).await.unwrap();
     sup.start_child(worker("int_b", &log)).await.unwrap();
 
@@ -387,11 +388,11 @@ async fn a_dynamic_supervisor_that_gives_up_is_restarted_empty_by_its_parent() {
     let log = new_log();
     let top = Supervisor::start(
         SupervisorOptions::default(),
-        vec![ChildSpec::dynamic_supervisor(
+        vec![DynamicSupervisor::child_spec(
             "dyn",
-            DynamicSupervisorOptions::default()
+            SupervisorOptions::default()
                 .named("esc_dyn")
-                .intensity(0, 60),
+                .intensity(0, Duration::from_secs(60)),
         )],
     )
     .await
@@ -404,7 +405,7 @@ async fn a_dynamic_supervisor_that_gives_up_is_restarted_empty_by_its_parent() {
 
     send("esc_dyn_w", Cmd::Crash);
     let children = eventually("the parent to restart the dynamic supervisor", || async {
-        let children = top.which_children().await.unwrap();
+        let children = top.which_children().unwrap();
         let restarted = children[0]
             .actor_id()
             .is_some_and(|now| now != dyn_sup.id());
@@ -415,7 +416,7 @@ async fn a_dynamic_supervisor_that_gives_up_is_restarted_empty_by_its_parent() {
     assert!(!dyn_sup.is_alive());
     let again = DynamicSupervisor::lookup("esc_dyn").unwrap();
     assert_eq!(Some(again.id()), children[0].actor_id());
-    assert_eq!(again.count_children().await.unwrap(), ChildCount::default());
+    assert_eq!(again.count_children().unwrap(), ChildCount::default());
     assert_eq!(registered("esc_dyn_w"), None);
     top.stop().await;
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use runtime::introspect::{self, ChildKind};
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
 use runtime::ractor::{self, Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use runtime::server::{self, StartError};
 use runtime::supervisor::{
@@ -164,7 +164,7 @@ async fn children_after(
     changed: &[bool],
 ) -> Vec<ChildStatus> {
     eventually("the restarted children", || async {
-        let now = sup.which_children().await.unwrap();
+        let now = sup.which_children().unwrap();
         let now_ids = ids(&now);
         let all_running = now_ids.iter().all(Option::is_some);
         let expected = before
@@ -299,7 +299,7 @@ async fn one_for_one_restarts_only_the_crashed_child_under_its_name() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("o4o_b", Cmd::Crash);
     let after = children_after(&sup, &before, &[false, true, false]).await;
@@ -322,7 +322,7 @@ async fn a_panicking_child_is_restarted() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("panic_a", Cmd::Panic);
     let after = children_after(&sup, &before, &[true, false]).await;
@@ -337,7 +337,7 @@ async fn one_for_all_restarts_every_child_in_order() {
     // One restart allowed: the exits of the siblings the supervisor stops itself
     // must not count as crashes, or it would give up.
     let sup = Supervisor::start(
-        SupervisorOptions::new(Strategy::OneForAll).intensity(1, 5),
+        SupervisorOptions::new(Strategy::OneForAll).intensity(1, Duration::from_secs(5)),
         vec![
             worker("o4a_a", &log),
             worker("o4a_b", &log),
@@ -346,7 +346,7 @@ async fn one_for_all_restarts_every_child_in_order() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("o4a_b", Cmd::Crash);
     let after = children_after(&sup, &before, &[true, true, true]).await;
@@ -365,7 +365,7 @@ async fn one_for_all_restarts_every_child_in_order() {
         ]
     );
     assert!(sup.is_alive());
-    assert_eq!(ids(&sup.which_children().await.unwrap()), ids(&after));
+    assert_eq!(ids(&sup.which_children().unwrap()), ids(&after));
     sup.stop().await;
 }
 
@@ -373,7 +373,7 @@ async fn one_for_all_restarts_every_child_in_order() {
 async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
     let log = new_log();
     let sup = Supervisor::start(
-        SupervisorOptions::new(Strategy::RestForOne).intensity(2, 60),
+        SupervisorOptions::new(Strategy::RestForOne).intensity(2, Duration::from_secs(60)),
         vec![
             worker("r41_a", &log),
             worker("r41_b", &log),
@@ -383,7 +383,7 @@ async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("r41_b", Cmd::Crash);
     let after = children_after(&sup, &before, &[false, true, true, true]).await;
@@ -413,7 +413,7 @@ async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
 async fn restart_policies_on_normal_exit() {
     let log = new_log();
     let sup = Supervisor::start(
-        SupervisorOptions::default().intensity(10, 5),
+        SupervisorOptions::default().intensity(10, Duration::from_secs(5)),
         vec![
             worker("norm_perm", &log),
             worker("norm_trans", &log).restart(Restart::Transient),
@@ -422,7 +422,7 @@ async fn restart_policies_on_normal_exit() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     // Permanent: restarted even after a normal exit.
     send("norm_perm", Cmd::StopNormal);
@@ -431,7 +431,7 @@ async fn restart_policies_on_normal_exit() {
     // Transient: not restarted after a normal exit; its spec stays, not running.
     send("norm_trans", Cmd::StopNormal);
     let children = eventually("the transient child to stop", || async {
-        let children = sup.which_children().await.unwrap();
+        let children = sup.which_children().unwrap();
         children[1].actor.is_none().then_some(children)
     })
     .await;
@@ -441,7 +441,7 @@ async fn restart_policies_on_normal_exit() {
     // Temporary: not restarted, and forgotten.
     send("norm_temp", Cmd::StopNormal);
     let children = eventually("the temporary child to be forgotten", || async {
-        let children = sup.which_children().await.unwrap();
+        let children = sup.which_children().unwrap();
         (children.len() == 2).then_some(children)
     })
     .await;
@@ -450,7 +450,7 @@ async fn restart_policies_on_normal_exit() {
         ["norm_perm", "norm_trans"]
     );
     assert_eq!(
-        sup.count_children().await.unwrap(),
+        sup.count_children().unwrap(),
         ChildCount {
             specs: 2,
             active: 1,
@@ -467,7 +467,7 @@ async fn restart_policies_on_normal_exit() {
 async fn restart_policies_on_crash() {
     let log = new_log();
     let sup = Supervisor::start(
-        SupervisorOptions::default().intensity(10, 5),
+        SupervisorOptions::default().intensity(10, Duration::from_secs(5)),
         vec![
             worker("crash_perm", &log),
             worker("crash_trans", &log).restart(Restart::Transient),
@@ -476,7 +476,7 @@ async fn restart_policies_on_crash() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("crash_perm", Cmd::Crash);
     let before = ids(&children_after(&sup, &before, &[true, false, false]).await);
@@ -485,7 +485,7 @@ async fn restart_policies_on_crash() {
 
     send("crash_temp", Cmd::Crash);
     let children = eventually("the temporary child to be forgotten", || async {
-        let children = sup.which_children().await.unwrap();
+        let children = sup.which_children().unwrap();
         (children.len() == 2).then_some(children)
     })
     .await;
@@ -498,14 +498,14 @@ async fn restart_policies_on_crash() {
 async fn exceeding_the_intensity_stops_a_top_level_supervisor() {
     let log = new_log();
     let sup = Supervisor::start(
-        SupervisorOptions::default().intensity(2, 60),
+        SupervisorOptions::default().intensity(2, Duration::from_secs(60)),
         vec![worker("top_w", &log), worker("top_other", &log)],
     )
     .await
     .unwrap();
 
     for _ in 0..2 {
-        let before = ids(&sup.which_children().await.unwrap());
+        let before = ids(&sup.which_children().unwrap());
         send("top_w", Cmd::Crash);
         children_after(&sup, &before, &[true, false]).await;
     }
@@ -520,7 +520,7 @@ async fn exceeding_the_intensity_stops_a_top_level_supervisor() {
     // The surviving child was stopped (its terminate ran) before the supervisor exited.
     assert_eq!(entries(&log).last().unwrap(), "stop top_other");
     assert_eq!(
-        sup.which_children().await.unwrap_err(),
+        sup.which_children().unwrap_err(),
         SupervisorError::SupervisorDown
     );
 }
@@ -531,7 +531,7 @@ async fn giving_up_is_an_abnormal_exit_its_parent_sees() {
     let events = new_log();
     let (watcher, _) = Actor::spawn(None, Watcher, events.clone()).await.unwrap();
     let sup = Supervisor::start_linked(
-        SupervisorOptions::default().intensity(0, 60),
+        SupervisorOptions::default().intensity(0, Duration::from_secs(60)),
         vec![worker("abn_w", &log)],
         watcher.get_cell(),
     )
@@ -557,18 +557,18 @@ async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
         SupervisorOptions::default().named("esc_top"),
         vec![
             worker("esc_w0", &log),
-            ChildSpec::supervisor(
+            Supervisor::child_spec(
                 "mid",
                 SupervisorOptions::default()
                     .named("esc_mid")
-                    .intensity(1, 60),
+                    .intensity(1, Duration::from_secs(60)),
                 vec![worker("esc_w", &log)],
             ),
         ],
     )
     .await
     .unwrap();
-    let before = ids(&top.which_children().await.unwrap());
+    let before = ids(&top.which_children().unwrap());
     let mid = Supervisor::lookup("esc_mid").unwrap();
     assert_eq!(Some(mid.id()), before[1]);
 
@@ -579,7 +579,7 @@ async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
         registered("esc_w").filter(|now| *now != w)
     })
     .await;
-    assert_eq!(mid.which_children().await.unwrap()[0].restarts, 1);
+    assert_eq!(mid.which_children().unwrap()[0].restarts, 1);
 
     // ... the second one is too many: it gives up, and its parent restarts it.
     send("esc_w", Cmd::Crash);
@@ -592,7 +592,7 @@ async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
     // The new incarnation runs under the same name with a fresh child.
     let new_mid = Supervisor::lookup("esc_mid").unwrap();
     assert_eq!(Some(new_mid.id()), after[1].actor_id());
-    let nested = new_mid.which_children().await.unwrap();
+    let nested = new_mid.which_children().unwrap();
     assert_eq!(restarts(&nested), [0]);
     assert_eq!(registered("esc_w"), nested[0].actor_id());
     assert_eq!(
@@ -612,7 +612,7 @@ async fn nested_supervisors_stop_depth_first_in_reverse_order() {
         SupervisorOptions::default(),
         vec![
             worker("depth_a", &log),
-            ChildSpec::supervisor(
+            Supervisor::child_spec(
                 "mid",
                 SupervisorOptions::default(),
                 vec![worker("depth_b", &log), worker("depth_c", &log)],
@@ -654,10 +654,7 @@ async fn a_child_that_does_not_stop_in_time_is_killed() {
     )
     .await
     .unwrap();
-    let slow_cell = sup.which_children().await.unwrap()[1]
-        .actor
-        .clone()
-        .unwrap();
+    let slow_cell = sup.which_children().unwrap()[1].actor.clone().unwrap();
 
     tokio::time::timeout(Duration::from_secs(5), sup.stop())
         .await
@@ -745,7 +742,7 @@ async fn which_children_and_count_children() {
         SupervisorOptions::default(),
         vec![
             worker("wc_a", &log),
-            ChildSpec::supervisor(
+            Supervisor::child_spec(
                 "wc_mid",
                 SupervisorOptions::default(),
                 vec![worker("wc_inner", &log)],
@@ -755,7 +752,7 @@ async fn which_children_and_count_children() {
     )
     .await
     .unwrap();
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(
         children
             .iter()
@@ -770,7 +767,7 @@ async fn which_children_and_count_children() {
     assert_eq!(children[0].actor_id(), registered("wc_a"));
     assert_eq!(children[2].actor_id(), registered("wc_temp"));
     assert_eq!(
-        sup.count_children().await.unwrap(),
+        sup.count_children().unwrap(),
         ChildCount {
             specs: 3,
             active: 3,
@@ -794,15 +791,15 @@ async fn terminate_restart_delete_and_start_child() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     // terminate_child stops it (terminate runs) and does not restart it.
     sup.terminate_child("mgmt_b").await.unwrap();
     assert_eq!(entries(&log).last().unwrap(), "stop mgmt_b");
     assert_eq!(registered("mgmt_b"), None);
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(ids(&children), [before[0], None, before[2]]);
-    assert_eq!(sup.count_children().await.unwrap().active, 2);
+    assert_eq!(sup.count_children().unwrap().active, 2);
 
     // restart_child starts it again under its name; a running child cannot be.
     let b = sup.restart_child("mgmt_b").await.unwrap();
@@ -822,7 +819,7 @@ async fn terminate_restart_delete_and_start_child() {
 
     // A terminated temporary child is forgotten at once.
     sup.terminate_child("mgmt_temp").await.unwrap();
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(
         children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         ["mgmt_b"]
@@ -850,7 +847,7 @@ async fn terminate_restart_delete_and_start_child() {
         sup.start_child(spec_of("mgmt_bad", failing)).await,
         Err(SupervisorError::StartFailed(_))
     ));
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(
         children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         ["mgmt_b", "mgmt_c"]
@@ -870,7 +867,7 @@ async fn a_plain_ractor_actor_is_supervised_too() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
     ActorRef::<Boom>::where_is("plain_fragile")
         .unwrap()
         .send_message(Boom)
@@ -888,23 +885,20 @@ async fn introspection_shows_the_nested_tree_with_paths_and_restarts() {
         SupervisorOptions::default().named("intro_top"),
         vec![
             worker("intro_w", &log),
-            ChildSpec::supervisor(
+            Supervisor::child_spec(
                 "mid",
                 SupervisorOptions::default().named("intro_mid"),
                 vec![worker("intro_leaf", &log)],
             ),
-            ChildSpec::process_supervisor(
+            ProcessSupervisor::child_spec(
                 "procs",
-                ProcessSupervisorOptions {
-                    name: Some("intro_procs".into()),
-                    ..Default::default()
-                },
+                SupervisorOptions::default().named("intro_procs"),
             ),
         ],
     )
     .await
     .unwrap();
-    let procs = ProcessSupervisor::lookup("intro_procs").await.unwrap();
+    let procs = ProcessSupervisor::lookup("intro_procs").unwrap();
     procs
         .spawn(worker_handler("intro_light", &log), ())
         .unwrap();
@@ -980,19 +974,16 @@ async fn a_process_supervisor_can_be_a_child() {
     let log = new_log();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
-        vec![ChildSpec::process_supervisor(
+        vec![ProcessSupervisor::child_spec(
             "procs",
-            ProcessSupervisorOptions {
-                name: Some("ps_child".into()),
-                ..Default::default()
-            },
+            SupervisorOptions::default().named("ps_child"),
         )],
     )
     .await
     .unwrap();
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(children[0].kind, ChildKind::Supervisor);
-    let procs = ProcessSupervisor::lookup("ps_child").await.unwrap();
+    let procs = ProcessSupervisor::lookup("ps_child").unwrap();
     assert_eq!(Some(procs.actor().get_id()), children[0].actor_id());
     let pid = procs
         .start_child(worker_handler("ps_light", &log), ())

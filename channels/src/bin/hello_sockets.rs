@@ -34,12 +34,10 @@ use channels::secret::{self, Mode};
 use channels::token::Signer;
 use clap::{Args, Parser, Subcommand};
 use runtime::console::Console;
-use runtime::introspect::ChildKind;
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
 use runtime::release::{self, NodeArgs, Release};
-use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
-use runtime::task::{TaskSupervisor, TaskSupervisorOptions};
-use std::sync::{Arc, Mutex};
+use runtime::supervisor::{Strategy, Supervisor, SupervisorOptions};
+use runtime::task::TaskSupervisor;
 
 #[derive(Parser)]
 #[command(about = "The hello_sockets server of Real-Time Phoenix, chapters 2-5")]
@@ -105,6 +103,8 @@ struct StartArgs {
 const APP: &str = "hello_sockets";
 
 const CHANNELS: &str = "HelloSockets.Channels";
+/// The task supervisor for async replies, a child of the tree.
+const TASKS: &str = "HelloSockets.TaskSupervisor";
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -136,49 +136,24 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Mode::Development
     };
     let signer = Signer::new(secret::load(mode)?);
-    // The task supervisor for async replies is a child of the tree; the slot
-    // hands its handle out of the start function.
-    let task_slot: Arc<Mutex<Option<TaskSupervisor>>> = Arc::default();
-    let slot = task_slot.clone();
-    let tasks_spec = ChildSpec::new("tasks", move |parent, _name| {
-        let slot = slot.clone();
-        async move {
-            let tasks = TaskSupervisor::start_linked(
-                TaskSupervisorOptions {
-                    name: Some("HelloSockets.TaskSupervisor".into()),
-                    max_children: Some(10_000),
-                },
-                parent,
-            )
-            .await?;
-            let actor = tasks.actor();
-            *slot.lock().expect("slot lock") = Some(tasks);
-            Ok(actor)
-        }
-    })
-    .kind(ChildKind::Supervisor);
+    // The task supervisor for async replies is a child of the tree, found by
+    // its name like the channel supervisor.
     let root = Supervisor::start(
         SupervisorOptions::new(Strategy::OneForOne).named("HelloSockets.Supervisor"),
         vec![
-            ChildSpec::process_supervisor(
-                "channels",
-                ProcessSupervisorOptions {
-                    name: Some(CHANNELS.into()),
-                    ..Default::default()
-                },
+            ProcessSupervisor::child_spec("channels", SupervisorOptions::default().named(CHANNELS)),
+            TaskSupervisor::child_spec(
+                "tasks",
+                SupervisorOptions::default()
+                    .named(TASKS)
+                    .max_children(10_000),
             ),
-            tasks_spec,
         ],
     )
     .await?;
-    let tasks = task_slot
-        .lock()
-        .expect("slot lock")
-        .clone()
-        .ok_or("the task supervisor did not start")?;
-    let channels = ProcessSupervisor::lookup(CHANNELS)
-        .await
-        .ok_or("the channel supervisor did not start")?;
+    let tasks = TaskSupervisor::lookup(TASKS).ok_or("the task supervisor did not start")?;
+    let channels =
+        ProcessSupervisor::lookup(CHANNELS).ok_or("the channel supervisor did not start")?;
     let config = cli.endpoint.socket_config(SocketConfig {
         heartbeat_timeout: Duration::from_millis(cli.heartbeat_timeout_ms),
         allowed_origins: cli

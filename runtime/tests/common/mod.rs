@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use runtime::supervisor::{Children, SupervisorRef};
 use runtime::{CallFlow, ExitReason, Flow, GenServer, Pid, ProcessError};
 
 /// A shared log that servers write their lifecycle events into.
@@ -123,4 +124,9 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> boo
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Children running under `supervisor` now; 0 once it is down.
+pub fn active<T: Children>(supervisor: &SupervisorRef<T>) -> usize {
+    supervisor.count_children().map_or(0, |count| count.active)
 }
