@@ -530,7 +530,7 @@ async fn consumer_supervisor_runs_at_most_max_demand_workers() {
         .filter(|p| p.path == "gen_stage_test_workers")
         .collect();
     assert_eq!(workers.len(), 10);
-    assert_eq!(supervisor.which_children().len(), 10);
+    assert_eq!(supervisor.which_children().unwrap().len(), 10);
 
     // Release them a few at a time, then all.
     for _ in 0..5 {
@@ -982,10 +982,8 @@ async fn a_supervisor_holds_and_restarts_the_books_pipeline() {
     const PRODUCER: &str = "gen_stage_test_supervised_producer";
     let jobs = Arc::new(Jobs::default());
     let producer_spec = ChildSpec::new("producer", |supervisor, name| async move {
-        let options = ProducerOptions {
-            name,
-            ..ProducerOptions::default()
-        };
+        let mut options = ProducerOptions::default();
+        options.name = name;
         Ok(ProducerRef::start_linked(Queue, (), options, supervisor)
             .await?
             .actor())

@@ -31,7 +31,7 @@ use crate::introspect::{self, ChildInfo, Inspect};
 use crate::server::{self, StartError};
 
 /// What a supervisor's actor, handles and introspection share.
-pub(crate) struct Core<T> {
+pub struct Core<T> {
     /// Its name in introspection and logs.
     pub(crate) name: String,
     /// The supervisor actor.

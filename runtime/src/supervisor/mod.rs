@@ -4,7 +4,7 @@
 //! - [`options`]: [`SupervisorOptions`], the flags every kind takes.
 //! - [`children`]: what every kind reports — [`ChildStatus`], [`ChildCount`] —
 //!   and the [`Children`] table each kind keeps.
-//! - [`handle`]: [`SupervisorRef`], the one handle type (`lookup`,
+//! - `handle`: [`SupervisorRef`], the one handle type (`lookup`,
 //!   `which_children`, `count_children`, `stop`, `wait`), and the core it shares
 //!   with the running actor.
 //! - [`child_spec`]: how a supervisor starts, restarts and stops one ractor child.
@@ -27,7 +27,7 @@ mod child;
 pub mod child_spec;
 pub mod children;
 pub mod dynamic_supervisor;
-pub mod handle;
+mod handle;
 pub mod options;
 pub mod restart;
 // Named after what it holds, as the other kinds' files are; the parent module
