@@ -7,127 +7,21 @@
 //! every registered name is unique to its test. Nothing waits on timing except
 //! bounded polls for an expected state.
 
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Duration;
+
+use common::{ids, names, poll, registered, send, worker, worker_handler, Cmd, Journal, Worker};
 use runtime::introspect::{self, ChildKind};
-use runtime::ractor::{self, ActorId};
-use runtime::server;
+use runtime::ractor;
 use runtime::supervisor::{
-    ChildCount, ChildSpec, ChildStatus, DynamicSupervisor, Restart, Supervisor, SupervisorError,
+    ChildCount, ChildSpec, DynamicSupervisor, Restart, Supervisor, SupervisorError,
     SupervisorOptions,
 };
-use runtime::{ExitReason, Flow, GenServer, Pid, ProcessError};
-
-type Log = Arc<Mutex<Vec<String>>>;
-
-fn new_log() -> Log {
-    Arc::new(Mutex::new(Vec::new()))
-}
-
-fn entries(log: &Log) -> Vec<String> {
-    log.lock().unwrap().clone()
-}
-
-/// A test server: records `start <name>` from `init` and `stop <name>` from
-/// `terminate`, and crashes or stops normally on request.
-#[derive(Clone)]
-struct Worker {
-    name: String,
-    log: Log,
-    fail_init: bool,
-}
-
-enum Cmd {
-    Crash,
-    StopNormal,
-}
-
-impl GenServer for Worker {
-    type Args = ();
-    type State = ();
-    type Call = ();
-    type Reply = ();
-    type Cast = Cmd;
-    type Info = ();
-
-    async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<(), ProcessError> {
-        if self.fail_init {
-            return Err(format!("{} refuses to start", self.name).into());
-        }
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("start {}", self.name));
-        Ok(())
-    }
-
-    async fn handle_cast(
-        &self,
-        _myself: &Pid<Self>,
-        message: Cmd,
-        _state: &mut (),
-    ) -> Result<Flow, ProcessError> {
-        match message {
-            Cmd::Crash => Err("crash on request".into()),
-            Cmd::StopNormal => Ok(Flow::Stop(ExitReason::Normal)),
-        }
-    }
-
-    async fn terminate(&self, _myself: &Pid<Self>, _reason: &ExitReason, _state: &mut ()) {
-        self.log.lock().unwrap().push(format!("stop {}", self.name));
-    }
-}
-
-/// A permanent worker with child id = registered name = `name`.
-fn worker(name: &str, log: &Log) -> ChildSpec {
-    let handler = Worker {
-        name: name.to_string(),
-        log: log.clone(),
-        fail_init: false,
-    };
-    ChildSpec::gen_server(name, move || handler.clone(), || ()).named(name)
-}
-
-fn send(name: &str, cmd: Cmd) {
-    server::whereis::<Worker>(name)
-        .unwrap_or_else(|| panic!("no worker named {name}"))
-        .cast(cmd)
-        .unwrap();
-}
-
-fn registered(name: &str) -> Option<ActorId> {
-    ractor::registry::where_is(name).map(|cell| cell.get_id())
-}
-
-/// Polls `check` until it yields a value; fails the test after 5 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn ids(children: &[ChildStatus]) -> Vec<Option<ActorId>> {
-    children.iter().map(ChildStatus::actor_id).collect()
-}
-
-fn names(children: &[ChildStatus]) -> Vec<&str> {
-    children.iter().map(|c| c.id.as_str()).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_start_on_demand_and_only_the_crashed_one_restarts() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
@@ -136,10 +30,10 @@ async fn children_start_on_demand_and_only_the_crashed_one_restarts() {
     let a = sup.start_child(worker("dyn_a", &log)).await.unwrap();
     let b = sup.start_child(worker("dyn_b", &log)).await.unwrap();
     assert_eq!(registered("dyn_a"), Some(a.get_id()));
-    assert_eq!(entries(&log), ["start dyn_a", "start dyn_b"]);
+    assert_eq!(log.entries(), ["start dyn_a", "start dyn_b"]);
 
     send("dyn_a", Cmd::Crash);
-    let children = eventually("dyn_a to restart", || async {
+    let children = poll("dyn_a to restart", || async {
         let children = sup.which_children().unwrap();
         let restarted = children[0].actor_id().is_some_and(|now| now != a.get_id());
         restarted.then_some(children)
@@ -157,7 +51,7 @@ async fn children_start_on_demand_and_only_the_crashed_one_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_policies_decide_who_comes_back() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = DynamicSupervisor::start(
         SupervisorOptions::default().intensity(10, Duration::from_secs(60)),
     )
@@ -188,7 +82,7 @@ async fn restart_policies_decide_who_comes_back() {
     send("pol_trans_n", Cmd::StopNormal);
     send("pol_trans_c", Cmd::Crash);
     send("pol_perm", Cmd::StopNormal);
-    let children = eventually("the exits to be handled", || async {
+    let children = poll("the exits to be handled", || async {
         let children = sup.which_children().unwrap();
         let done = children.len() == 2
             && children
@@ -208,7 +102,7 @@ async fn restart_policies_decide_who_comes_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_children_is_enforced() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = DynamicSupervisor::start(SupervisorOptions::default().max_children(2))
         .await
         .unwrap();
@@ -230,7 +124,7 @@ async fn max_children_is_enforced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_child_stops_and_forgets_it() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
@@ -239,7 +133,7 @@ async fn terminate_child_stops_and_forgets_it() {
 
     sup.terminate_child(a.get_id()).await.unwrap();
     assert_eq!(a.get_status(), ractor::ActorStatus::Stopped);
-    assert_eq!(entries(&log).last().unwrap(), "stop term_a");
+    assert_eq!(log.entries().last().unwrap(), "stop term_a");
     assert_eq!(registered("term_a"), None);
     let children = sup.which_children().unwrap();
     assert_eq!(ids(&children), [Some(b.get_id())]);
@@ -268,14 +162,13 @@ async fn terminate_child_stops_and_forgets_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_fails_to_start_is_not_added() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let bad = Worker {
-        name: "fail_dyn".into(),
-        log: log.clone(),
         fail_init: true,
+        ..worker_handler("fail_dyn", &log)
     };
     let result = sup
         .start_child(ChildSpec::gen_server("bad", move || bad.clone(), || ()))
@@ -288,7 +181,7 @@ async fn a_child_that_fails_to_start_is_not_added() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_distinguish_supervisors_from_workers() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = DynamicSupervisor::start(SupervisorOptions::default().named("cnt_dyn"))
         .await
         .unwrap();
@@ -332,7 +225,7 @@ async fn counts_distinguish_supervisors_from_workers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_stops_every_child() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
@@ -346,7 +239,8 @@ async fn stopping_stops_every_child() {
         assert_eq!(cell.get_status(), ractor::ActorStatus::Stopped);
     }
     // In parallel, so in no particular order, but every terminate ran.
-    let mut stops: Vec<String> = entries(&log)
+    let mut stops: Vec<String> = log
+        .entries()
         .into_iter()
         .filter(|e| e.starts_with("stop"))
         .collect();
@@ -360,7 +254,7 @@ async fn stopping_stops_every_child() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exceeding_the_intensity_stops_it() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = DynamicSupervisor::start(
         SupervisorOptions::default().intensity(1, Duration::from_secs(60)),
     )
@@ -370,7 +264,7 @@ async fn exceeding_the_intensity_stops_it() {
     sup.start_child(worker("int_b", &log)).await.unwrap();
 
     send("int_a", Cmd::Crash);
-    eventually("int_a to restart", || async {
+    poll("int_a to restart", || async {
         registered("int_a").filter(|now| *now != first.get_id())
     })
     .await;
@@ -380,12 +274,12 @@ async fn exceeding_the_intensity_stops_it() {
         .expect("the supervisor gave up");
     assert!(!sup.is_alive());
     assert_eq!(registered("int_b"), None);
-    assert!(entries(&log).contains(&"stop int_b".to_string()));
+    assert!(log.entries().contains(&"stop int_b".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dynamic_supervisor_that_gives_up_is_restarted_empty_by_its_parent() {
-    let log = new_log();
+    let log = Journal::default();
     let top = Supervisor::start(
         SupervisorOptions::default(),
         vec![DynamicSupervisor::child_spec(
@@ -404,7 +298,7 @@ async fn a_dynamic_supervisor_that_gives_up_is_restarted_empty_by_its_parent() {
         .unwrap();
 
     send("esc_dyn_w", Cmd::Crash);
-    let children = eventually("the parent to restart the dynamic supervisor", || async {
+    let children = poll("the parent to restart the dynamic supervisor", || async {
         let children = top.which_children().unwrap();
         let restarted = children[0]
             .actor_id()

@@ -3,12 +3,9 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{active, eventually, Counter, CounterCall, CounterCast, Journal};
-use parking_lot::Mutex;
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use common::{active, eventually, Counter, CounterCall, CounterCast, Journal, Watcher};
 use runtime::process::supervisor::SpawnError;
 use runtime::process::{ProcessSpec, ProcessSupervisor};
 use runtime::supervisor::{Restart, SupervisorOptions};
@@ -166,43 +163,10 @@ async fn a_permanent_child_is_restarted_even_after_a_normal_exit() {
     next_incarnation(&registry, "always", &first).await;
 }
 
-/// A plain ractor actor that records what its children's supervision events say.
-struct Parent;
-
-impl Actor for Parent {
-    type Msg = ();
-    type State = Arc<Mutex<Vec<String>>>;
-    type Arguments = Arc<Mutex<Vec<String>>>;
-
-    async fn pre_start(
-        &self,
-        _: ActorRef<()>,
-        log: Self::Arguments,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(log)
-    }
-
-    async fn handle_supervisor_evt(
-        &self,
-        _: ActorRef<()>,
-        event: SupervisionEvent,
-        log: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        match event {
-            SupervisionEvent::ActorFailed(_, err) => log.lock().push(format!("failed: {err}")),
-            SupervisionEvent::ActorTerminated(_, _, reason) => {
-                log.lock().push(format!("terminated: {reason:?}"))
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn exceeding_restart_intensity_stops_the_children_and_escalates_to_the_parent() {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (parent, _) = Actor::spawn(None, Parent, log.clone()).await.unwrap();
+    let log = Journal::default();
+    let parent = Watcher::start(&log).await;
     let sup = ProcessSupervisor::start_linked(
         SupervisorOptions {
             max_restarts: 2,
@@ -233,10 +197,13 @@ async fn exceeding_restart_intensity_stops_the_children_and_escalates_to_the_par
     let bystander_exit = bystander.monitor();
     current.cast(CounterCast::Crash).unwrap();
     assert_eq!(bystander_exit.await, ExitReason::Shutdown);
-    assert!(eventually(WAIT, || !log.lock().is_empty()).await);
+    assert!(eventually(WAIT, || !log.entries().is_empty()).await);
     assert_eq!(
-        log.lock().clone(),
-        vec!["failed: reached max restart intensity".to_string()]
+        log.entries(),
+        vec![format!(
+            "failed {}: reached max restart intensity",
+            sup.id()
+        )]
     );
     assert!(matches!(
         sup.spawn(counter(&journal), 1),

@@ -7,154 +7,22 @@
 //! every registered name is unique to its test. Nothing waits on timing except
 //! bounded polls for an expected state.
 
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Duration;
+
+use common::{
+    ids, poll, registered, restarts, send, spec_of, worker, worker_handler, Cmd, Journal, Watcher,
+    Worker,
+};
 use runtime::introspect::{self, ChildKind};
 use runtime::process::ProcessSupervisor;
-use runtime::ractor::{self, Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
-use runtime::server::{self, StartError};
+use runtime::ractor::{self, Actor, ActorId, ActorProcessingErr, ActorRef};
+use runtime::server::StartError;
 use runtime::supervisor::{
     ChildCount, ChildSpec, ChildStatus, Restart, Shutdown, Strategy, Supervisor, SupervisorError,
     SupervisorOptions,
 };
-use runtime::{CallFlow, ExitReason, Flow, GenServer, Pid, ProcessError};
-
-type Log = Arc<Mutex<Vec<String>>>;
-
-fn new_log() -> Log {
-    Arc::new(Mutex::new(Vec::new()))
-}
-
-fn entries(log: &Log) -> Vec<String> {
-    log.lock().unwrap().clone()
-}
-
-/// A test server: records `start <name>` from `init` and `stop <name>` from
-/// `terminate`, and crashes, panics or stops normally on request.
-#[derive(Clone)]
-struct Worker {
-    name: String,
-    log: Log,
-    /// `terminate` sleeps this long after logging (then logs `stopped <name>`).
-    terminate_delay: Option<Duration>,
-    /// `init` fails.
-    fail_init: bool,
-}
-
-enum Cmd {
-    Crash,
-    Panic,
-    StopNormal,
-}
-
-impl GenServer for Worker {
-    type Args = ();
-    type State = ();
-    type Call = ();
-    type Reply = ();
-    type Cast = Cmd;
-    type Info = ();
-
-    async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<(), ProcessError> {
-        if self.fail_init {
-            return Err(format!("{} refuses to start", self.name).into());
-        }
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("start {}", self.name));
-        Ok(())
-    }
-
-    async fn handle_call(
-        &self,
-        _myself: &Pid<Self>,
-        _request: (),
-        _state: &mut (),
-    ) -> Result<CallFlow<()>, ProcessError> {
-        Ok(CallFlow::Reply(()))
-    }
-
-    async fn handle_cast(
-        &self,
-        _myself: &Pid<Self>,
-        message: Cmd,
-        _state: &mut (),
-    ) -> Result<Flow, ProcessError> {
-        match message {
-            Cmd::Crash => Err("crash on request".into()),
-            Cmd::Panic => panic!("panic on request"),
-            Cmd::StopNormal => Ok(Flow::Stop(ExitReason::Normal)),
-        }
-    }
-
-    async fn terminate(&self, _myself: &Pid<Self>, _reason: &ExitReason, _state: &mut ()) {
-        self.log.lock().unwrap().push(format!("stop {}", self.name));
-        if let Some(delay) = self.terminate_delay {
-            tokio::time::sleep(delay).await;
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("stopped {}", self.name));
-        }
-    }
-}
-
-fn worker_handler(name: &str, log: &Log) -> Worker {
-    Worker {
-        name: name.to_string(),
-        log: log.clone(),
-        terminate_delay: None,
-        fail_init: false,
-    }
-}
-
-/// A permanent worker with child id = registered name = `name`.
-fn worker(name: &str, log: &Log) -> ChildSpec {
-    spec_of(name, worker_handler(name, log))
-}
-
-fn spec_of(name: &str, handler: Worker) -> ChildSpec {
-    ChildSpec::gen_server(name, move || handler.clone(), || ()).named(name)
-}
-
-/// Sends a command to the worker currently registered under `name`.
-fn send(name: &str, cmd: Cmd) {
-    server::whereis::<Worker>(name)
-        .unwrap_or_else(|| panic!("no worker named {name}"))
-        .cast(cmd)
-        .unwrap();
-}
-
-fn registered(name: &str) -> Option<ActorId> {
-    ractor::registry::where_is(name).map(|cell| cell.get_id())
-}
-
-/// Polls `check` until it yields a value; fails the test after 5 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn ids(children: &[ChildStatus]) -> Vec<Option<ActorId>> {
-    children.iter().map(ChildStatus::actor_id).collect()
-}
-
-fn restarts(children: &[ChildStatus]) -> Vec<u32> {
-    children.iter().map(|child| child.restarts).collect()
-}
 
 /// Waits until every child runs and `changed` says which ones have a new actor
 /// id compared to `before`; returns the new children.
@@ -163,7 +31,7 @@ async fn children_after(
     before: &[Option<ActorId>],
     changed: &[bool],
 ) -> Vec<ChildStatus> {
-    eventually("the restarted children", || async {
+    poll("the restarted children", || async {
         let now = sup.which_children().unwrap();
         let now_ids = ids(&now);
         let all_running = now_ids.iter().all(Option::is_some);
@@ -175,49 +43,6 @@ async fn children_after(
         (all_running && now_ids.len() == before.len() && expected).then_some(now)
     })
     .await
-}
-
-/// A ractor actor that records the supervision events of its children, to
-/// observe how a supervisor linked under it exits.
-struct Watcher;
-
-struct WatcherMsg;
-impl ractor::Message for WatcherMsg {}
-
-impl Actor for Watcher {
-    type Msg = WatcherMsg;
-    type State = Log;
-    type Arguments = Log;
-
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<WatcherMsg>,
-        log: Log,
-    ) -> Result<Log, ActorProcessingErr> {
-        Ok(log)
-    }
-
-    async fn handle_supervisor_evt(
-        &self,
-        _myself: ActorRef<WatcherMsg>,
-        event: SupervisionEvent,
-        log: &mut Log,
-    ) -> Result<(), ActorProcessingErr> {
-        match event {
-            SupervisionEvent::ActorFailed(who, err) => {
-                log.lock()
-                    .unwrap()
-                    .push(format!("failed {}: {err}", who.get_id()));
-            }
-            SupervisionEvent::ActorTerminated(who, _, reason) => {
-                log.lock()
-                    .unwrap()
-                    .push(format!("terminated {}: {reason:?}", who.get_id()));
-            }
-            _ => {}
-        }
-        Ok(())
-    }
 }
 
 /// A plain ractor actor (not a GenServer) that fails on any message.
@@ -252,7 +77,7 @@ impl Actor for Fragile {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_start_in_order_and_stop_in_reverse_order() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![
@@ -265,12 +90,12 @@ async fn children_start_in_order_and_stop_in_reverse_order() {
     .unwrap();
     // `start` returns once every child's init ran.
     assert_eq!(
-        entries(&log),
+        log.entries(),
         ["start order_a", "start order_b", "start order_c"]
     );
     sup.stop().await;
     assert_eq!(
-        entries(&log),
+        log.entries(),
         [
             "start order_a",
             "start order_b",
@@ -288,7 +113,7 @@ async fn children_start_in_order_and_stop_in_reverse_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_for_one_restarts_only_the_crashed_child_under_its_name() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::new(Strategy::OneForOne),
         vec![
@@ -307,7 +132,7 @@ async fn one_for_one_restarts_only_the_crashed_child_under_its_name() {
     // The new incarnation took over the registered name.
     assert_eq!(registered("o4o_b"), after[1].actor_id());
     assert_eq!(
-        entries(&log)[3..],
+        log.entries()[3..],
         ["stop o4o_b".to_string(), "start o4o_b".to_string()]
     );
     sup.stop().await;
@@ -315,7 +140,7 @@ async fn one_for_one_restarts_only_the_crashed_child_under_its_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_child_is_restarted() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![worker("panic_a", &log), worker("panic_b", &log)],
@@ -333,7 +158,7 @@ async fn a_panicking_child_is_restarted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_for_all_restarts_every_child_in_order() {
-    let log = new_log();
+    let log = Journal::default();
     // One restart allowed: the exits of the siblings the supervisor stops itself
     // must not count as crashes, or it would give up.
     let sup = Supervisor::start(
@@ -352,7 +177,7 @@ async fn one_for_all_restarts_every_child_in_order() {
     let after = children_after(&sup, &before, &[true, true, true]).await;
     assert_eq!(restarts(&after), [1, 1, 1]);
     assert_eq!(
-        entries(&log)[3..],
+        log.entries()[3..],
         [
             // b's own terminate as it crashes, then the others in reverse order,
             // then all of them again in order.
@@ -371,7 +196,7 @@ async fn one_for_all_restarts_every_child_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::new(Strategy::RestForOne).intensity(2, Duration::from_secs(60)),
         vec![
@@ -389,7 +214,7 @@ async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
     let after = children_after(&sup, &before, &[false, true, true, true]).await;
     assert_eq!(restarts(&after), [0, 1, 1, 1]);
     assert_eq!(
-        entries(&log)[4..],
+        log.entries()[4..],
         [
             "stop r41_b",
             "stop r41_d",
@@ -411,7 +236,7 @@ async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_policies_on_normal_exit() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default().intensity(10, Duration::from_secs(5)),
         vec![
@@ -430,7 +255,7 @@ async fn restart_policies_on_normal_exit() {
 
     // Transient: not restarted after a normal exit; its spec stays, not running.
     send("norm_trans", Cmd::StopNormal);
-    let children = eventually("the transient child to stop", || async {
+    let children = poll("the transient child to stop", || async {
         let children = sup.which_children().unwrap();
         children[1].actor.is_none().then_some(children)
     })
@@ -440,7 +265,7 @@ async fn restart_policies_on_normal_exit() {
 
     // Temporary: not restarted, and forgotten.
     send("norm_temp", Cmd::StopNormal);
-    let children = eventually("the temporary child to be forgotten", || async {
+    let children = poll("the temporary child to be forgotten", || async {
         let children = sup.which_children().unwrap();
         (children.len() == 2).then_some(children)
     })
@@ -465,7 +290,7 @@ async fn restart_policies_on_normal_exit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_policies_on_crash() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default().intensity(10, Duration::from_secs(5)),
         vec![
@@ -484,7 +309,7 @@ async fn restart_policies_on_crash() {
     children_after(&sup, &before, &[false, true, false]).await;
 
     send("crash_temp", Cmd::Crash);
-    let children = eventually("the temporary child to be forgotten", || async {
+    let children = poll("the temporary child to be forgotten", || async {
         let children = sup.which_children().unwrap();
         (children.len() == 2).then_some(children)
     })
@@ -496,7 +321,7 @@ async fn restart_policies_on_crash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exceeding_the_intensity_stops_a_top_level_supervisor() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default().intensity(2, Duration::from_secs(60)),
         vec![worker("top_w", &log), worker("top_other", &log)],
@@ -518,7 +343,7 @@ async fn exceeding_the_intensity_stops_a_top_level_supervisor() {
     assert_eq!(registered("top_w"), None);
     assert_eq!(registered("top_other"), None);
     // The surviving child was stopped (its terminate ran) before the supervisor exited.
-    assert_eq!(entries(&log).last().unwrap(), "stop top_other");
+    assert_eq!(log.entries().last().unwrap(), "stop top_other");
     assert_eq!(
         sup.which_children().unwrap_err(),
         SupervisorError::SupervisorDown
@@ -527,9 +352,9 @@ async fn exceeding_the_intensity_stops_a_top_level_supervisor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn giving_up_is_an_abnormal_exit_its_parent_sees() {
-    let log = new_log();
-    let events = new_log();
-    let (watcher, _) = Actor::spawn(None, Watcher, events.clone()).await.unwrap();
+    let log = Journal::default();
+    let events = Journal::default();
+    let watcher = Watcher::start(&events).await;
     let sup = Supervisor::start_linked(
         SupervisorOptions::default().intensity(0, Duration::from_secs(60)),
         vec![worker("abn_w", &log)],
@@ -539,8 +364,8 @@ async fn giving_up_is_an_abnormal_exit_its_parent_sees() {
     .unwrap();
 
     send("abn_w", Cmd::Crash);
-    let event = eventually("the parent to see the supervisor exit", || async {
-        entries(&events).first().cloned()
+    let event = poll("the parent to see the supervisor exit", || async {
+        events.entries().first().cloned()
     })
     .await;
     assert_eq!(
@@ -552,7 +377,7 @@ async fn giving_up_is_an_abnormal_exit_its_parent_sees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
-    let log = new_log();
+    let log = Journal::default();
     let top = Supervisor::start(
         SupervisorOptions::default().named("esc_top"),
         vec![
@@ -575,7 +400,7 @@ async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
     // The nested supervisor absorbs one crash ...
     let w = registered("esc_w").unwrap();
     send("esc_w", Cmd::Crash);
-    eventually("esc_w to restart", || async {
+    poll("esc_w to restart", || async {
         registered("esc_w").filter(|now| *now != w)
     })
     .await;
@@ -596,7 +421,7 @@ async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
     assert_eq!(restarts(&nested), [0]);
     assert_eq!(registered("esc_w"), nested[0].actor_id());
     assert_eq!(
-        entries(&log).iter().filter(|e| *e == "start esc_w").count(),
+        log.entries().iter().filter(|e| *e == "start esc_w").count(),
         3
     );
 
@@ -607,7 +432,7 @@ async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_supervisors_stop_depth_first_in_reverse_order() {
-    let log = new_log();
+    let log = Journal::default();
     let top = Supervisor::start(
         SupervisorOptions::default(),
         vec![
@@ -624,7 +449,7 @@ async fn nested_supervisors_stop_depth_first_in_reverse_order() {
     .unwrap();
     top.stop().await;
     assert_eq!(
-        entries(&log),
+        log.entries(),
         [
             "start depth_a",
             "start depth_b",
@@ -640,7 +465,7 @@ async fn nested_supervisors_stop_depth_first_in_reverse_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_does_not_stop_in_time_is_killed() {
-    let log = new_log();
+    let log = Journal::default();
     let slow = Worker {
         terminate_delay: Some(Duration::from_secs(60)),
         ..worker_handler("sd_slow", &log)
@@ -663,7 +488,8 @@ async fn a_child_that_does_not_stop_in_time_is_killed() {
     // Killed before its terminate could finish; the next child still stopped
     // after it. (Whether the kill came before or after terminate began depends
     // on timing, so "stop sd_slow" may or may not be there.)
-    let log: Vec<String> = entries(&log)
+    let log: Vec<String> = log
+        .entries()
         .into_iter()
         .filter(|entry| entry != "stop sd_slow")
         .collect();
@@ -672,7 +498,7 @@ async fn a_child_that_does_not_stop_in_time_is_killed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brutal_kill_skips_terminate() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![
@@ -683,13 +509,13 @@ async fn brutal_kill_skips_terminate() {
     .await
     .unwrap();
     sup.stop().await;
-    assert_eq!(entries(&log), ["start bk_a", "start bk_b", "stop bk_a"]);
+    assert_eq!(log.entries(), ["start bk_a", "start bk_b", "stop bk_a"]);
     assert_eq!(registered("bk_b"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_failing_to_start_stops_the_others_and_fails_the_start() {
-    let log = new_log();
+    let log = Journal::default();
     let bad = Worker {
         fail_init: true,
         ..worker_handler("fail_b", &log)
@@ -709,7 +535,7 @@ async fn a_child_failing_to_start_stops_the_others_and_fails_the_start() {
         other => panic!("expected a failed start, got {other:?}"),
     }
     assert_eq!(
-        entries(&log),
+        log.entries(),
         [
             "start fail_a",
             "start fail_a2",
@@ -727,8 +553,16 @@ async fn duplicate_child_ids_are_refused() {
     let result = Supervisor::start(
         SupervisorOptions::default(),
         vec![
-            ChildSpec::gen_server("same", || worker_handler("dup_1", &new_log()), || ()),
-            ChildSpec::gen_server("same", || worker_handler("dup_2", &new_log()), || ()),
+            ChildSpec::gen_server(
+                "same",
+                || worker_handler("dup_1", &Journal::default()),
+                || (),
+            ),
+            ChildSpec::gen_server(
+                "same",
+                || worker_handler("dup_2", &Journal::default()),
+                || (),
+            ),
         ],
     )
     .await;
@@ -737,7 +571,7 @@ async fn duplicate_child_ids_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn which_children_and_count_children() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![
@@ -780,7 +614,7 @@ async fn which_children_and_count_children() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_restart_delete_and_start_child() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![
@@ -795,7 +629,7 @@ async fn terminate_restart_delete_and_start_child() {
 
     // terminate_child stops it (terminate runs) and does not restart it.
     sup.terminate_child("mgmt_b").await.unwrap();
-    assert_eq!(entries(&log).last().unwrap(), "stop mgmt_b");
+    assert_eq!(log.entries().last().unwrap(), "stop mgmt_b");
     assert_eq!(registered("mgmt_b"), None);
     let children = sup.which_children().unwrap();
     assert_eq!(ids(&children), [before[0], None, before[2]]);
@@ -854,7 +688,7 @@ async fn terminate_restart_delete_and_start_child() {
     );
     sup.stop().await;
     assert_eq!(
-        entries(&log)[entries(&log).len() - 2..],
+        log.entries()[log.entries().len() - 2..],
         ["stop mgmt_c".to_string(), "stop mgmt_b".to_string()]
     );
 }
@@ -880,7 +714,7 @@ async fn a_plain_ractor_actor_is_supervised_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn introspection_shows_the_nested_tree_with_paths_and_restarts() {
-    let log = new_log();
+    let log = Journal::default();
     let top = Supervisor::start(
         SupervisorOptions::default().named("intro_top"),
         vec![
@@ -905,12 +739,12 @@ async fn introspection_shows_the_nested_tree_with_paths_and_restarts() {
 
     let leaf = registered("intro_leaf").unwrap();
     send("intro_leaf", Cmd::Crash);
-    eventually("intro_leaf to restart", || async {
+    poll("intro_leaf to restart", || async {
         registered("intro_leaf").filter(|now| *now != leaf)
     })
     .await;
 
-    let mine = eventually("the tree in introspection", || async {
+    let mine = poll("the tree in introspection", || async {
         let mine: Vec<(String, String, usize, ChildKind, u32)> = introspect::processes()
             .into_iter()
             .filter(|p| p.name == "intro_top" || p.path.starts_with("intro_top"))
@@ -971,7 +805,7 @@ async fn introspection_shows_the_nested_tree_with_paths_and_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_supervisor_can_be_a_child() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![ProcessSupervisor::child_spec(
@@ -991,5 +825,5 @@ async fn a_process_supervisor_can_be_a_child() {
         .unwrap();
     sup.stop().await;
     assert!(!pid.is_alive());
-    assert_eq!(entries(&log), ["start ps_light", "stop ps_light"]);
+    assert_eq!(log.entries(), ["start ps_light", "stop ps_light"]);
 }

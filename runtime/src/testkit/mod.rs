@@ -1,5 +1,6 @@
 //! A test kit for tests of applications that embed [`crate::release`] or
-//! [`crate::node`]: run nodes as real OS processes and drive them.
+//! [`crate::node`]: run nodes as real OS processes and drive them; and the
+//! bounded polls every in-process test needs.
 //!
 //! Why it exists: ractor's registry and process groups are process-wide, so a
 //! "cluster" inside one test process shares them and proves little. A cluster
@@ -18,6 +19,8 @@
 //! - [`run_bounded`]: a client command (`rpc`, `remote`, `stop`, a `start`
 //!   that must fail) run to completion within a bound; its exit code and
 //!   output in a [`Run`].
+//! - [`eventually`] and [`poll_for`]: bounded polls for in-process tests
+//!   (a restart, an exit handled), shared by the workspace's test suites.
 //!
 //! Every wait is bounded by a timeout the test gives. The helpers that panic
 //! say what did not happen and show the process's last log lines.
@@ -52,6 +55,7 @@
 
 mod dirs;
 mod node_process;
+mod poll;
 mod run;
 
 use std::time::Duration;
@@ -60,6 +64,7 @@ pub use crate::node::cookie::COOKIE_ENV_VARS;
 pub use crate::release::{COOKIE_DIR_ENV, NAME_DIR_ENV};
 pub use dirs::{clear_cookie_env, NodeDirs, TempDir};
 pub use node_process::{http_port_in, NodeProcess, Streams, WaitError};
+pub use poll::{eventually, poll_for};
 pub use run::{run_bounded, Run};
 
 /// How many of a process's last log lines a failure message shows.
