@@ -249,6 +249,11 @@ impl Supervision for State {
     type Args = StartArgs<TaskChildren>;
     type Children = TaskChildren;
 
+    /// Tasks do not trap exits: they are aborted at once.
+    async fn stop_all(&mut self) {
+        self.registration.core().children.kill_all();
+    }
+
     async fn init(
         myself: ActorCell,
         (options, ready): StartArgs<TaskChildren>,
@@ -266,10 +271,5 @@ impl Supervision for State {
 
     fn registration(&self) -> &Registration<TaskChildren> {
         &self.registration
-    }
-
-    /// Tasks do not trap exits: they are aborted at once.
-    async fn stop_all(&mut self) {
-        self.registration.core().children.kill_all();
     }
 }

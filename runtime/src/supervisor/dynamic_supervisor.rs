@@ -160,6 +160,10 @@ impl Supervision for State {
     type Args = StartArgs<KeyedChildren>;
     type Children = KeyedChildren;
 
+    fn registration(&self) -> &Registration<KeyedChildren> {
+        &self.registration
+    }
+
     async fn init(
         myself: ActorCell,
         (options, ready): StartArgs<KeyedChildren>,
@@ -172,10 +176,6 @@ impl Supervision for State {
             by_actor: HashMap::new(),
             next_seq: 0,
         })
-    }
-
-    fn registration(&self) -> &Registration<KeyedChildren> {
-        &self.registration
     }
 
     async fn handle(&mut self, message: Msg) -> Result<(), ActorProcessingErr> {
