@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use runtime::gen_stage::{Producer, ProducerRef, StageFlow};
 use runtime::ractor::{self, Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use runtime::server;
 use runtime::supervisor::{ChildSpec, ChildStatus, Children, SupervisorRef};
@@ -280,5 +281,39 @@ impl Actor for Watcher {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// What a test tells the [`Queue`] producer through `cast`.
+pub enum QueueCmd {
+    Emit(Vec<u64>),
+    Crash,
+}
+
+/// The book's producer: produces nothing on demand; events come from `push`
+/// (or from a cast).
+pub struct Queue;
+
+impl Producer for Queue {
+    type Args = ();
+    type State = ();
+    type Event = u64;
+    type Cast = QueueCmd;
+    type Info = ();
+
+    async fn init(&self, _: &ProducerRef<Self>, _: ()) -> Result<(), ProcessError> {
+        Ok(())
+    }
+
+    async fn handle_cast(
+        &self,
+        _: &ProducerRef<Self>,
+        message: QueueCmd,
+        _: &mut (),
+    ) -> Result<StageFlow<u64>, ProcessError> {
+        match message {
+            QueueCmd::Emit(events) => Ok(StageFlow::Emit(events)),
+            QueueCmd::Crash => Err("boom".into()),
+        }
     }
 }
