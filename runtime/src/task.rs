@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use parking_lot::Mutex;
-use ractor::{ActorCell, ActorProcessingErr};
+use ractor::ActorCell;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
@@ -29,7 +29,7 @@ use crate::exit::ExitReason;
 use crate::pid::ProcessId;
 use crate::supervisor::children::in_start_order;
 use crate::supervisor::{
-    ChildCount, ChildStatus, Children, Core, Registration, Restart, StartArgs, Starting,
+    ChildCount, ChildStatus, Children, Core, Init, Registration, Restart, StartArgs, Starting,
     StartsEmpty, Supervision, SupervisorOptions, SupervisorRef,
 };
 
@@ -254,10 +254,7 @@ impl Supervision for State {
         self.registration.core().children.kill_all();
     }
 
-    async fn init(
-        myself: ActorCell,
-        (options, ready): StartArgs<TaskChildren>,
-    ) -> Result<State, ActorProcessingErr> {
+    async fn init(myself: ActorCell, (options, ready): Self::Args) -> Init<Self> {
         let tasks = TaskChildren {
             max_children: options.max_children,
             next_id: AtomicU64::new(1),

@@ -11,7 +11,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ids, names, poll, registered, send, worker, worker_handler, Cmd, Journal, Worker};
+use common::{
+    count, ids, names, poll, registered, send, worker, worker_handler, Cmd, Journal, Worker,
+};
 use runtime::introspect::{self, ChildKind};
 use runtime::ractor;
 use runtime::supervisor::{
@@ -148,15 +150,7 @@ async fn terminate_child_stops_and_forgets_it() {
         Err(SupervisorError::NotFound(_))
     ));
     // The supervisor does not restart a child it terminated.
-    assert_eq!(
-        sup.count_children().unwrap(),
-        ChildCount {
-            specs: 1,
-            active: 1,
-            supervisors: 0,
-            workers: 1
-        }
-    );
+    assert_eq!(sup.count_children().unwrap(), count(1, 1, 0, 1));
     sup.stop().await;
 }
 
@@ -194,15 +188,7 @@ async fn counts_distinguish_supervisors_from_workers() {
         .await
         .unwrap();
     sup.start_child(worker("cnt_b", &log)).await.unwrap();
-    assert_eq!(
-        sup.count_children().unwrap(),
-        ChildCount {
-            specs: 3,
-            active: 3,
-            supervisors: 1,
-            workers: 2
-        }
-    );
+    assert_eq!(sup.count_children().unwrap(), count(3, 3, 1, 2));
     let children = sup.which_children().unwrap();
     assert_eq!(
         children.iter().map(|c| c.kind).collect::<Vec<_>>(),

@@ -12,15 +12,15 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    ids, poll, registered, restarts, send, spec_of, worker, worker_handler, Cmd, Journal, Watcher,
-    Worker,
+    count, ids, poll, registered, restarts, send, spec_of, worker, worker_handler, Cmd, Journal,
+    Watcher, Worker,
 };
 use runtime::introspect::{self, ChildKind};
 use runtime::process::ProcessSupervisor;
 use runtime::ractor::{self, Actor, ActorId, ActorProcessingErr, ActorRef};
 use runtime::server::StartError;
 use runtime::supervisor::{
-    ChildCount, ChildSpec, ChildStatus, Restart, Shutdown, Strategy, Supervisor, SupervisorError,
+    ChildSpec, ChildStatus, Restart, Shutdown, Strategy, Supervisor, SupervisorError,
     SupervisorOptions,
 };
 
@@ -274,15 +274,7 @@ async fn restart_policies_on_normal_exit() {
         children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         ["norm_perm", "norm_trans"]
     );
-    assert_eq!(
-        sup.count_children().unwrap(),
-        ChildCount {
-            specs: 2,
-            active: 1,
-            supervisors: 0,
-            workers: 2
-        }
-    );
+    assert_eq!(sup.count_children().unwrap(), count(2, 1, 0, 2));
     assert_eq!(registered("norm_trans"), None);
     assert_eq!(registered("norm_temp"), None);
     sup.stop().await;
@@ -600,15 +592,7 @@ async fn which_children_and_count_children() {
     );
     assert_eq!(children[0].actor_id(), registered("wc_a"));
     assert_eq!(children[2].actor_id(), registered("wc_temp"));
-    assert_eq!(
-        sup.count_children().unwrap(),
-        ChildCount {
-            specs: 3,
-            active: 3,
-            supervisors: 1,
-            workers: 2
-        }
-    );
+    assert_eq!(sup.count_children().unwrap(), count(3, 3, 1, 2));
     sup.stop().await;
 }
 

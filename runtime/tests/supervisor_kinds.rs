@@ -12,7 +12,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{poll, registered, worker, Counter, CounterCast, Journal, Queue, QueueCmd};
+use common::{count, poll, registered, worker, Counter, CounterCast, Journal, Queue, QueueCmd};
 use runtime::gen_stage::{
     ConsumerSupervisor, ConsumerSupervisorOptions, ProducerOptions, ProducerRef, SubscribeOptions,
 };
@@ -166,15 +166,7 @@ async fn count_children_is_one_type_for_every_kind() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        counts(&root),
-        ChildCount {
-            specs: 2,
-            active: 2,
-            supervisors: 1,
-            workers: 1
-        }
-    );
+    assert_eq!(counts(&root), count(2, 2, 1, 1));
 
     let nested = DynamicSupervisor::lookup("kinds_count_nested").unwrap();
     nested

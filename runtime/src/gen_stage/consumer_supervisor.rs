@@ -100,10 +100,9 @@ impl<E> ConsumerSupervisorOptions<E> {
         self
     }
 
-    /// The same options with the actor registered under `name` (also its name in
-    /// introspection).
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.supervisor.name = Some(name.into());
+    /// At most `max_restarts` reruns within `max_period`, or the supervisor fails.
+    pub fn intensity(mut self, max_restarts: u32, max_period: std::time::Duration) -> Self {
+        self.supervisor = self.supervisor.intensity(max_restarts, max_period);
         self
     }
 
@@ -115,6 +114,13 @@ impl<E> ConsumerSupervisorOptions<E> {
         self
     }
 
+    /// The same options with the actor registered under `name` (also its name in
+    /// introspection).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.supervisor.name = Some(name.into());
+        self
+    }
+
     /// What happens to running workers when the supervisor stops. `BrutalKill`
     /// (the default) aborts them at once — what OTP does to `Task` children,
     /// which do not trap exits; `Timeout(d)` lets them finish for up to `d`, then
@@ -122,12 +128,6 @@ impl<E> ConsumerSupervisorOptions<E> {
     /// the supervisor's own code, always aborts them at once.
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
-        self
-    }
-
-    /// At most `max_restarts` reruns within `max_period`, or the supervisor fails.
-    pub fn intensity(mut self, max_restarts: u32, max_period: std::time::Duration) -> Self {
-        self.supervisor = self.supervisor.intensity(max_restarts, max_period);
         self
     }
 

@@ -29,7 +29,7 @@ use crate::pid::{Envelope, Pid, ProcessId};
 use crate::supervisor::children::in_start_order;
 use crate::supervisor::restart::{log_exit, log_gave_up, Intensity, Restart, Shutdown, GAVE_UP};
 use crate::supervisor::{
-    ChildCount, ChildStatus, Children, Core, Registration, StartArgs, Starting, StartsEmpty,
+    ChildCount, ChildStatus, Children, Core, Init, Registration, StartArgs, Starting, StartsEmpty,
     Supervision, SupervisorOptions, SupervisorRef,
 };
 
@@ -326,10 +326,7 @@ impl Supervision for State {
     type Args = StartArgs<ProcessChildren>;
     type Children = ProcessChildren;
 
-    async fn init(
-        myself: ActorCell,
-        (options, ready): StartArgs<ProcessChildren>,
-    ) -> Result<State, ActorProcessingErr> {
+    async fn init(myself: ActorCell, (options, ready): Self::Args) -> Init<Self> {
         let children = ProcessChildren {
             max_children: options.max_children,
             children: Mutex::new(HashMap::new()),

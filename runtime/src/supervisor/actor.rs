@@ -19,6 +19,9 @@ use crate::exit::ExitReason;
 /// What handling a message or an event comes to: `Err` fails the supervisor.
 pub(crate) type Handled = Result<(), ActorProcessingErr>;
 
+/// What a kind's `init` comes to: its state, or why the start failed.
+pub(crate) type Init<S> = Result<S, ActorProcessingErr>;
+
 /// What a kind of supervisor does with its actor's life: implemented by the
 /// state of each kind's actor.
 pub(crate) trait Supervision: Sized + Send + 'static {
@@ -31,10 +34,7 @@ pub(crate) trait Supervision: Sized + Send + 'static {
 
     /// Builds the state, registers it, and starts any initial children;
     /// `Err` fails the start.
-    fn init(
-        myself: ActorCell,
-        args: Self::Args,
-    ) -> impl Future<Output = Result<Self, ActorProcessingErr>> + Send;
+    fn init(myself: ActorCell, args: Self::Args) -> impl Future<Output = Init<Self>> + Send;
 
     /// The registration the state holds.
     fn registration(&self) -> &Registration<Self::Children>;

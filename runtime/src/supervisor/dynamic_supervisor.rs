@@ -19,7 +19,7 @@ use parking_lot::MutexGuard;
 use ractor::{ActorCell, ActorId, ActorProcessingErr};
 use tokio::sync::oneshot;
 
-use super::actor::{Handled, Supervision};
+use super::actor::{Handled, Init, Supervision};
 use super::child::{shut_down, ActorChildren, Child};
 use super::child_spec::ChildSpec;
 use super::children::SupervisorError;
@@ -164,10 +164,7 @@ impl Supervision for State {
         &self.registration
     }
 
-    async fn init(
-        myself: ActorCell,
-        (options, ready): StartArgs<KeyedChildren>,
-    ) -> Result<State, ActorProcessingErr> {
+    async fn init(myself: ActorCell, (options, ready): Self::Args) -> Init<Self> {
         let core = Core::new(myself, options.name.clone(), KeyedChildren::default());
         Ok(State {
             registration: Registration::new(core, ready),

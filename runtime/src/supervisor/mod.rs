@@ -43,5 +43,5 @@ pub use options::{Strategy, SupervisorOptions};
 pub use restart::{Intensity, Restart, Shutdown};
 pub use supervisor::{OrderedChildren, Supervisor};
 
-pub(crate) use actor::Supervision;
+pub(crate) use actor::{Init, Supervision};
 pub(crate) use handle::{Core, Registration, StartArgs};

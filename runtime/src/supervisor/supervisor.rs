@@ -3,7 +3,7 @@
 //! Services are ractor actors ([`crate::server`]), and something has to start
 //! them in order, restart them when they crash, and stop them in reverse order:
 //! that is this supervisor. It is a ractor actor whose children are linked under
-//! it, so a child's exit arrives as a [`SupervisionEvent`]; the child's restart
+//! it, so a child's exit arrives as a [`SupervisionEvent`](ractor::SupervisionEvent); the child's restart
 //! policy and the strategy decide what happens next:
 //!
 //! - `one_for_one` restarts the child that exited;
@@ -28,7 +28,7 @@ use parking_lot::MutexGuard;
 use ractor::{ActorCell, ActorId, ActorProcessingErr};
 use tokio::sync::oneshot;
 
-use super::actor::{Handled, Supervision};
+use super::actor::{Handled, Init, Supervision};
 use super::child::{shut_down, ActorChildren, Child};
 use super::child_spec::ChildSpec;
 use super::children::SupervisorError;
@@ -237,10 +237,7 @@ impl Supervision for State {
     type Args = Args;
     type Children = OrderedChildren;
 
-    async fn init(
-        myself: ActorCell,
-        (options, specs, ready): Args,
-    ) -> Result<State, ActorProcessingErr> {
+    async fn init(myself: ActorCell, (options, specs, ready): Self::Args) -> Init<Self> {
         for (i, spec) in specs.iter().enumerate() {
             if specs[..i].iter().any(|earlier| earlier.id == spec.id) {
                 return Err(format!("duplicate child id {:?}", spec.id).into());

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use runtime::gen_stage::{Producer, ProducerRef, StageFlow};
 use runtime::ractor::{self, Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use runtime::server;
-use runtime::supervisor::{ChildSpec, ChildStatus, Children, SupervisorRef};
+use runtime::supervisor::{ChildCount, ChildSpec, ChildStatus, Children, SupervisorRef};
 use runtime::{CallFlow, ExitReason, Flow, GenServer, Pid, ProcessError};
 
 #[allow(unused_imports)] // not every test file polls
@@ -232,6 +232,17 @@ pub fn ids(children: &[ChildStatus]) -> Vec<Option<ActorId>> {
 /// The children's ids, in order.
 pub fn names(children: &[ChildStatus]) -> Vec<&str> {
     children.iter().map(|c| c.id.as_str()).collect()
+}
+
+/// What `count_children` should say: `ChildCount { specs, active,
+/// supervisors, workers }`, in that order.
+pub fn count(specs: usize, active: usize, supervisors: usize, workers: usize) -> ChildCount {
+    ChildCount {
+        specs,
+        active,
+        supervisors,
+        workers,
+    }
 }
 
 /// The children's restart counts, in order.
