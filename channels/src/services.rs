@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use runtime::process::ProcessSupervisor;
 use runtime::server::StartError;
-use runtime::task::{TaskSupervisor, TaskSupervisorOptions};
+use runtime::supervisor::SupervisorOptions;
+use runtime::task::TaskSupervisor;
 use tokio::sync::OnceCell;
 
 use crate::connections::Connections;
@@ -76,7 +77,7 @@ impl Services {
     /// when the app did not provide one.
     pub async fn tasks(&self) -> Result<&TaskSupervisor, StartError> {
         self.tasks
-            .get_or_try_init(|| TaskSupervisor::start(TaskSupervisorOptions::default()))
+            .get_or_try_init(|| TaskSupervisor::start(SupervisorOptions::default()))
             .await
     }
 }

@@ -19,7 +19,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::SupervisorOptions;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -51,7 +52,7 @@ impl ChannelCase {
     pub async fn new() -> Self {
         ChannelCase {
             pubsub: PubSub::new(),
-            supervisor: ProcessSupervisor::start(ProcessSupervisorOptions::default())
+            supervisor: ProcessSupervisor::start(SupervisorOptions::default())
                 .await
                 .expect("a process supervisor starts"),
             metrics: Metrics::local(),

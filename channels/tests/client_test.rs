@@ -17,7 +17,8 @@ use channels::pubsub::PubSub;
 use channels::secret;
 use channels::token::Signer;
 use futures::{SinkExt, StreamExt};
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::SupervisorOptions;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -35,7 +36,7 @@ async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> 
 
 /// Starts the hello_sockets endpoint on a free loopback port; its socket URL.
 async fn start_server(config: SocketConfig) -> String {
-    let supervisor = ProcessSupervisor::start(ProcessSupervisorOptions::default())
+    let supervisor = ProcessSupervisor::start(SupervisorOptions::default())
         .await
         .expect("the channel supervisor starts");
     let endpoint = hello_sockets::endpoint(

@@ -20,7 +20,8 @@ use channels::pubsub::PubSub;
 use channels::secret;
 use channels::socket::{ConnectInfo, Params, Refused, Routes, Socket};
 use channels::token::Signer;
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::SupervisorOptions;
 use runtime::{ExitReason, ProcessError};
 use serde_json::{json, Value};
 use support::{Received, Server, WAIT};
@@ -100,7 +101,7 @@ struct Rooms {
 
 impl Rooms {
     async fn start(drain: DrainConfig) -> Rooms {
-        let channels = ProcessSupervisor::start(ProcessSupervisorOptions::default())
+        let channels = ProcessSupervisor::start(SupervisorOptions::default())
             .await
             .unwrap();
         let (tx, terminated) = mpsc::unbounded_channel();

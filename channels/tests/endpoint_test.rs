@@ -6,7 +6,8 @@ use channels::endpoint::Endpoint;
 use channels::pubsub::PubSub;
 use channels::transport::plain;
 use http::{Method, StatusCode};
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::SupervisorOptions;
 use runtime::testkit::{http_get_async, HttpResponse};
 
 async fn get(address: std::net::SocketAddr, path: &str) -> HttpResponse {
@@ -20,7 +21,7 @@ async fn routes_and_static_files_share_the_port() {
     std::fs::write(dir.join("index.html"), "<h1>hello</h1>").unwrap();
     std::fs::write(dir.join("js/app.js"), "console.log(1)").unwrap();
 
-    let supervisor = ProcessSupervisor::start(ProcessSupervisorOptions::default())
+    let supervisor = ProcessSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let endpoint = Endpoint::builder(PubSub::new(), supervisor)

@@ -11,7 +11,8 @@ use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
 use channels::secret;
 use channels::token::Signer;
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::SupervisorOptions;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -138,12 +139,14 @@ async fn an_unpolled_session_closes_and_its_channels_stop() {
     let token = new_session(&server).await;
     let join = "[\"1\",\"1\",\"ping\",\"phx_join\",{}]";
     request(server.addr, "POST", &with_token(&token), join).await;
-    assert_eq!(server.channels.count_children(), 1);
+    assert_eq!(server.channels.count_children().unwrap().active, 1);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while server.channels.count_children() > 0 && tokio::time::Instant::now() < deadline {
+    while server.channels.count_children().unwrap().active > 0
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(server.channels.count_children(), 0);
+    assert_eq!(server.channels.count_children().unwrap().active, 0);
     let (_, posted) = request(server.addr, "POST", &with_token(&token), join).await;
     assert_eq!(posted, json!({"status": 410}));
 }
@@ -165,7 +168,7 @@ async fn a_refused_connect_answers_403() {
     use channels::endpoint::Endpoint;
     use hello_sockets::AuthSocket;
     let signer = Signer::new(secret::generate());
-    let channels = ProcessSupervisor::start(ProcessSupervisorOptions::default())
+    let channels = ProcessSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let endpoint = Endpoint::builder(PubSub::new(), channels)

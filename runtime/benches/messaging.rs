@@ -32,7 +32,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use runtime::process::{ProcessSpec, ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::{ProcessSpec, ProcessSupervisor};
 use runtime::supervisor::{ChildSpec, Restart, Strategy, Supervisor, SupervisorOptions};
 use runtime::{CallFlow, ExitReason, Flow, GenServer, Pid, ProcessError};
 use tokio::runtime::Runtime;
@@ -623,12 +623,11 @@ fn supervisor_restart(c: &mut Criterion) {
 
     let (announce, mut incarnations) = mpsc::unbounded_channel();
     let (supervisor, first) = rt.block_on(async {
-        let supervisor = ProcessSupervisor::start(ProcessSupervisorOptions {
-            name: None,
-            max_children: None,
+        let supervisor = ProcessSupervisor::start(SupervisorOptions {
             // Never give up: the bench restarts as fast as it can.
             max_restarts: u32::MAX,
             max_period: Duration::from_millis(1),
+            ..Default::default()
         })
         .await
         .expect("start process supervisor");
@@ -657,7 +656,7 @@ fn supervisor_restart(c: &mut Criterion) {
     let (supervisor, first) = rt.block_on(async {
         let spec = ChildSpec::gen_server("phoenix", || Phoenix, move || announce.clone());
         let supervisor = Supervisor::start(
-            SupervisorOptions::new(Strategy::OneForOne).intensity(u32::MAX, 1),
+            SupervisorOptions::new(Strategy::OneForOne).intensity(u32::MAX, Duration::from_secs(1)),
             vec![spec],
         )
         .await

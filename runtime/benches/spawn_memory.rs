@@ -30,8 +30,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use runtime::process::{ProcessSpec, ProcessSupervisor, ProcessSupervisorOptions};
-use runtime::supervisor::{Restart, Shutdown};
+use runtime::process::{ProcessSpec, ProcessSupervisor};
+use runtime::supervisor::{Restart, Shutdown, SupervisorOptions};
 use runtime::{GenServer, Pid, ProcessError};
 
 /// The kinds of process measured, in table order.
@@ -322,7 +322,7 @@ fn child(kind: &str, n: usize) {
     let supervisor = rt.block_on(async {
         match kind {
             "process_supervised" | "process_supervised_permanent" => Some(
-                ProcessSupervisor::start(ProcessSupervisorOptions::default())
+                ProcessSupervisor::start(SupervisorOptions::default())
                     .await
                     .expect("start process supervisor"),
             ),

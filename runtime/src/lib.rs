@@ -4,7 +4,8 @@
 //!   or as a lightweight process ([`process`]); [`Pid`] is the handle to either.
 //! - [`timer`]: `send_after` / `send_interval` with cancellable handles.
 //! - [`supervisor`]: OTP supervisors (strategies, restart intensity), dynamic
-//!   supervisors, and the restart policy they share.
+//!   supervisors, and the core every kind of supervisor shares (options,
+//!   handle, actor, children table).
 //! - [`task`]: a task supervisor for async jobs whose results go back to the caller.
 //! - [`registry`]: unique local names, dropped when their process exits.
 //! - [`gen_stage`]: demand-driven producer / consumer pipelines.
@@ -24,6 +25,7 @@ pub(crate) mod dispatch;
 pub mod exit;
 pub mod gen_server;
 pub mod gen_stage;
+pub(crate) mod handles;
 pub mod introspect;
 pub mod log_text;
 pub mod node;

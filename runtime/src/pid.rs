@@ -50,6 +50,8 @@ pub enum ProcessId {
     Actor(ActorId),
     /// A lightweight process.
     Light(u64),
+    /// A supervised task: a `TaskSupervisor` job or a `ConsumerSupervisor` worker.
+    Task(u64),
 }
 
 impl fmt::Display for ProcessId {
@@ -57,6 +59,7 @@ impl fmt::Display for ProcessId {
         match self {
             ProcessId::Actor(id) => write!(f, "<actor {id}>"),
             ProcessId::Light(id) => write!(f, "<proc {id}>"),
+            ProcessId::Task(id) => write!(f, "<task {id}>"),
         }
     }
 }

@@ -57,12 +57,23 @@ pub async fn start_with<G: GenServer>(
     handler: G,
     args: G::Args,
 ) -> Result<Pid<G>, StartError> {
-    let adapter = ServerActor(handler);
-    let (actor, _join) = match options.supervisor {
-        Some(supervisor) => Actor::spawn_linked(options.name, adapter, args, supervisor).await?,
-        None => Actor::spawn(options.name, adapter, args).await?,
-    };
+    let actor = spawn_actor(options.name, ServerActor(handler), args, options.supervisor).await?;
     Ok(Pid::from_actor(actor))
+}
+
+/// Spawns any ractor actor, linked under `supervisor` when one is given: how
+/// servers, supervisors and GenStage stages all start.
+pub(crate) async fn spawn_actor<A: Actor>(
+    name: Option<String>,
+    actor: A,
+    args: A::Arguments,
+    supervisor: Option<ActorCell>,
+) -> Result<ActorRef<A::Msg>, StartError> {
+    let (actor, _join) = match supervisor {
+        Some(supervisor) => Actor::spawn_linked(name, actor, args, supervisor).await?,
+        None => Actor::spawn(name, actor, args).await?,
+    };
+    Ok(actor)
 }
 
 /// The server registered under `name`, if it runs and is a `G`.

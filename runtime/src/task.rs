@@ -5,9 +5,12 @@
 //! error instead of taking the caller down. A cap on concurrent tasks
 //! (`max_children`) refuses new work when full rather than queueing it, so a
 //! flood of slow requests cannot pile up unbounded — channels use this for
-//! async replies. The supervisor is a ractor actor so that it sits in a
-//! supervision tree; when it stops, its running tasks are aborted. Starting a
-//! task does not message the actor: the table of running tasks is shared.
+//! async replies. It is built on the supervisors' shared core
+//! ([`SupervisorRef`]): a ractor actor that sits in a supervision tree
+//! ([`TaskSupervisor::child_spec`]), is found by name and shows its tasks in
+//! introspection; when it stops, its running tasks are aborted. Starting a task
+//! does not message the actor: the table of running tasks ([`TaskChildren`]) is
+//! shared.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,22 +21,17 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use parking_lot::Mutex;
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
+use ractor::ActorCell;
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 use crate::exit::ExitReason;
-use crate::introspect::{self, ChildInfo, ChildKind, Inspect};
-use crate::server::StartError;
-
-/// How a task supervisor behaves.
-#[derive(Debug, Clone, Default)]
-pub struct TaskSupervisorOptions {
-    /// Registered name; also its name in introspection.
-    pub name: Option<String>,
-    /// At most this many tasks at once; more are refused.
-    pub max_children: Option<usize>,
-}
+use crate::pid::ProcessId;
+use crate::supervisor::children::in_start_order;
+use crate::supervisor::{
+    ChildCount, ChildStatus, Children, Core, Init, Registration, Restart, StartArgs, Starting,
+    StartsEmpty, Supervision, SupervisorOptions, SupervisorRef,
+};
 
 /// Why a task produced no result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,16 +95,31 @@ struct Running {
     abort: Option<AbortHandle>,
 }
 
-struct Shared {
-    name: String,
-    actor: ActorCell,
+/// A [`TaskSupervisor`]'s running tasks, by task id; shared by the actor, its
+/// handles and the tasks themselves (which remove their entry as they end).
+pub struct TaskChildren {
     max_children: Option<usize>,
     next_id: AtomicU64,
     running: Mutex<HashMap<u64, Running>>,
 }
 
-impl Shared {
-    fn abort_all(&self) {
+impl Children for TaskChildren {
+    const KIND: &'static str = "TaskSupervisor";
+
+    fn which_children(&self) -> Vec<ChildStatus> {
+        let running = self.running.lock();
+        in_start_order(running.iter().map(|(&id, task)| {
+            let pid = ProcessId::Task(id);
+            let (name, started_at) = (task.name.clone(), task.started_at);
+            ChildStatus::worker(name, pid, Restart::Temporary, 0, started_at)
+        }))
+    }
+
+    fn count_children(&self) -> ChildCount {
+        ChildCount::workers(self.running.lock().len())
+    }
+
+    fn kill_all(&self) {
         let running: Vec<Running> = self.running.lock().drain().map(|(_, t)| t).collect();
         for task in running.into_iter().filter_map(|t| t.abort) {
             task.abort();
@@ -114,81 +127,30 @@ impl Shared {
     }
 }
 
-impl Inspect for Shared {
-    fn children(&self) -> Vec<ChildInfo> {
-        let mut tasks: Vec<ChildInfo> = self
-            .running
-            .lock()
-            .iter()
-            .map(|(id, task)| ChildInfo {
-                id: task.name.clone(),
-                pid: format!("<task {id}>"),
-                actor: None,
-                kind: ChildKind::Worker,
-                restarts: 0,
-                started_at: task.started_at,
-                queue_len: None,
-            })
-            .collect();
-        tasks.sort_by_key(|t| t.started_at);
-        tasks
-    }
-}
+/// The shared core of a task supervisor.
+type TaskCore = Core<TaskChildren>;
 
 /// Removes the task's entry however the task ends, including an abort.
 struct Slot {
-    shared: Arc<Shared>,
+    core: Arc<TaskCore>,
     id: u64,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.shared.running.lock().remove(&self.id);
+        self.core.children.running.lock().remove(&self.id);
     }
 }
 
 /// A handle to a running task supervisor. Cheap to clone.
-#[derive(Clone)]
-pub struct TaskSupervisor {
-    shared: Arc<Shared>,
+pub type TaskSupervisor = SupervisorRef<TaskChildren>;
+
+impl StartsEmpty for TaskChildren {
+    const SPAWN: fn(SupervisorOptions, Option<ActorCell>) -> Starting<Self> =
+        |options, parent| TaskSupervisor::start_empty::<State>(options, parent);
 }
 
 impl TaskSupervisor {
-    /// Starts an unsupervised task supervisor.
-    pub async fn start(options: TaskSupervisorOptions) -> Result<Self, StartError> {
-        Self::start_inner(options, None).await
-    }
-
-    /// Starts a task supervisor linked under `supervisor`.
-    pub async fn start_linked(
-        options: TaskSupervisorOptions,
-        supervisor: ActorCell,
-    ) -> Result<Self, StartError> {
-        Self::start_inner(options, Some(supervisor)).await
-    }
-
-    async fn start_inner(
-        options: TaskSupervisorOptions,
-        supervisor: Option<ActorCell>,
-    ) -> Result<Self, StartError> {
-        let (tx, rx) = oneshot::channel();
-        let name = options.name.clone();
-        let args = (options, tx);
-        match supervisor {
-            Some(sup) => Actor::spawn_linked(name, TaskSupervisorActor, args, sup).await?,
-            None => Actor::spawn(name, TaskSupervisorActor, args).await?,
-        };
-        let shared = rx
-            .await
-            .map_err(|_| StartError::InitFailed("task supervisor stopped during start".into()))?;
-        Ok(TaskSupervisor { shared })
-    }
-
-    /// The supervisor's actor, for linking it under a `Supervisor`.
-    pub fn actor(&self) -> ActorCell {
-        self.shared.actor.clone()
-    }
-
     /// Runs `job` and returns a [`Task`] to await (`Task.Supervisor.async_nolink`).
     pub fn async_nolink<F, T>(&self, job: F) -> Result<Task<T>, TaskError>
     where
@@ -205,7 +167,7 @@ impl TaskSupervisor {
         T: Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let abort = self.spawn(name, async move {
+        let abort = self.spawn_task(name, async move {
             let result = AssertUnwindSafe(job)
                 .catch_unwind()
                 .await
@@ -221,8 +183,8 @@ impl TaskSupervisor {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let name = self.shared.name.clone();
-        self.spawn("task", async move {
+        let name = self.name().to_string();
+        self.spawn_task("task", async move {
             if let Err(panic) = AssertUnwindSafe(job).catch_unwind().await {
                 let reason = ExitReason::from_panic(panic);
                 tracing::error!(supervisor = %name, %reason, "task crashed");
@@ -231,23 +193,21 @@ impl TaskSupervisor {
         .map(|_| ())
     }
 
-    fn spawn(
+    fn spawn_task(
         &self,
         name: &str,
         job: impl Future<Output = ()> + Send + 'static,
     ) -> Result<AbortHandle, TaskError> {
-        if !crate::pid::actor_alive(&self.shared.actor) {
+        if !self.is_alive() {
             return Err(TaskError::SupervisorDown);
         }
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let core = self.core();
+        let tasks = &core.children;
+        let id = tasks.next_id.fetch_add(1, Ordering::Relaxed);
         {
             // Recorded before the task exists, so that its end always finds its entry.
-            let mut running = self.shared.running.lock();
-            if self
-                .shared
-                .max_children
-                .is_some_and(|max| running.len() >= max)
-            {
+            let mut running = tasks.running.lock();
+            if tasks.max_children.is_some_and(|max| running.len() >= max) {
                 return Err(TaskError::MaxChildren);
             }
             running.insert(
@@ -260,7 +220,7 @@ impl TaskSupervisor {
             );
         }
         let slot = Slot {
-            shared: self.shared.clone(),
+            core: core.clone(),
             id,
         };
         let abort = tokio::spawn(async move {
@@ -268,76 +228,45 @@ impl TaskSupervisor {
             job.await;
         })
         .abort_handle();
-        if let Some(task) = self.shared.running.lock().get_mut(&id) {
+        if let Some(task) = tasks.running.lock().get_mut(&id) {
             task.abort = Some(abort.clone());
         }
         Ok(abort)
     }
-
-    /// Tasks running now.
-    pub fn count_children(&self) -> usize {
-        self.shared.running.lock().len()
-    }
-
-    /// Stops the supervisor, aborting its tasks, and waits until it is gone.
-    pub async fn stop(&self) {
-        let _ = self
-            .shared
-            .actor
-            .stop_and_wait(Some("shutdown".into()), None)
-            .await;
-    }
 }
 
-struct TaskSupervisorActor;
-
-/// The actor's state; dropping it (on any exit) aborts the tasks.
+/// The actor's state; the registration's drop (on any exit) aborts the tasks.
 struct State {
-    shared: Arc<Shared>,
-}
-
-impl Drop for State {
-    fn drop(&mut self) {
-        introspect::unregister_supervisor(self.shared.actor.get_id());
-        self.shared.abort_all();
-    }
+    registration: Registration<TaskChildren>,
 }
 
 /// Never sent: the actor only exists to hold the supervisor's place in the tree.
 enum Msg {}
 impl ractor::Message for Msg {}
 
-impl Actor for TaskSupervisorActor {
+impl Supervision for State {
     type Msg = Msg;
-    type State = State;
-    type Arguments = (TaskSupervisorOptions, oneshot::Sender<Arc<Shared>>);
+    type Args = StartArgs<TaskChildren>;
+    type Children = TaskChildren;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Msg>,
-        (options, ready): Self::Arguments,
-    ) -> Result<State, ActorProcessingErr> {
-        let name = options
-            .name
-            .unwrap_or_else(|| format!("TaskSupervisor {}", myself.get_id()));
-        let shared = Arc::new(Shared {
-            name: name.clone(),
-            actor: myself.get_cell(),
+    /// Tasks do not trap exits: they are aborted at once.
+    async fn stop_all(&mut self) {
+        self.registration.core().children.kill_all();
+    }
+
+    async fn init(myself: ActorCell, (options, ready): Self::Args) -> Init<Self> {
+        let tasks = TaskChildren {
             max_children: options.max_children,
             next_id: AtomicU64::new(1),
             running: Mutex::new(HashMap::new()),
-        });
-        introspect::register_supervisor(myself.get_id(), name, shared.clone());
-        let _ = ready.send(shared.clone());
-        Ok(State { shared })
+        };
+        let core = Core::new(myself, options.name, tasks);
+        Ok(State {
+            registration: Registration::new(core, ready),
+        })
     }
 
-    async fn handle(
-        &self,
-        _myself: ActorRef<Msg>,
-        message: Msg,
-        _state: &mut State,
-    ) -> Result<(), ActorProcessingErr> {
-        match message {}
+    fn registration(&self) -> &Registration<TaskChildren> {
+        &self.registration
     }
 }

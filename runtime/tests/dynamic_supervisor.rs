@@ -7,140 +7,36 @@
 //! every registered name is unique to its test. Nothing waits on timing except
 //! bounded polls for an expected state.
 
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
-use runtime::introspect::{self, ChildKind};
-use runtime::ractor::{self, ActorId};
-use runtime::server;
-use runtime::supervisor::{
-    ChildCount, ChildSpec, ChildStatus, DynamicSupervisor, DynamicSupervisorOptions, Restart,
-    Supervisor, SupervisorError, SupervisorOptions,
+use std::time::Duration;
+
+use common::{
+    count, ids, names, poll, registered, send, worker, worker_handler, Cmd, Journal, Worker,
 };
-use runtime::{ExitReason, Flow, GenServer, Pid, ProcessError};
-
-type Log = Arc<Mutex<Vec<String>>>;
-
-fn new_log() -> Log {
-    Arc::new(Mutex::new(Vec::new()))
-}
-
-fn entries(log: &Log) -> Vec<String> {
-    log.lock().unwrap().clone()
-}
-
-/// A test server: records `start <name>` from `init` and `stop <name>` from
-/// `terminate`, and crashes or stops normally on request.
-#[derive(Clone)]
-struct Worker {
-    name: String,
-    log: Log,
-    fail_init: bool,
-}
-
-enum Cmd {
-    Crash,
-    StopNormal,
-}
-
-impl GenServer for Worker {
-    type Args = ();
-    type State = ();
-    type Call = ();
-    type Reply = ();
-    type Cast = Cmd;
-    type Info = ();
-
-    async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<(), ProcessError> {
-        if self.fail_init {
-            return Err(format!("{} refuses to start", self.name).into());
-        }
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("start {}", self.name));
-        Ok(())
-    }
-
-    async fn handle_cast(
-        &self,
-        _myself: &Pid<Self>,
-        message: Cmd,
-        _state: &mut (),
-    ) -> Result<Flow, ProcessError> {
-        match message {
-            Cmd::Crash => Err("crash on request".into()),
-            Cmd::StopNormal => Ok(Flow::Stop(ExitReason::Normal)),
-        }
-    }
-
-    async fn terminate(&self, _myself: &Pid<Self>, _reason: &ExitReason, _state: &mut ()) {
-        self.log.lock().unwrap().push(format!("stop {}", self.name));
-    }
-}
-
-/// A permanent worker with child id = registered name = `name`.
-fn worker(name: &str, log: &Log) -> ChildSpec {
-    let handler = Worker {
-        name: name.to_string(),
-        log: log.clone(),
-        fail_init: false,
-    };
-    ChildSpec::gen_server(name, move || handler.clone(), || ()).named(name)
-}
-
-fn send(name: &str, cmd: Cmd) {
-    server::whereis::<Worker>(name)
-        .unwrap_or_else(|| panic!("no worker named {name}"))
-        .cast(cmd)
-        .unwrap();
-}
-
-fn registered(name: &str) -> Option<ActorId> {
-    ractor::registry::where_is(name).map(|cell| cell.get_id())
-}
-
-/// Polls `check` until it yields a value; fails the test after 5 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn ids(children: &[ChildStatus]) -> Vec<Option<ActorId>> {
-    children.iter().map(ChildStatus::actor_id).collect()
-}
-
-fn names(children: &[ChildStatus]) -> Vec<&str> {
-    children.iter().map(|c| c.id.as_str()).collect()
-}
+use runtime::introspect::{self, ChildKind};
+use runtime::ractor;
+use runtime::supervisor::{
+    ChildCount, ChildSpec, DynamicSupervisor, Restart, Supervisor, SupervisorError,
+    SupervisorOptions,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_start_on_demand_and_only_the_crashed_one_restarts() {
-    let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default())
+    let log = Journal::default();
+    let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
-    assert_eq!(sup.count_children().await.unwrap(), ChildCount::default());
+    assert_eq!(sup.count_children().unwrap(), ChildCount::default());
 
     let a = sup.start_child(worker("dyn_a", &log)).await.unwrap();
     let b = sup.start_child(worker("dyn_b", &log)).await.unwrap();
     assert_eq!(registered("dyn_a"), Some(a.get_id()));
-    assert_eq!(entries(&log), ["start dyn_a", "start dyn_b"]);
+    assert_eq!(log.entries(), ["start dyn_a", "start dyn_b"]);
 
     send("dyn_a", Cmd::Crash);
-    let children = eventually("dyn_a to restart", || async {
-        let children = sup.which_children().await.unwrap();
+    let children = poll("dyn_a to restart", || async {
+        let children = sup.which_children().unwrap();
         let restarted = children[0].actor_id().is_some_and(|now| now != a.get_id());
         restarted.then_some(children)
     })
@@ -157,10 +53,12 @@ async fn children_start_on_demand_and_only_the_crashed_one_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_policies_decide_who_comes_back() {
-    let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default().intensity(10, 60))
-        .await
-        .unwrap();
+    let log = Journal::default();
+    let sup = DynamicSupervisor::start(
+        SupervisorOptions::default().intensity(10, Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
     let temp = sup
         .start_child(worker("pol_temp", &log).restart(Restart::Temporary))
         .await
@@ -180,14 +78,14 @@ async fn restart_policies_decide_who_comes_back() {
         Some(trans_crash.get_id()),
         Some(perm.get_id()),
     ];
-    assert_eq!(ids(&sup.which_children().await.unwrap()), started);
+    assert_eq!(ids(&sup.which_children().unwrap()), started);
 
     send("pol_temp", Cmd::Crash);
     send("pol_trans_n", Cmd::StopNormal);
     send("pol_trans_c", Cmd::Crash);
     send("pol_perm", Cmd::StopNormal);
-    let children = eventually("the exits to be handled", || async {
-        let children = sup.which_children().await.unwrap();
+    let children = poll("the exits to be handled", || async {
+        let children = sup.which_children().unwrap();
         let done = children.len() == 2
             && children
                 .iter()
@@ -206,8 +104,8 @@ async fn restart_policies_decide_who_comes_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_children_is_enforced() {
-    let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default().max_children(2))
+    let log = Journal::default();
+    let sup = DynamicSupervisor::start(SupervisorOptions::default().max_children(2))
         .await
         .unwrap();
     let a = sup.start_child(worker("max_a", &log)).await.unwrap();
@@ -218,21 +116,18 @@ async fn max_children_is_enforced() {
     );
     // Refused before starting anything.
     assert_eq!(registered("max_c"), None);
-    assert_eq!(sup.count_children().await.unwrap().specs, 2);
+    assert_eq!(sup.count_children().unwrap().specs, 2);
 
     sup.terminate_child(a.get_id()).await.unwrap();
     sup.start_child(worker("max_c", &log)).await.unwrap();
-    assert_eq!(
-        names(&sup.which_children().await.unwrap()),
-        ["max_b", "max_c"]
-    );
+    assert_eq!(names(&sup.which_children().unwrap()), ["max_b", "max_c"]);
     sup.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_child_stops_and_forgets_it() {
-    let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default())
+    let log = Journal::default();
+    let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let a = sup.start_child(worker("term_a", &log)).await.unwrap();
@@ -240,9 +135,9 @@ async fn terminate_child_stops_and_forgets_it() {
 
     sup.terminate_child(a.get_id()).await.unwrap();
     assert_eq!(a.get_status(), ractor::ActorStatus::Stopped);
-    assert_eq!(entries(&log).last().unwrap(), "stop term_a");
+    assert_eq!(log.entries().last().unwrap(), "stop term_a");
     assert_eq!(registered("term_a"), None);
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(ids(&children), [Some(b.get_id())]);
 
     // Already gone, or never a child: not found.
@@ -255,63 +150,46 @@ async fn terminate_child_stops_and_forgets_it() {
         Err(SupervisorError::NotFound(_))
     ));
     // The supervisor does not restart a child it terminated.
-    assert_eq!(
-        sup.count_children().await.unwrap(),
-        ChildCount {
-            specs: 1,
-            active: 1,
-            supervisors: 0,
-            workers: 1
-        }
-    );
+    assert_eq!(sup.count_children().unwrap(), count(1, 1, 0, 1));
     sup.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_fails_to_start_is_not_added() {
-    let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default())
+    let log = Journal::default();
+    let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let bad = Worker {
-        name: "fail_dyn".into(),
-        log: log.clone(),
         fail_init: true,
+        ..worker_handler("fail_dyn", &log)
     };
     let result = sup
         .start_child(ChildSpec::gen_server("bad", move || bad.clone(), || ()))
         .await;
     assert!(matches!(result, Err(SupervisorError::StartFailed(why)) if why.contains("fail_dyn")));
-    assert_eq!(sup.count_children().await.unwrap(), ChildCount::default());
+    assert_eq!(sup.count_children().unwrap(), ChildCount::default());
     assert!(sup.is_alive());
     sup.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_distinguish_supervisors_from_workers() {
-    let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default().named("cnt_dyn"))
+    let log = Journal::default();
+    let sup = DynamicSupervisor::start(SupervisorOptions::default().named("cnt_dyn"))
         .await
         .unwrap();
     sup.start_child(worker("cnt_a", &log)).await.unwrap();
     let nested = sup
-        .start_child(ChildSpec::dynamic_supervisor(
+        .start_child(DynamicSupervisor::child_spec(
             "nested",
-            DynamicSupervisorOptions::default().named("cnt_nested"),
+            SupervisorOptions::default().named("cnt_nested"),
         ))
         .await
         .unwrap();
     sup.start_child(worker("cnt_b", &log)).await.unwrap();
-    assert_eq!(
-        sup.count_children().await.unwrap(),
-        ChildCount {
-            specs: 3,
-            active: 3,
-            supervisors: 1,
-            workers: 2
-        }
-    );
-    let children = sup.which_children().await.unwrap();
+    assert_eq!(sup.count_children().unwrap(), count(3, 3, 1, 2));
+    let children = sup.which_children().unwrap();
     assert_eq!(
         children.iter().map(|c| c.kind).collect::<Vec<_>>(),
         [ChildKind::Worker, ChildKind::Supervisor, ChildKind::Worker]
@@ -333,8 +211,8 @@ async fn counts_distinguish_supervisors_from_workers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_stops_every_child() {
-    let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default())
+    let log = Journal::default();
+    let sup = DynamicSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let mut cells = Vec::new();
@@ -347,7 +225,8 @@ async fn stopping_stops_every_child() {
         assert_eq!(cell.get_status(), ractor::ActorStatus::Stopped);
     }
     // In parallel, so in no particular order, but every terminate ran.
-    let mut stops: Vec<String> = entries(&log)
+    let mut stops: Vec<String> = log
+        .entries()
         .into_iter()
         .filter(|e| e.starts_with("stop"))
         .collect();
@@ -361,15 +240,17 @@ async fn stopping_stops_every_child() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exceeding_the_intensity_stops_it() {
-    let log = new_log();
-    let sup = DynamicSupervisor::start(DynamicSupervisorOptions::default().intensity(1, 60))
-        .await
-        .unwrap();
+    let log = Journal::default();
+    let sup = DynamicSupervisor::start(
+        SupervisorOptions::default().intensity(1, Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
     let first = sup.start_child(worker("int_a", &log)).await.unwrap();
     sup.start_child(worker("int_b", &log)).await.unwrap();
 
     send("int_a", Cmd::Crash);
-    eventually("int_a to restart", || async {
+    poll("int_a to restart", || async {
         registered("int_a").filter(|now| *now != first.get_id())
     })
     .await;
@@ -379,19 +260,19 @@ async fn exceeding_the_intensity_stops_it() {
         .expect("the supervisor gave up");
     assert!(!sup.is_alive());
     assert_eq!(registered("int_b"), None);
-    assert!(entries(&log).contains(&"stop int_b".to_string()));
+    assert!(log.entries().contains(&"stop int_b".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dynamic_supervisor_that_gives_up_is_restarted_empty_by_its_parent() {
-    let log = new_log();
+    let log = Journal::default();
     let top = Supervisor::start(
         SupervisorOptions::default(),
-        vec![ChildSpec::dynamic_supervisor(
+        vec![DynamicSupervisor::child_spec(
             "dyn",
-            DynamicSupervisorOptions::default()
+            SupervisorOptions::default()
                 .named("esc_dyn")
-                .intensity(0, 60),
+                .intensity(0, Duration::from_secs(60)),
         )],
     )
     .await
@@ -403,8 +284,8 @@ async fn a_dynamic_supervisor_that_gives_up_is_restarted_empty_by_its_parent() {
         .unwrap();
 
     send("esc_dyn_w", Cmd::Crash);
-    let children = eventually("the parent to restart the dynamic supervisor", || async {
-        let children = top.which_children().await.unwrap();
+    let children = poll("the parent to restart the dynamic supervisor", || async {
+        let children = top.which_children().unwrap();
         let restarted = children[0]
             .actor_id()
             .is_some_and(|now| now != dyn_sup.id());
@@ -415,7 +296,7 @@ async fn a_dynamic_supervisor_that_gives_up_is_restarted_empty_by_its_parent() {
     assert!(!dyn_sup.is_alive());
     let again = DynamicSupervisor::lookup("esc_dyn").unwrap();
     assert_eq!(Some(again.id()), children[0].actor_id());
-    assert_eq!(again.count_children().await.unwrap(), ChildCount::default());
+    assert_eq!(again.count_children().unwrap(), ChildCount::default());
     assert_eq!(registered("esc_dyn_w"), None);
     top.stop().await;
 }

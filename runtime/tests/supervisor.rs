@@ -7,154 +7,22 @@
 //! every registered name is unique to its test. Nothing waits on timing except
 //! bounded polls for an expected state.
 
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Duration;
+
+use common::{
+    count, ids, poll, registered, restarts, send, spec_of, worker, worker_handler, Cmd, Journal,
+    Watcher, Worker,
+};
 use runtime::introspect::{self, ChildKind};
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
-use runtime::ractor::{self, Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
-use runtime::server::{self, StartError};
+use runtime::process::ProcessSupervisor;
+use runtime::ractor::{self, Actor, ActorId, ActorProcessingErr, ActorRef};
+use runtime::server::StartError;
 use runtime::supervisor::{
-    ChildCount, ChildSpec, ChildStatus, Restart, Shutdown, Strategy, Supervisor, SupervisorError,
+    ChildSpec, ChildStatus, Restart, Shutdown, Strategy, Supervisor, SupervisorError,
     SupervisorOptions,
 };
-use runtime::{CallFlow, ExitReason, Flow, GenServer, Pid, ProcessError};
-
-type Log = Arc<Mutex<Vec<String>>>;
-
-fn new_log() -> Log {
-    Arc::new(Mutex::new(Vec::new()))
-}
-
-fn entries(log: &Log) -> Vec<String> {
-    log.lock().unwrap().clone()
-}
-
-/// A test server: records `start <name>` from `init` and `stop <name>` from
-/// `terminate`, and crashes, panics or stops normally on request.
-#[derive(Clone)]
-struct Worker {
-    name: String,
-    log: Log,
-    /// `terminate` sleeps this long after logging (then logs `stopped <name>`).
-    terminate_delay: Option<Duration>,
-    /// `init` fails.
-    fail_init: bool,
-}
-
-enum Cmd {
-    Crash,
-    Panic,
-    StopNormal,
-}
-
-impl GenServer for Worker {
-    type Args = ();
-    type State = ();
-    type Call = ();
-    type Reply = ();
-    type Cast = Cmd;
-    type Info = ();
-
-    async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<(), ProcessError> {
-        if self.fail_init {
-            return Err(format!("{} refuses to start", self.name).into());
-        }
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("start {}", self.name));
-        Ok(())
-    }
-
-    async fn handle_call(
-        &self,
-        _myself: &Pid<Self>,
-        _request: (),
-        _state: &mut (),
-    ) -> Result<CallFlow<()>, ProcessError> {
-        Ok(CallFlow::Reply(()))
-    }
-
-    async fn handle_cast(
-        &self,
-        _myself: &Pid<Self>,
-        message: Cmd,
-        _state: &mut (),
-    ) -> Result<Flow, ProcessError> {
-        match message {
-            Cmd::Crash => Err("crash on request".into()),
-            Cmd::Panic => panic!("panic on request"),
-            Cmd::StopNormal => Ok(Flow::Stop(ExitReason::Normal)),
-        }
-    }
-
-    async fn terminate(&self, _myself: &Pid<Self>, _reason: &ExitReason, _state: &mut ()) {
-        self.log.lock().unwrap().push(format!("stop {}", self.name));
-        if let Some(delay) = self.terminate_delay {
-            tokio::time::sleep(delay).await;
-            self.log
-                .lock()
-                .unwrap()
-                .push(format!("stopped {}", self.name));
-        }
-    }
-}
-
-fn worker_handler(name: &str, log: &Log) -> Worker {
-    Worker {
-        name: name.to_string(),
-        log: log.clone(),
-        terminate_delay: None,
-        fail_init: false,
-    }
-}
-
-/// A permanent worker with child id = registered name = `name`.
-fn worker(name: &str, log: &Log) -> ChildSpec {
-    spec_of(name, worker_handler(name, log))
-}
-
-fn spec_of(name: &str, handler: Worker) -> ChildSpec {
-    ChildSpec::gen_server(name, move || handler.clone(), || ()).named(name)
-}
-
-/// Sends a command to the worker currently registered under `name`.
-fn send(name: &str, cmd: Cmd) {
-    server::whereis::<Worker>(name)
-        .unwrap_or_else(|| panic!("no worker named {name}"))
-        .cast(cmd)
-        .unwrap();
-}
-
-fn registered(name: &str) -> Option<ActorId> {
-    ractor::registry::where_is(name).map(|cell| cell.get_id())
-}
-
-/// Polls `check` until it yields a value; fails the test after 5 s.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn ids(children: &[ChildStatus]) -> Vec<Option<ActorId>> {
-    children.iter().map(ChildStatus::actor_id).collect()
-}
-
-fn restarts(children: &[ChildStatus]) -> Vec<u32> {
-    children.iter().map(|child| child.restarts).collect()
-}
 
 /// Waits until every child runs and `changed` says which ones have a new actor
 /// id compared to `before`; returns the new children.
@@ -163,8 +31,8 @@ async fn children_after(
     before: &[Option<ActorId>],
     changed: &[bool],
 ) -> Vec<ChildStatus> {
-    eventually("the restarted children", || async {
-        let now = sup.which_children().await.unwrap();
+    poll("the restarted children", || async {
+        let now = sup.which_children().unwrap();
         let now_ids = ids(&now);
         let all_running = now_ids.iter().all(Option::is_some);
         let expected = before
@@ -175,49 +43,6 @@ async fn children_after(
         (all_running && now_ids.len() == before.len() && expected).then_some(now)
     })
     .await
-}
-
-/// A ractor actor that records the supervision events of its children, to
-/// observe how a supervisor linked under it exits.
-struct Watcher;
-
-struct WatcherMsg;
-impl ractor::Message for WatcherMsg {}
-
-impl Actor for Watcher {
-    type Msg = WatcherMsg;
-    type State = Log;
-    type Arguments = Log;
-
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<WatcherMsg>,
-        log: Log,
-    ) -> Result<Log, ActorProcessingErr> {
-        Ok(log)
-    }
-
-    async fn handle_supervisor_evt(
-        &self,
-        _myself: ActorRef<WatcherMsg>,
-        event: SupervisionEvent,
-        log: &mut Log,
-    ) -> Result<(), ActorProcessingErr> {
-        match event {
-            SupervisionEvent::ActorFailed(who, err) => {
-                log.lock()
-                    .unwrap()
-                    .push(format!("failed {}: {err}", who.get_id()));
-            }
-            SupervisionEvent::ActorTerminated(who, _, reason) => {
-                log.lock()
-                    .unwrap()
-                    .push(format!("terminated {}: {reason:?}", who.get_id()));
-            }
-            _ => {}
-        }
-        Ok(())
-    }
 }
 
 /// A plain ractor actor (not a GenServer) that fails on any message.
@@ -252,7 +77,7 @@ impl Actor for Fragile {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn children_start_in_order_and_stop_in_reverse_order() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![
@@ -265,12 +90,12 @@ async fn children_start_in_order_and_stop_in_reverse_order() {
     .unwrap();
     // `start` returns once every child's init ran.
     assert_eq!(
-        entries(&log),
+        log.entries(),
         ["start order_a", "start order_b", "start order_c"]
     );
     sup.stop().await;
     assert_eq!(
-        entries(&log),
+        log.entries(),
         [
             "start order_a",
             "start order_b",
@@ -288,7 +113,7 @@ async fn children_start_in_order_and_stop_in_reverse_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_for_one_restarts_only_the_crashed_child_under_its_name() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::new(Strategy::OneForOne),
         vec![
@@ -299,7 +124,7 @@ async fn one_for_one_restarts_only_the_crashed_child_under_its_name() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("o4o_b", Cmd::Crash);
     let after = children_after(&sup, &before, &[false, true, false]).await;
@@ -307,7 +132,7 @@ async fn one_for_one_restarts_only_the_crashed_child_under_its_name() {
     // The new incarnation took over the registered name.
     assert_eq!(registered("o4o_b"), after[1].actor_id());
     assert_eq!(
-        entries(&log)[3..],
+        log.entries()[3..],
         ["stop o4o_b".to_string(), "start o4o_b".to_string()]
     );
     sup.stop().await;
@@ -315,14 +140,14 @@ async fn one_for_one_restarts_only_the_crashed_child_under_its_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_child_is_restarted() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![worker("panic_a", &log), worker("panic_b", &log)],
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("panic_a", Cmd::Panic);
     let after = children_after(&sup, &before, &[true, false]).await;
@@ -333,11 +158,11 @@ async fn a_panicking_child_is_restarted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_for_all_restarts_every_child_in_order() {
-    let log = new_log();
+    let log = Journal::default();
     // One restart allowed: the exits of the siblings the supervisor stops itself
     // must not count as crashes, or it would give up.
     let sup = Supervisor::start(
-        SupervisorOptions::new(Strategy::OneForAll).intensity(1, 5),
+        SupervisorOptions::new(Strategy::OneForAll).intensity(1, Duration::from_secs(5)),
         vec![
             worker("o4a_a", &log),
             worker("o4a_b", &log),
@@ -346,13 +171,13 @@ async fn one_for_all_restarts_every_child_in_order() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("o4a_b", Cmd::Crash);
     let after = children_after(&sup, &before, &[true, true, true]).await;
     assert_eq!(restarts(&after), [1, 1, 1]);
     assert_eq!(
-        entries(&log)[3..],
+        log.entries()[3..],
         [
             // b's own terminate as it crashes, then the others in reverse order,
             // then all of them again in order.
@@ -365,15 +190,15 @@ async fn one_for_all_restarts_every_child_in_order() {
         ]
     );
     assert!(sup.is_alive());
-    assert_eq!(ids(&sup.which_children().await.unwrap()), ids(&after));
+    assert_eq!(ids(&sup.which_children().unwrap()), ids(&after));
     sup.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
-        SupervisorOptions::new(Strategy::RestForOne).intensity(2, 60),
+        SupervisorOptions::new(Strategy::RestForOne).intensity(2, Duration::from_secs(60)),
         vec![
             worker("r41_a", &log),
             worker("r41_b", &log),
@@ -383,13 +208,13 @@ async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("r41_b", Cmd::Crash);
     let after = children_after(&sup, &before, &[false, true, true, true]).await;
     assert_eq!(restarts(&after), [0, 1, 1, 1]);
     assert_eq!(
-        entries(&log)[4..],
+        log.entries()[4..],
         [
             "stop r41_b",
             "stop r41_d",
@@ -411,9 +236,9 @@ async fn rest_for_one_restarts_the_crashed_child_and_those_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_policies_on_normal_exit() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
-        SupervisorOptions::default().intensity(10, 5),
+        SupervisorOptions::default().intensity(10, Duration::from_secs(5)),
         vec![
             worker("norm_perm", &log),
             worker("norm_trans", &log).restart(Restart::Transient),
@@ -422,7 +247,7 @@ async fn restart_policies_on_normal_exit() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     // Permanent: restarted even after a normal exit.
     send("norm_perm", Cmd::StopNormal);
@@ -430,8 +255,8 @@ async fn restart_policies_on_normal_exit() {
 
     // Transient: not restarted after a normal exit; its spec stays, not running.
     send("norm_trans", Cmd::StopNormal);
-    let children = eventually("the transient child to stop", || async {
-        let children = sup.which_children().await.unwrap();
+    let children = poll("the transient child to stop", || async {
+        let children = sup.which_children().unwrap();
         children[1].actor.is_none().then_some(children)
     })
     .await;
@@ -440,8 +265,8 @@ async fn restart_policies_on_normal_exit() {
 
     // Temporary: not restarted, and forgotten.
     send("norm_temp", Cmd::StopNormal);
-    let children = eventually("the temporary child to be forgotten", || async {
-        let children = sup.which_children().await.unwrap();
+    let children = poll("the temporary child to be forgotten", || async {
+        let children = sup.which_children().unwrap();
         (children.len() == 2).then_some(children)
     })
     .await;
@@ -449,15 +274,7 @@ async fn restart_policies_on_normal_exit() {
         children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         ["norm_perm", "norm_trans"]
     );
-    assert_eq!(
-        sup.count_children().await.unwrap(),
-        ChildCount {
-            specs: 2,
-            active: 1,
-            supervisors: 0,
-            workers: 2
-        }
-    );
+    assert_eq!(sup.count_children().unwrap(), count(2, 1, 0, 2));
     assert_eq!(registered("norm_trans"), None);
     assert_eq!(registered("norm_temp"), None);
     sup.stop().await;
@@ -465,9 +282,9 @@ async fn restart_policies_on_normal_exit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_policies_on_crash() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
-        SupervisorOptions::default().intensity(10, 5),
+        SupervisorOptions::default().intensity(10, Duration::from_secs(5)),
         vec![
             worker("crash_perm", &log),
             worker("crash_trans", &log).restart(Restart::Transient),
@@ -476,7 +293,7 @@ async fn restart_policies_on_crash() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     send("crash_perm", Cmd::Crash);
     let before = ids(&children_after(&sup, &before, &[true, false, false]).await);
@@ -484,8 +301,8 @@ async fn restart_policies_on_crash() {
     children_after(&sup, &before, &[false, true, false]).await;
 
     send("crash_temp", Cmd::Crash);
-    let children = eventually("the temporary child to be forgotten", || async {
-        let children = sup.which_children().await.unwrap();
+    let children = poll("the temporary child to be forgotten", || async {
+        let children = sup.which_children().unwrap();
         (children.len() == 2).then_some(children)
     })
     .await;
@@ -496,16 +313,16 @@ async fn restart_policies_on_crash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exceeding_the_intensity_stops_a_top_level_supervisor() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
-        SupervisorOptions::default().intensity(2, 60),
+        SupervisorOptions::default().intensity(2, Duration::from_secs(60)),
         vec![worker("top_w", &log), worker("top_other", &log)],
     )
     .await
     .unwrap();
 
     for _ in 0..2 {
-        let before = ids(&sup.which_children().await.unwrap());
+        let before = ids(&sup.which_children().unwrap());
         send("top_w", Cmd::Crash);
         children_after(&sup, &before, &[true, false]).await;
     }
@@ -518,20 +335,20 @@ async fn exceeding_the_intensity_stops_a_top_level_supervisor() {
     assert_eq!(registered("top_w"), None);
     assert_eq!(registered("top_other"), None);
     // The surviving child was stopped (its terminate ran) before the supervisor exited.
-    assert_eq!(entries(&log).last().unwrap(), "stop top_other");
+    assert_eq!(log.entries().last().unwrap(), "stop top_other");
     assert_eq!(
-        sup.which_children().await.unwrap_err(),
+        sup.which_children().unwrap_err(),
         SupervisorError::SupervisorDown
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn giving_up_is_an_abnormal_exit_its_parent_sees() {
-    let log = new_log();
-    let events = new_log();
-    let (watcher, _) = Actor::spawn(None, Watcher, events.clone()).await.unwrap();
+    let log = Journal::default();
+    let events = Journal::default();
+    let watcher = Watcher::start(&events).await;
     let sup = Supervisor::start_linked(
-        SupervisorOptions::default().intensity(0, 60),
+        SupervisorOptions::default().intensity(0, Duration::from_secs(60)),
         vec![worker("abn_w", &log)],
         watcher.get_cell(),
     )
@@ -539,8 +356,8 @@ async fn giving_up_is_an_abnormal_exit_its_parent_sees() {
     .unwrap();
 
     send("abn_w", Cmd::Crash);
-    let event = eventually("the parent to see the supervisor exit", || async {
-        entries(&events).first().cloned()
+    let event = poll("the parent to see the supervisor exit", || async {
+        events.entries().first().cloned()
     })
     .await;
     assert_eq!(
@@ -552,34 +369,34 @@ async fn giving_up_is_an_abnormal_exit_its_parent_sees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
-    let log = new_log();
+    let log = Journal::default();
     let top = Supervisor::start(
         SupervisorOptions::default().named("esc_top"),
         vec![
             worker("esc_w0", &log),
-            ChildSpec::supervisor(
+            Supervisor::child_spec(
                 "mid",
                 SupervisorOptions::default()
                     .named("esc_mid")
-                    .intensity(1, 60),
+                    .intensity(1, Duration::from_secs(60)),
                 vec![worker("esc_w", &log)],
             ),
         ],
     )
     .await
     .unwrap();
-    let before = ids(&top.which_children().await.unwrap());
+    let before = ids(&top.which_children().unwrap());
     let mid = Supervisor::lookup("esc_mid").unwrap();
     assert_eq!(Some(mid.id()), before[1]);
 
     // The nested supervisor absorbs one crash ...
     let w = registered("esc_w").unwrap();
     send("esc_w", Cmd::Crash);
-    eventually("esc_w to restart", || async {
+    poll("esc_w to restart", || async {
         registered("esc_w").filter(|now| *now != w)
     })
     .await;
-    assert_eq!(mid.which_children().await.unwrap()[0].restarts, 1);
+    assert_eq!(mid.which_children().unwrap()[0].restarts, 1);
 
     // ... the second one is too many: it gives up, and its parent restarts it.
     send("esc_w", Cmd::Crash);
@@ -592,11 +409,11 @@ async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
     // The new incarnation runs under the same name with a fresh child.
     let new_mid = Supervisor::lookup("esc_mid").unwrap();
     assert_eq!(Some(new_mid.id()), after[1].actor_id());
-    let nested = new_mid.which_children().await.unwrap();
+    let nested = new_mid.which_children().unwrap();
     assert_eq!(restarts(&nested), [0]);
     assert_eq!(registered("esc_w"), nested[0].actor_id());
     assert_eq!(
-        entries(&log).iter().filter(|e| *e == "start esc_w").count(),
+        log.entries().iter().filter(|e| *e == "start esc_w").count(),
         3
     );
 
@@ -607,12 +424,12 @@ async fn a_nested_supervisor_that_gives_up_is_restarted_by_its_parent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_supervisors_stop_depth_first_in_reverse_order() {
-    let log = new_log();
+    let log = Journal::default();
     let top = Supervisor::start(
         SupervisorOptions::default(),
         vec![
             worker("depth_a", &log),
-            ChildSpec::supervisor(
+            Supervisor::child_spec(
                 "mid",
                 SupervisorOptions::default(),
                 vec![worker("depth_b", &log), worker("depth_c", &log)],
@@ -624,7 +441,7 @@ async fn nested_supervisors_stop_depth_first_in_reverse_order() {
     .unwrap();
     top.stop().await;
     assert_eq!(
-        entries(&log),
+        log.entries(),
         [
             "start depth_a",
             "start depth_b",
@@ -640,7 +457,7 @@ async fn nested_supervisors_stop_depth_first_in_reverse_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_does_not_stop_in_time_is_killed() {
-    let log = new_log();
+    let log = Journal::default();
     let slow = Worker {
         terminate_delay: Some(Duration::from_secs(60)),
         ..worker_handler("sd_slow", &log)
@@ -654,10 +471,7 @@ async fn a_child_that_does_not_stop_in_time_is_killed() {
     )
     .await
     .unwrap();
-    let slow_cell = sup.which_children().await.unwrap()[1]
-        .actor
-        .clone()
-        .unwrap();
+    let slow_cell = sup.which_children().unwrap()[1].actor.clone().unwrap();
 
     tokio::time::timeout(Duration::from_secs(5), sup.stop())
         .await
@@ -666,7 +480,8 @@ async fn a_child_that_does_not_stop_in_time_is_killed() {
     // Killed before its terminate could finish; the next child still stopped
     // after it. (Whether the kill came before or after terminate began depends
     // on timing, so "stop sd_slow" may or may not be there.)
-    let log: Vec<String> = entries(&log)
+    let log: Vec<String> = log
+        .entries()
         .into_iter()
         .filter(|entry| entry != "stop sd_slow")
         .collect();
@@ -675,7 +490,7 @@ async fn a_child_that_does_not_stop_in_time_is_killed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brutal_kill_skips_terminate() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![
@@ -686,13 +501,13 @@ async fn brutal_kill_skips_terminate() {
     .await
     .unwrap();
     sup.stop().await;
-    assert_eq!(entries(&log), ["start bk_a", "start bk_b", "stop bk_a"]);
+    assert_eq!(log.entries(), ["start bk_a", "start bk_b", "stop bk_a"]);
     assert_eq!(registered("bk_b"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_failing_to_start_stops_the_others_and_fails_the_start() {
-    let log = new_log();
+    let log = Journal::default();
     let bad = Worker {
         fail_init: true,
         ..worker_handler("fail_b", &log)
@@ -712,7 +527,7 @@ async fn a_child_failing_to_start_stops_the_others_and_fails_the_start() {
         other => panic!("expected a failed start, got {other:?}"),
     }
     assert_eq!(
-        entries(&log),
+        log.entries(),
         [
             "start fail_a",
             "start fail_a2",
@@ -730,8 +545,16 @@ async fn duplicate_child_ids_are_refused() {
     let result = Supervisor::start(
         SupervisorOptions::default(),
         vec![
-            ChildSpec::gen_server("same", || worker_handler("dup_1", &new_log()), || ()),
-            ChildSpec::gen_server("same", || worker_handler("dup_2", &new_log()), || ()),
+            ChildSpec::gen_server(
+                "same",
+                || worker_handler("dup_1", &Journal::default()),
+                || (),
+            ),
+            ChildSpec::gen_server(
+                "same",
+                || worker_handler("dup_2", &Journal::default()),
+                || (),
+            ),
         ],
     )
     .await;
@@ -740,12 +563,12 @@ async fn duplicate_child_ids_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn which_children_and_count_children() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![
             worker("wc_a", &log),
-            ChildSpec::supervisor(
+            Supervisor::child_spec(
                 "wc_mid",
                 SupervisorOptions::default(),
                 vec![worker("wc_inner", &log)],
@@ -755,7 +578,7 @@ async fn which_children_and_count_children() {
     )
     .await
     .unwrap();
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(
         children
             .iter()
@@ -769,21 +592,13 @@ async fn which_children_and_count_children() {
     );
     assert_eq!(children[0].actor_id(), registered("wc_a"));
     assert_eq!(children[2].actor_id(), registered("wc_temp"));
-    assert_eq!(
-        sup.count_children().await.unwrap(),
-        ChildCount {
-            specs: 3,
-            active: 3,
-            supervisors: 1,
-            workers: 2
-        }
-    );
+    assert_eq!(sup.count_children().unwrap(), count(3, 3, 1, 2));
     sup.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_restart_delete_and_start_child() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
         vec![
@@ -794,15 +609,15 @@ async fn terminate_restart_delete_and_start_child() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
 
     // terminate_child stops it (terminate runs) and does not restart it.
     sup.terminate_child("mgmt_b").await.unwrap();
-    assert_eq!(entries(&log).last().unwrap(), "stop mgmt_b");
+    assert_eq!(log.entries().last().unwrap(), "stop mgmt_b");
     assert_eq!(registered("mgmt_b"), None);
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(ids(&children), [before[0], None, before[2]]);
-    assert_eq!(sup.count_children().await.unwrap().active, 2);
+    assert_eq!(sup.count_children().unwrap().active, 2);
 
     // restart_child starts it again under its name; a running child cannot be.
     let b = sup.restart_child("mgmt_b").await.unwrap();
@@ -822,7 +637,7 @@ async fn terminate_restart_delete_and_start_child() {
 
     // A terminated temporary child is forgotten at once.
     sup.terminate_child("mgmt_temp").await.unwrap();
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(
         children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         ["mgmt_b"]
@@ -850,14 +665,14 @@ async fn terminate_restart_delete_and_start_child() {
         sup.start_child(spec_of("mgmt_bad", failing)).await,
         Err(SupervisorError::StartFailed(_))
     ));
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(
         children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         ["mgmt_b", "mgmt_c"]
     );
     sup.stop().await;
     assert_eq!(
-        entries(&log)[entries(&log).len() - 2..],
+        log.entries()[log.entries().len() - 2..],
         ["stop mgmt_c".to_string(), "stop mgmt_b".to_string()]
     );
 }
@@ -870,7 +685,7 @@ async fn a_plain_ractor_actor_is_supervised_too() {
     )
     .await
     .unwrap();
-    let before = ids(&sup.which_children().await.unwrap());
+    let before = ids(&sup.which_children().unwrap());
     ActorRef::<Boom>::where_is("plain_fragile")
         .unwrap()
         .send_message(Boom)
@@ -883,40 +698,37 @@ async fn a_plain_ractor_actor_is_supervised_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn introspection_shows_the_nested_tree_with_paths_and_restarts() {
-    let log = new_log();
+    let log = Journal::default();
     let top = Supervisor::start(
         SupervisorOptions::default().named("intro_top"),
         vec![
             worker("intro_w", &log),
-            ChildSpec::supervisor(
+            Supervisor::child_spec(
                 "mid",
                 SupervisorOptions::default().named("intro_mid"),
                 vec![worker("intro_leaf", &log)],
             ),
-            ChildSpec::process_supervisor(
+            ProcessSupervisor::child_spec(
                 "procs",
-                ProcessSupervisorOptions {
-                    name: Some("intro_procs".into()),
-                    ..Default::default()
-                },
+                SupervisorOptions::default().named("intro_procs"),
             ),
         ],
     )
     .await
     .unwrap();
-    let procs = ProcessSupervisor::lookup("intro_procs").await.unwrap();
+    let procs = ProcessSupervisor::lookup("intro_procs").unwrap();
     procs
         .spawn(worker_handler("intro_light", &log), ())
         .unwrap();
 
     let leaf = registered("intro_leaf").unwrap();
     send("intro_leaf", Cmd::Crash);
-    eventually("intro_leaf to restart", || async {
+    poll("intro_leaf to restart", || async {
         registered("intro_leaf").filter(|now| *now != leaf)
     })
     .await;
 
-    let mine = eventually("the tree in introspection", || async {
+    let mine = poll("the tree in introspection", || async {
         let mine: Vec<(String, String, usize, ChildKind, u32)> = introspect::processes()
             .into_iter()
             .filter(|p| p.name == "intro_top" || p.path.starts_with("intro_top"))
@@ -977,22 +789,19 @@ async fn introspection_shows_the_nested_tree_with_paths_and_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_supervisor_can_be_a_child() {
-    let log = new_log();
+    let log = Journal::default();
     let sup = Supervisor::start(
         SupervisorOptions::default(),
-        vec![ChildSpec::process_supervisor(
+        vec![ProcessSupervisor::child_spec(
             "procs",
-            ProcessSupervisorOptions {
-                name: Some("ps_child".into()),
-                ..Default::default()
-            },
+            SupervisorOptions::default().named("ps_child"),
         )],
     )
     .await
     .unwrap();
-    let children = sup.which_children().await.unwrap();
+    let children = sup.which_children().unwrap();
     assert_eq!(children[0].kind, ChildKind::Supervisor);
-    let procs = ProcessSupervisor::lookup("ps_child").await.unwrap();
+    let procs = ProcessSupervisor::lookup("ps_child").unwrap();
     assert_eq!(Some(procs.actor().get_id()), children[0].actor_id());
     let pid = procs
         .start_child(worker_handler("ps_light", &log), ())
@@ -1000,5 +809,5 @@ async fn a_process_supervisor_can_be_a_child() {
         .unwrap();
     sup.stop().await;
     assert!(!pid.is_alive());
-    assert_eq!(entries(&log), ["start ps_light", "stop ps_light"]);
+    assert_eq!(log.entries(), ["start ps_light", "stop ps_light"]);
 }

@@ -5,17 +5,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::eventually;
-use runtime::task::{TaskError, TaskSupervisor, TaskSupervisorOptions};
+use common::{active, eventually};
+use runtime::supervisor::SupervisorOptions;
+use runtime::task::{TaskError, TaskSupervisor};
 use runtime::ExitReason;
 use tokio::sync::oneshot;
 
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn supervisor(max_children: Option<usize>) -> TaskSupervisor {
-    TaskSupervisor::start(TaskSupervisorOptions {
-        name: None,
+    TaskSupervisor::start(SupervisorOptions {
         max_children,
+        ..Default::default()
     })
     .await
     .unwrap()
@@ -26,7 +27,7 @@ async fn a_task_result_goes_back_to_the_caller() {
     let sup = supervisor(None).await;
     let task = sup.async_nolink(async { 6 * 7 }).unwrap();
     assert_eq!(task.join().await, Ok(42));
-    assert!(eventually(WAIT, || sup.count_children() == 0).await);
+    assert!(eventually(WAIT, || active(&sup) == 0).await);
 }
 
 #[tokio::test]
@@ -62,7 +63,7 @@ async fn the_cap_refuses_tasks_beyond_max_children_until_one_finishes() {
     );
     release_a.send(()).unwrap();
     assert_eq!(a.join().await, Ok(true));
-    assert!(eventually(WAIT, || sup.count_children() == 1).await);
+    assert!(eventually(WAIT, || active(&sup) == 1).await);
     sup.async_nolink(async {}).unwrap();
     drop(release_b);
 }
@@ -77,7 +78,7 @@ async fn join_timeout_gives_up_and_shuts_the_task_down() {
         task.join_timeout(Duration::from_millis(20)).await,
         Err(TaskError::Timeout(Duration::from_millis(20)))
     );
-    assert!(eventually(WAIT, || sup.count_children() == 0).await);
+    assert!(eventually(WAIT, || active(&sup) == 0).await);
 }
 
 #[tokio::test]

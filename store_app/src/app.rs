@@ -14,7 +14,7 @@ use std::sync::Arc;
 use channels::pubsub::cluster::{join_cluster, ClusterLink};
 use channels::pubsub::PubSub;
 use runtime::node::Node;
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
 use runtime::ractor::ActorRef;
 use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
 
@@ -151,12 +151,9 @@ impl App {
         let root = Supervisor::start(
             SupervisorOptions::new(Strategy::OneForOne).named("Sneakers23.Supervisor"),
             vec![
-                ChildSpec::process_supervisor(
+                ProcessSupervisor::child_spec(
                     "channels",
-                    ProcessSupervisorOptions {
-                        name: Some(CHANNELS.into()),
-                        ..Default::default()
-                    },
+                    SupervisorOptions::default().named(CHANNELS),
                 ),
                 ChildSpec::gen_server(
                     "inventory",
@@ -174,7 +171,6 @@ impl App {
         .await
         .map_err(start_error)?;
         let channels = ProcessSupervisor::lookup(CHANNELS)
-            .await
             .ok_or_else(|| start_error("the channel supervisor did not start"))?;
         let context = Sneakers23::new(
             INVENTORY,

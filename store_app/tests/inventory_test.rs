@@ -10,7 +10,7 @@ use std::time::Duration;
 use channels::pubsub::PubSub;
 use parking_lot::Mutex;
 use runtime::server::{self, StartOptions};
-use runtime::testkit::eventually;
+use runtime::testkit::poll_for;
 use store_app::inventory::loader::{Loader, Snapshot, StoreLoader};
 use store_app::inventory::{CompleteProduct, InventoryServer};
 use store_app::model::{Availability, Item};
@@ -234,7 +234,7 @@ async fn releases_and_sales_replicate_to_the_other_inventory_without_looping() {
     let other = start_node(&pubsub, client, Arc::new(StoreLoader(store.clone()))).await;
 
     owner.context.mark_product_released(3).await.unwrap();
-    eventually("release replicated", SOON, || async {
+    poll_for("release replicated", SOON, || async {
         products(&other).await[2].product.released.then_some(())
     })
     .await;
@@ -246,7 +246,7 @@ async fn releases_and_sales_replicate_to_the_other_inventory_without_looping() {
     let start = stock_of(&products(&owner).await, item);
     other.context.item_sold(item).await.unwrap();
     owner.context.item_sold(item).await.unwrap();
-    eventually("sales replicated both ways", SOON, || async {
+    poll_for("sales replicated both ways", SOON, || async {
         (stock_of(&products(&owner).await, item) == start - 2
             && stock_of(&products(&other).await, item) == start - 2)
             .then_some(())

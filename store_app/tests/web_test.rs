@@ -13,7 +13,8 @@ use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
 use channels::secret;
 use channels::token::Signer;
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::SupervisorOptions;
 use runtime::testkit::{http_get_async, HttpResponse};
 use runtime::{server, ExitReason, Pid};
 use serde_json::json;
@@ -37,7 +38,7 @@ async fn start_inventory(snapshot: Snapshot) -> Pid<InventoryServer> {
 /// Serves the store's endpoint on a free loopback port; its address and PubSub.
 async fn start_web(inventory: InventoryRef) -> (SocketAddr, PubSub) {
     let pubsub = PubSub::new();
-    let supervisor = ProcessSupervisor::start(ProcessSupervisorOptions::default())
+    let supervisor = ProcessSupervisor::start(SupervisorOptions::default())
         .await
         .expect("the channel supervisor starts");
     let endpoint = StoreWeb {

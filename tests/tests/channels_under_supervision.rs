@@ -10,8 +10,8 @@ use channels::secret;
 use channels::token::Signer;
 use futures::{SinkExt, StreamExt};
 use runtime::introspect;
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
-use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::{Strategy, Supervisor, SupervisorOptions};
 use runtime::testkit::eventually;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -21,19 +21,14 @@ const WAIT: Duration = Duration::from_secs(5);
 async fn joined_channels_show_in_the_tree_and_die_with_their_connection() {
     let root = Supervisor::start(
         SupervisorOptions::new(Strategy::OneForOne).named("tree_test.root"),
-        vec![ChildSpec::process_supervisor(
+        vec![ProcessSupervisor::child_spec(
             "channels",
-            ProcessSupervisorOptions {
-                name: Some("tree_test.channels".into()),
-                ..Default::default()
-            },
+            SupervisorOptions::default().named("tree_test.channels"),
         )],
     )
     .await
     .unwrap();
-    let channels = ProcessSupervisor::lookup("tree_test.channels")
-        .await
-        .unwrap();
+    let channels = ProcessSupervisor::lookup("tree_test.channels").unwrap();
     let endpoint = hello_sockets::endpoint(
         PubSub::new(),
         channels.clone(),
@@ -53,7 +48,7 @@ async fn joined_channels_show_in_the_tree_and_die_with_their_connection() {
         assert!(reply.contains(r#""status":"ok""#), "{reply}");
     }
 
-    assert_eq!(channels.count_children(), 2);
+    assert_eq!(channels.count_children().unwrap().active, 2);
     let tree = introspect::processes();
     let ping = tree
         .iter()
@@ -64,12 +59,10 @@ async fn joined_channels_show_in_the_tree_and_die_with_their_connection() {
     assert!(tree.iter().any(|p| p.name == "BenchChannel bench:7"));
 
     drop(ws);
-    eventually(
-        "the channel processes to end with their connection",
-        WAIT,
-        || async { (channels.count_children() == 0).then_some(()) },
-    )
-    .await;
+    assert!(
+        eventually(WAIT, || channels.count_children().unwrap().active == 0).await,
+        "channel processes outlived their connection"
+    );
     root.stop().await;
     assert!(!introspect::processes()
         .iter()

@@ -8,7 +8,7 @@
 //! endpoint is built from all of it. [`App::stop`] undoes it in reverse, after
 //! the web server has drained.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use channels::endpoint::{Endpoint, EndpointOptions};
 use channels::metrics::Metrics;
@@ -17,16 +17,17 @@ use channels::pubsub::cluster::{join_cluster, ClusterLink};
 use channels::pubsub::PubSub;
 use channels::token::Signer;
 use runtime::console::Console;
-use runtime::introspect::ChildKind;
 use runtime::node::Node;
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
-use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
-use runtime::task::{TaskSupervisor, TaskSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::{Strategy, Supervisor, SupervisorOptions};
+use runtime::task::TaskSupervisor;
 
 use crate::{HelloSockets, Pipeline};
 
 /// The registered name of the channel processes' supervisor.
 pub const CHANNELS: &str = "HelloSockets.Channels";
+/// The registered name of the task supervisor for async replies.
+pub const TASKS: &str = "HelloSockets.TaskSupervisor";
 
 /// What a node is started with.
 pub struct AppOptions {
@@ -54,49 +55,27 @@ impl App {
     /// Starts the supervision tree, the cluster PubSub (named nodes), the
     /// pipeline, and builds the endpoint.
     pub async fn start(options: AppOptions) -> Result<App, Box<dyn std::error::Error>> {
-        // The task supervisor for async replies is a child of the tree; the
-        // slot hands its handle out of the start function.
-        let task_slot: Arc<Mutex<Option<TaskSupervisor>>> = Arc::default();
-        let slot = task_slot.clone();
-        let tasks_spec = ChildSpec::new("tasks", move |parent, _name| {
-            let slot = slot.clone();
-            async move {
-                let tasks = TaskSupervisor::start_linked(
-                    TaskSupervisorOptions {
-                        name: Some("HelloSockets.TaskSupervisor".into()),
-                        max_children: Some(10_000),
-                    },
-                    parent,
-                )
-                .await?;
-                let actor = tasks.actor();
-                *slot.lock().expect("slot lock") = Some(tasks);
-                Ok(actor)
-            }
-        })
-        .kind(ChildKind::Supervisor);
+        // The task supervisor for async replies is a child of the tree, found
+        // by its name like the channel supervisor.
         let root = Supervisor::start(
             SupervisorOptions::new(Strategy::OneForOne).named("HelloSockets.Supervisor"),
             vec![
-                ChildSpec::process_supervisor(
+                ProcessSupervisor::child_spec(
                     "channels",
-                    ProcessSupervisorOptions {
-                        name: Some(CHANNELS.into()),
-                        ..Default::default()
-                    },
+                    SupervisorOptions::default().named(CHANNELS),
                 ),
-                tasks_spec,
+                TaskSupervisor::child_spec(
+                    "tasks",
+                    SupervisorOptions::default()
+                        .named(TASKS)
+                        .max_children(10_000),
+                ),
             ],
         )
         .await?;
-        let tasks = task_slot
-            .lock()
-            .expect("slot lock")
-            .clone()
-            .ok_or("the task supervisor did not start")?;
-        let channels = ProcessSupervisor::lookup(CHANNELS)
-            .await
-            .ok_or("the channel supervisor did not start")?;
+        let tasks = TaskSupervisor::lookup(TASKS).ok_or("the task supervisor did not start")?;
+        let channels =
+            ProcessSupervisor::lookup(CHANNELS).ok_or("the channel supervisor did not start")?;
         let pubsub = PubSub::new();
         let cluster = match &options.node {
             Some((node, console)) => {

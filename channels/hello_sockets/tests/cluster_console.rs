@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use channels::client::{Channel, Client, ClientOptions, Subscription};
-use runtime::testkit::{eventually_blocking, run_bounded, AppCluster, NodeProcess};
+use runtime::testkit::{poll_for_blocking, run_bounded, AppCluster, NodeProcess};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hello_sockets");
@@ -57,7 +57,7 @@ impl Env {
     fn wait_for_peers(&self, node: &str, peers: &[&str]) {
         let mut expected: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
         expected.sort();
-        eventually_blocking(&format!("{node} to list {expected:?}"), SOON, || {
+        poll_for_blocking(&format!("{node} to list {expected:?}"), SOON, || {
             (self.peers_of(node) == expected).then_some(())
         });
     }

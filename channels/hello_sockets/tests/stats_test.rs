@@ -11,7 +11,8 @@ use channels::secret;
 use channels::token::Signer;
 use futures::{SinkExt, StreamExt};
 use hello_sockets::HelloSockets;
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::SupervisorOptions;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -20,7 +21,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 type Client = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn start(config: SocketConfig, metrics: Metrics) -> SocketAddr {
-    let supervisor = ProcessSupervisor::start(ProcessSupervisorOptions::default())
+    let supervisor = ProcessSupervisor::start(SupervisorOptions::default())
         .await
         .unwrap();
     let endpoint = HelloSockets {

@@ -18,7 +18,8 @@ use channels::secret;
 use channels::token::Signer;
 use futures::{SinkExt, StreamExt};
 use hello_sockets::HelloSockets;
-use runtime::process::{ProcessSupervisor, ProcessSupervisorOptions};
+use runtime::process::ProcessSupervisor;
+use runtime::supervisor::SupervisorOptions;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -59,7 +60,7 @@ impl Server {
     /// A server whose sockets use `config`, with these connection limits and
     /// drain settings.
     pub async fn with_options(config: SocketConfig, options: EndpointOptions) -> Server {
-        let supervisor = ProcessSupervisor::start(ProcessSupervisorOptions::default())
+        let supervisor = ProcessSupervisor::start(SupervisorOptions::default())
             .await
             .expect("the channel supervisor starts");
         let endpoint = HelloSockets {

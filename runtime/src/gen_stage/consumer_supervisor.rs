@@ -11,43 +11,62 @@
 //! within a restart intensity; past it the supervisor stops its workers and
 //! fails, so that its own supervisor sees it. Running workers are visible to
 //! [`introspect`](crate::introspect) while the supervisor lives.
+//!
+//! It is a stage (built on the stage core: stopped with a reason, monitored,
+//! found by name through its mailbox) and a supervisor: it takes the same
+//! [`SupervisorOptions`] as the other kinds, answers `which_children` and
+//! `count_children` with the same types, and makes its own child spec.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use parking_lot::Mutex;
-use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
-use tokio::sync::oneshot;
+use ractor::{ActorCell, ActorRef};
 use tokio::task::JoinHandle;
 
 use super::demand::SubscribeOptions;
-use super::inbound::{self, Inbound, Subscription};
-use super::lifecycle::{self, ExitCell};
-use super::link::{Downstream, Downward, Source, SubId};
+use super::inbound::Subscription;
+use super::link::{Source, SubId};
+use super::options::StageOptions;
+use super::stage::{Init, Input, Next, Running, StageKind, StageMsg, StageRef};
 use crate::dispatch::catching;
 use crate::exit::{ExitReason, ProcessError};
-use crate::introspect::{self, ChildInfo, ChildKind, Inspect};
+use crate::introspect;
+use crate::pid::ProcessId;
 use crate::server::StartError;
-use crate::supervisor::restart::{Intensity, Restart, Shutdown};
+use crate::supervisor::children::in_start_order;
+use crate::supervisor::restart::{log_gave_up, Intensity, Restart, Shutdown, GAVE_UP};
+use crate::supervisor::{
+    ChildCount, ChildSpec, ChildStatus, Children, Core, SupervisorError, SupervisorOptions,
+};
 
 /// The job a consumer supervisor runs for each event (the child spec's `start`).
 pub type WorkerFn<E> = Arc<dyn Fn(E) -> BoxFuture<'static, Result<(), ProcessError>> + Send + Sync>;
 
 /// How a consumer supervisor behaves and what it subscribes to.
 pub struct ConsumerSupervisorOptions<E> {
-    name: Option<String>,
+    supervisor: SupervisorOptions,
     worker: WorkerFn<E>,
     restart: Restart,
     shutdown: Shutdown,
-    max_restarts: u32,
-    max_period: Duration,
     subscriptions: Vec<Subscription<E>>,
+}
+
+impl<E> Clone for ConsumerSupervisorOptions<E> {
+    fn clone(&self) -> Self {
+        ConsumerSupervisorOptions {
+            supervisor: self.supervisor.clone(),
+            worker: self.worker.clone(),
+            restart: self.restart,
+            shutdown: self.shutdown,
+            subscriptions: self.subscriptions.clone(),
+        }
+    }
 }
 
 impl<E: Send + 'static> ConsumerSupervisorOptions<E> {
@@ -64,22 +83,26 @@ impl<E: Send + 'static> ConsumerSupervisorOptions<E> {
     /// The same from an already boxed worker.
     pub fn with_worker(worker: WorkerFn<E>) -> Self {
         ConsumerSupervisorOptions {
-            name: None,
+            supervisor: SupervisorOptions::default(),
             worker,
             restart: Restart::Transient,
             shutdown: Shutdown::BrutalKill,
-            max_restarts: 3,
-            max_period: Duration::from_secs(5),
             subscriptions: Vec::new(),
         }
     }
 }
 
 impl<E> ConsumerSupervisorOptions<E> {
-    /// The same options with the actor registered under `name` (also its name in
-    /// introspection).
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
+    /// The supervisor flags: name, restart intensity. A consumer supervisor
+    /// is one_for_one, and `max_demand` bounds its workers, not `max_children`.
+    pub fn supervisor(mut self, supervisor: SupervisorOptions) -> Self {
+        self.supervisor = supervisor;
+        self
+    }
+
+    /// At most `max_restarts` reruns within `max_period`, or the supervisor fails.
+    pub fn intensity(mut self, max_restarts: u32, max_period: std::time::Duration) -> Self {
+        self.supervisor = self.supervisor.intensity(max_restarts, max_period);
         self
     }
 
@@ -88,6 +111,13 @@ impl<E> ConsumerSupervisorOptions<E> {
     /// succeeded would run again forever.
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
+        self
+    }
+
+    /// The same options with the actor registered under `name` (also its name in
+    /// introspection).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.supervisor.name = Some(name.into());
         self
     }
 
@@ -101,28 +131,27 @@ impl<E> ConsumerSupervisorOptions<E> {
         self
     }
 
-    /// At most `max_restarts` reruns within `max_period`, or the supervisor fails.
-    pub fn intensity(mut self, max_restarts: u32, max_period: Duration) -> Self {
-        self.max_restarts = max_restarts;
-        self.max_period = max_period;
-        self
-    }
-
     /// Adds a producer to subscribe to at start.
     pub fn subscribe_to(mut self, source: &impl Source<E>, options: SubscribeOptions) -> Self {
         self.subscriptions.push(Subscription::new(source, options));
         self
     }
-}
 
-pub(crate) enum CsMsg<E> {
-    Down(Downward<E>),
-    WorkerExited(u64, Result<(), ExitReason>),
-    Stop(ExitReason),
-    Handle(oneshot::Sender<ConsumerSupervisor<E>>),
+    /// Refuses what a consumer supervisor cannot honour.
+    fn check(&self) -> Result<(), StartError> {
+        self.supervisor.check_dynamic("ConsumerSupervisor")?;
+        match (self.restart, self.supervisor.max_children) {
+            (Restart::Permanent, _) => Err(StartError::InitFailed(
+                "a consumer supervisor's workers cannot be permanent".into(),
+            )),
+            (_, Some(_)) => Err(StartError::InitFailed(
+                "a consumer supervisor's workers are bounded by max_demand, not max_children"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
-
-impl<E: Send + 'static> ractor::Message for CsMsg<E> {}
 
 /// One running worker.
 struct Worker<E> {
@@ -134,190 +163,69 @@ struct Worker<E> {
     task: JoinHandle<()>,
 }
 
-/// The running workers, shared by the supervisor, its handles and introspection.
-struct Workers<E> {
-    name: String,
+/// A [`ConsumerSupervisor`]'s running workers, by worker id; shared by the
+/// supervisor, its handles and introspection.
+pub struct WorkerChildren<E> {
+    restart: Restart,
     running: Mutex<HashMap<u64, Worker<E>>>,
 }
 
-impl<E> Workers<E> {
-    fn abort_all(&self) {
+impl<E: Send + 'static> Children for WorkerChildren<E> {
+    const KIND: &'static str = "ConsumerSupervisor";
+
+    fn which_children(&self) -> Vec<ChildStatus> {
+        let running = self.running.lock();
+        in_start_order(running.iter().map(|(&id, worker)| {
+            let (restarts, started_at) = (worker.restarts, worker.started_at);
+            ChildStatus::worker(
+                format!("worker {id}"),
+                ProcessId::Task(id),
+                self.restart,
+                restarts,
+                started_at,
+            )
+        }))
+    }
+
+    fn count_children(&self) -> ChildCount {
+        ChildCount::workers(self.running.lock().len())
+    }
+
+    fn kill_all(&self) {
         for (_, worker) in self.running.lock().drain() {
             worker.task.abort();
         }
     }
 }
 
-impl<E: Send> Inspect for Workers<E> {
-    fn children(&self) -> Vec<ChildInfo> {
-        let mut children: Vec<ChildInfo> = self
-            .running
-            .lock()
-            .iter()
-            .map(|(id, worker)| ChildInfo {
-                id: format!("worker {id}"),
-                pid: format!("<task {id}>"),
-                actor: None,
-                kind: ChildKind::Worker,
-                restarts: worker.restarts,
-                started_at: worker.started_at,
-                queue_len: None,
-            })
-            .collect();
-        children.sort_by_key(|c| c.started_at);
-        children
-    }
-}
+/// The shared core of a consumer supervisor.
+type WorkerCore<E> = Core<WorkerChildren<E>>;
 
 /// A handle to a running consumer supervisor. Cheap to clone.
-pub struct ConsumerSupervisor<E> {
-    actor: ActorRef<CsMsg<E>>,
-    workers: Arc<Workers<E>>,
-    exit: Arc<ExitCell>,
+pub type ConsumerSupervisor<E> = StageRef<WorkerStage<E>>;
+
+/// The consumer-supervisor kind of stage, for events `E`.
+pub struct WorkerStage<E> {
+    /// The workers' restart policy, for `which_children` rows.
+    restart: Restart,
+    _events: PhantomData<fn() -> E>,
 }
 
-impl<E> Clone for ConsumerSupervisor<E> {
-    fn clone(&self) -> Self {
-        ConsumerSupervisor {
-            actor: self.actor.clone(),
-            workers: self.workers.clone(),
-            exit: self.exit.clone(),
-        }
-    }
-}
-
-impl<E> fmt::Debug for ConsumerSupervisor<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ConsumerSupervisor({})", self.actor.get_id())
-    }
-}
-
-impl<E: Clone + Send + 'static> ConsumerSupervisor<E> {
-    /// Starts an unsupervised consumer supervisor and subscribes.
-    pub async fn start(options: ConsumerSupervisorOptions<E>) -> Result<Self, StartError> {
-        Self::start_inner(options, None).await
-    }
-
-    /// Starts a consumer supervisor linked under `supervisor`.
-    pub async fn start_linked(
-        options: ConsumerSupervisorOptions<E>,
-        supervisor: ActorCell,
-    ) -> Result<Self, StartError> {
-        Self::start_inner(options, Some(supervisor)).await
-    }
-
-    async fn start_inner(
-        options: ConsumerSupervisorOptions<E>,
-        supervisor: Option<ActorCell>,
-    ) -> Result<Self, StartError> {
-        if options.restart == Restart::Permanent {
-            return Err(StartError::InitFailed(
-                "a consumer supervisor's workers cannot be permanent".into(),
-            ));
-        }
-        inbound::validate(&options.subscriptions).map_err(StartError::InitFailed)?;
-        let (ready, handle) = oneshot::channel();
-        let name = options.name.clone();
-        lifecycle::spawn(name, CsActor(PhantomData), (options, ready), supervisor).await?;
-        handle
-            .await
-            .map_err(|_| StartError::InitFailed("consumer supervisor stopped during start".into()))
-    }
-
-    /// The running consumer supervisor for `E` registered under `name`.
-    pub async fn lookup(name: &str) -> Option<Self> {
-        let cell = ractor::registry::where_is(name)?;
-        if !cell.is_message_type_of::<CsMsg<E>>().unwrap_or(false) {
-            return None;
-        }
-        let (tx, rx) = oneshot::channel();
-        ActorRef::<CsMsg<E>>::from(cell)
-            .send_message(CsMsg::Handle(tx))
-            .ok()?;
-        rx.await.ok()
-    }
-}
-
-impl<E> ConsumerSupervisor<E> {
-    /// Workers running now (including those being rerun after a crash).
-    pub fn running(&self) -> usize {
-        self.workers.running.lock().len()
-    }
-
-    /// The running workers as introspection sees them.
-    pub fn which_children(&self) -> Vec<ChildInfo>
-    where
-        E: Send,
-    {
-        self.workers.children()
-    }
-
-    /// The supervisor's name in introspection.
-    pub fn name(&self) -> &str {
-        &self.workers.name
-    }
-
-    /// The supervisor's actor, for linking it under a supervisor.
-    pub fn actor(&self) -> ActorCell {
-        self.actor.get_cell()
-    }
-
-    /// The supervisor's actor id.
-    pub fn id(&self) -> ActorId {
-        self.actor.get_id()
-    }
-
-    /// Whether the supervisor still runs.
-    pub fn is_alive(&self) -> bool {
-        lifecycle::is_alive(&self.actor.get_cell())
-    }
-
-    /// Kills the supervisor at once; its workers are aborted.
-    pub fn kill(&self) {
-        self.actor.kill();
-    }
-
-    /// Resolves with the exit reason once the supervisor has stopped.
-    pub fn monitor(&self) -> impl Future<Output = ExitReason> + Send + 'static {
-        lifecycle::monitor(self.actor.get_cell(), self.exit.clone())
-    }
-}
-
-impl<E: Send + 'static> ConsumerSupervisor<E> {
-    /// Asks the supervisor to stop once it has handled what is already queued;
-    /// running workers are shut down as its `shutdown` option says.
-    pub fn stop(&self, reason: ExitReason) {
-        let _ = self.actor.send_message(CsMsg::Stop(reason));
-    }
-
-    /// Stops the supervisor and waits; kills it if `timeout` passes first.
-    pub async fn stop_and_wait(&self, reason: ExitReason, timeout: Duration) -> ExitReason {
-        lifecycle::stop_and_wait(
-            &self.actor.get_cell(),
-            &self.exit,
-            || self.stop(reason),
-            timeout,
-        )
-        .await
-    }
-}
-
-struct CsActor<E>(PhantomData<fn() -> E>);
-
-struct CsState<E> {
-    myself: ConsumerSupervisor<E>,
+/// A consumer supervisor's state.
+pub struct Workers<E> {
     worker: WorkerFn<E>,
     restart: Restart,
     shutdown: Shutdown,
     intensity: Intensity,
-    inbound: Inbound<E>,
     next_worker: u64,
-    finished: bool,
 }
 
+/// What a worker's task tells its supervisor as it ends.
+pub struct WorkerExited(u64, Result<(), ExitReason>);
+
 /// Runs one worker as a task that reports its end to the supervisor.
-fn launch<E: Send + 'static>(
-    supervisor: ActorRef<CsMsg<E>>,
+fn launch<E: Clone + Send + 'static>(
+    supervisor: ActorRef<StageMsg<WorkerStage<E>>>,
     worker: WorkerFn<E>,
     id: u64,
     event: E,
@@ -325,20 +233,21 @@ fn launch<E: Send + 'static>(
     tokio::spawn(async move {
         // Calling the worker happens inside `catching` too, so a panic there is a crash.
         let result = catching(async move { worker(event).await }).await;
-        let _ = supervisor.send_message(CsMsg::WorkerExited(id, result));
+        let _ = supervisor.send_message(StageMsg::Own(WorkerExited(id, result)));
     })
 }
 
-impl<E: Clone + Send + 'static> CsState<E> {
+impl<E: Clone + Send + 'static> WorkerStage<E> {
     /// Starts a worker per event, in order.
-    fn start_workers(&mut self, sub: SubId, events: Vec<E>) {
-        self.inbound.received(sub, events.len());
+    fn start_workers(st: &mut Running<Self>, sub: SubId, events: Vec<E>) {
+        st.inbound.received(sub, events.len());
         for event in events {
-            let id = self.next_worker;
-            self.next_worker += 1;
-            let keep = (self.restart != Restart::Temporary).then(|| event.clone());
-            let task = launch(self.myself.actor.clone(), self.worker.clone(), id, event);
-            self.myself.workers.running.lock().insert(
+            let id = st.state.next_worker;
+            st.state.next_worker += 1;
+            let keep = (st.state.restart != Restart::Temporary).then(|| event.clone());
+            let actor = ActorRef::from(st.me.actor());
+            let task = launch(actor, st.state.worker.clone(), id, event);
+            st.me.shared().children.running.lock().insert(
                 id,
                 Worker {
                     sub,
@@ -353,57 +262,95 @@ impl<E: Clone + Send + 'static> CsState<E> {
 
     /// Reruns a crashed worker or lets it go (asking for more events as due).
     /// `Some` when the restart intensity is exceeded.
-    fn worker_exited(&mut self, id: u64, result: Result<(), ExitReason>) -> Option<ExitReason> {
+    fn worker_exited(st: &mut Running<Self>, WorkerExited(id, result): WorkerExited) -> Next {
         let reason = result.err().unwrap_or(ExitReason::Normal);
-        let mut running = self.myself.workers.running.lock();
+        let core = st.me.shared().clone();
+        let mut running = core.children.running.lock();
         let worker = running.get_mut(&id)?;
         if !reason.is_normal() {
-            tracing::error!(supervisor = %self.myself.workers.name, worker = id, %reason, "worker crashed");
+            tracing::error!(supervisor = %core.name, worker = id, %reason, "worker crashed");
         }
-        if let Some(event) = worker
+        let rerun = worker
             .event
             .as_ref()
-            .filter(|_| self.restart.restarts_after(&reason))
-        {
-            if !self.intensity.allow_restart(Instant::now()) {
-                tracing::error!(supervisor = %self.myself.workers.name, "reached max restart intensity, shutting down");
-                return Some(ExitReason::Error("reached max restart intensity".into()));
+            .filter(|_| st.state.restart.restarts_after(&reason));
+        if let Some(event) = rerun {
+            if !st.state.intensity.allow_restart(Instant::now()) {
+                log_gave_up(&core.name);
+                return Some(ExitReason::Error(GAVE_UP.into()));
             }
             worker.restarts += 1;
             worker.started_at = Instant::now();
-            worker.task = launch(
-                self.myself.actor.clone(),
-                self.worker.clone(),
-                id,
-                event.clone(),
-            );
+            let actor = ActorRef::from(st.me.actor());
+            worker.task = launch(actor, st.state.worker.clone(), id, event.clone());
             return None;
         }
         let sub = running.remove(&id).map(|worker| worker.sub);
         drop(running);
         if let Some(sub) = sub {
-            self.inbound.finished(sub);
+            st.inbound.finished(sub);
         }
         None
     }
 }
 
-impl<E> CsState<E> {
+impl<E: Clone + Send + 'static> StageKind for WorkerStage<E> {
+    type In = E;
+    type Out = std::convert::Infallible;
+    type Own = WorkerExited;
+    type Shared = WorkerCore<E>;
+    type State = Workers<E>;
+    type Args = ConsumerSupervisorOptions<E>;
+    const HANDLE: &'static str = "ConsumerSupervisor";
+    const LABEL: &'static str = "consumer supervisor";
+
+    fn shared(&self, myself: &ActorCell, name: Option<&str>) -> WorkerCore<E> {
+        let children = WorkerChildren {
+            restart: self.restart,
+            running: Mutex::new(HashMap::new()),
+        };
+        Core::new(myself.clone(), name.map(str::to_string), children)
+    }
+
+    async fn init(&self, me: &ConsumerSupervisor<E>, options: Self::Args) -> Init<Self> {
+        let core = me.shared();
+        introspect::register_supervisor(me.id(), core.name.clone(), core.clone());
+        Ok(Workers {
+            intensity: options.supervisor.restart_intensity(),
+            worker: options.worker,
+            restart: options.restart,
+            shutdown: options.shutdown,
+            next_worker: 1,
+        })
+    }
+
+    async fn handle(&self, st: &mut Running<Self>, input: Input<Self>) -> Next {
+        match input {
+            Input::Events(sub, events) => {
+                Self::start_workers(st, sub, events);
+                None
+            }
+            Input::Own(exited) => Self::worker_exited(st, exited),
+            Input::Demand(_) => None, // nobody subscribes to a consumer supervisor
+        }
+    }
+
     /// Cancels the subscriptions (no new events), then takes the workers out of
     /// the table and shuts them down as configured; their exits are no longer
     /// handled (the supervisor is stopping).
-    async fn shut_down_workers(&mut self) {
-        self.inbound.close();
-        let tasks: Vec<JoinHandle<()>> = self
-            .myself
-            .workers
+    async fn stopping(&self, st: &mut Running<Self>, _why: &ExitReason) {
+        st.inbound.close();
+        let tasks: Vec<JoinHandle<()>> = st
+            .me
+            .shared()
+            .children
             .running
             .lock()
             .drain()
             .map(|(_, worker)| worker.task)
             .collect();
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
-        let finished = match self.shutdown {
+        let finished = match st.state.shutdown {
             Shutdown::BrutalKill => false,
             Shutdown::Timeout(limit) => {
                 tokio::time::timeout(limit, futures::future::join_all(tasks))
@@ -420,120 +367,86 @@ impl<E> CsState<E> {
         }
     }
 
-    /// Records the reason, aborts the workers, cancels the subscriptions and
-    /// leaves introspection.
-    fn finish(&mut self, reason: &ExitReason) {
-        if std::mem::replace(&mut self.finished, true) {
-            return;
-        }
-        self.myself.exit.set(reason);
-        self.myself.workers.abort_all();
-        self.inbound.close();
-        introspect::unregister_supervisor(self.myself.actor.get_id());
+    /// Aborts any worker left and leaves introspection.
+    fn finished(st: &mut Running<Self>) {
+        st.me.shared().children.kill_all();
+        introspect::unregister_supervisor(st.me.id());
     }
 }
 
-impl<E> Drop for CsState<E> {
-    fn drop(&mut self) {
-        self.finish(&ExitReason::Killed);
+impl<E: Clone + Send + 'static> ConsumerSupervisor<E> {
+    /// Starts an unsupervised consumer supervisor and subscribes.
+    pub async fn start(options: ConsumerSupervisorOptions<E>) -> Result<Self, StartError> {
+        Self::start_under(options, None).await
     }
-}
 
-impl<E: Clone + Send + 'static> Actor for CsActor<E> {
-    type Msg = CsMsg<E>;
-    type State = CsState<E>;
-    type Arguments = (
-        ConsumerSupervisorOptions<E>,
-        oneshot::Sender<ConsumerSupervisor<E>>,
-    );
+    /// Starts a consumer supervisor linked under `supervisor`.
+    pub async fn start_linked(
+        options: ConsumerSupervisorOptions<E>,
+        supervisor: ActorCell,
+    ) -> Result<Self, StartError> {
+        Self::start_under(options, Some(supervisor)).await
+    }
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        (options, ready): Self::Arguments,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        let name = options
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("ConsumerSupervisor {}", myself.get_id()));
-        let workers = Arc::new(Workers {
-            name: name.clone(),
-            running: Mutex::new(HashMap::new()),
-        });
-        introspect::register_supervisor(myself.get_id(), name, workers.clone());
-        let mut st = CsState {
-            myself: ConsumerSupervisor {
-                actor: myself.clone(),
-                workers,
-                exit: Arc::new(ExitCell::default()),
-            },
-            worker: options.worker,
+    async fn start_under(
+        mut options: ConsumerSupervisorOptions<E>,
+        parent: Option<ActorCell>,
+    ) -> Result<Self, StartError> {
+        options.check()?;
+        let stage = StageOptions {
+            name: options.supervisor.name.clone(),
+            buffer_size: None,
+            subscriptions: std::mem::take(&mut options.subscriptions),
+        };
+        let kind = WorkerStage {
             restart: options.restart,
-            shutdown: options.shutdown,
-            intensity: Intensity::with_period(options.max_restarts, options.max_period),
-            inbound: Inbound::new(),
-            next_worker: 1,
-            finished: false,
+            _events: PhantomData,
         };
-        let downstream = Downstream::new(myself, CsMsg::Down);
-        for subscription in options.subscriptions {
-            if let Err(reason) = st.inbound.subscribe(subscription, &downstream) {
-                st.finish(&reason);
-                return Err(reason.to_string().into());
-            }
-        }
-        let _ = ready.send(st.myself.clone());
-        Ok(st)
+        Self::start_kind(kind, options, stage, parent).await
     }
 
-    async fn handle(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        message: Self::Msg,
-        st: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        if st.finished {
-            return Ok(());
-        }
-        let next = match message {
-            CsMsg::Down(Downward::Events(sub, events)) => {
-                st.start_workers(sub, events);
-                None
-            }
-            CsMsg::Down(Downward::Cancelled(sub, reason)) => match st.inbound.cancelled(sub) {
-                Some(cancel) if cancel.stops_for(&reason) => Some(reason),
-                _ => None,
-            },
-            CsMsg::WorkerExited(id, result) => st.worker_exited(id, result),
-            CsMsg::Stop(reason) => Some(reason),
-            CsMsg::Handle(reply) => {
-                let _ = reply.send(st.myself.clone());
-                None
-            }
-        };
-        match next {
-            None => Ok(()),
-            Some(reason) => {
-                if !reason.is_normal() {
-                    tracing::error!(supervisor = %st.myself.workers.name, %reason, "consumer supervisor crashed");
-                }
-                st.shut_down_workers().await;
-                st.finish(&reason);
-                lifecycle::conclude(&myself.get_cell(), &reason)
-            }
-        }
+    /// A consumer supervisor as a child of a [`Supervisor`](crate::supervisor::Supervisor)
+    /// (Elixir's `child_spec/1`), registered under the options' name; it
+    /// subscribes anew on every restart.
+    pub fn child_spec(id: impl Into<String>, options: ConsumerSupervisorOptions<E>) -> ChildSpec {
+        let name = options.supervisor.name.clone();
+        let options = Mutex::new(options);
+        ChildSpec::supervisor(id, name, move |name, parent| {
+            let mut options = options.lock().clone();
+            options.supervisor.name = name;
+            let started = Self::start_linked(options, parent);
+            async move { Ok(started.await?.actor()) }
+        })
+    }
+}
+
+impl<E: Clone + Send + 'static> ConsumerSupervisor<E> {
+    /// Workers running now (including those being rerun after a crash).
+    pub fn running(&self) -> usize {
+        self.shared().children.running.lock().len()
     }
 
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        st: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        if !st.finished {
-            // Stopped from outside through ractor (a supervisor shutting it down).
-            st.shut_down_workers().await;
-            st.finish(&ExitReason::Shutdown);
+    /// The supervisor's name in introspection.
+    pub fn name(&self) -> &str {
+        &self.shared().name
+    }
+
+    /// The running workers, in start order (`which_children/1`).
+    pub fn which_children(&self) -> Result<Vec<ChildStatus>, SupervisorError> {
+        self.alive()?;
+        Ok(self.shared().children.which_children())
+    }
+
+    /// Counts of running workers (`count_children/1`).
+    pub fn count_children(&self) -> Result<ChildCount, SupervisorError> {
+        self.alive()?;
+        Ok(self.shared().children.count_children())
+    }
+
+    fn alive(&self) -> Result<(), SupervisorError> {
+        match self.is_alive() {
+            true => Ok(()),
+            false => Err(SupervisorError::SupervisorDown),
         }
-        Ok(())
     }
 }

@@ -93,11 +93,17 @@ impl DemandDispatcher {
 mod tests {
     use super::*;
 
-    #[test]
-    fn highest_demand_first_and_leftovers_returned() {
+    /// A dispatcher with subscribers 1 and 2, in that order, without demand.
+    fn two_subscribers() -> DemandDispatcher {
         let mut d = DemandDispatcher::default();
         d.subscribe(1);
         d.subscribe(2);
+        d
+    }
+
+    #[test]
+    fn highest_demand_first_and_leftovers_returned() {
+        let mut d = two_subscribers();
         assert_eq!(d.ask(1, 2), Some(2));
         assert_eq!(d.ask(2, 3), Some(3));
         assert_eq!(d.total_demand(), 5);
@@ -109,9 +115,7 @@ mod tests {
 
     #[test]
     fn equal_demand_is_served_in_subscription_order() {
-        let mut d = DemandDispatcher::default();
-        d.subscribe(1);
-        d.subscribe(2);
+        let mut d = two_subscribers();
         d.ask(1, 2);
         d.ask(2, 2);
         let (deliveries, _) = d.dispatch(vec!['a', 'b', 'c']);
@@ -120,9 +124,7 @@ mod tests {
 
     #[test]
     fn cancelled_demand_is_not_asked_for_twice() {
-        let mut d = DemandDispatcher::default();
-        d.subscribe(1);
-        d.subscribe(2);
+        let mut d = two_subscribers();
         assert_eq!(d.ask(1, 5), Some(5));
         d.cancel(1);
         assert_eq!(d.total_demand(), 0);

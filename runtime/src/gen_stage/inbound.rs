@@ -17,6 +17,15 @@ pub(crate) struct Subscription<E> {
     pub(crate) options: SubscribeOptions,
 }
 
+impl<E> Clone for Subscription<E> {
+    fn clone(&self) -> Self {
+        Subscription {
+            upstream: self.upstream.clone(),
+            options: self.options,
+        }
+    }
+}
+
 impl<E> Subscription<E> {
     pub(crate) fn new(source: &impl Source<E>, options: SubscribeOptions) -> Self {
         Subscription {

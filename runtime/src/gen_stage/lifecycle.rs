@@ -13,11 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
+use ractor::{ActorCell, ActorId, ActorProcessingErr};
 
 use crate::dispatch::catching;
 use crate::exit::ExitReason;
-use crate::server::StartError;
 
 /// Where a stage's exit reason is recorded, shared by the stage and its handles.
 #[derive(Debug, Default)]
@@ -36,20 +35,6 @@ impl ExitCell {
     pub(crate) fn get(&self) -> Option<ExitReason> {
         self.0.lock().clone()
     }
-}
-
-/// Spawns a stage actor, linked under `supervisor` when one is given.
-pub(crate) async fn spawn<A: Actor>(
-    name: Option<String>,
-    actor: A,
-    args: A::Arguments,
-    supervisor: Option<ActorCell>,
-) -> Result<ActorRef<A::Msg>, StartError> {
-    let (actor, _join) = match supervisor {
-        Some(supervisor) => Actor::spawn_linked(name, actor, args, supervisor).await?,
-        None => Actor::spawn(name, actor, args).await?,
-    };
-    Ok(actor)
 }
 
 /// Ends the actor once it has finished itself: a clean reason stops it

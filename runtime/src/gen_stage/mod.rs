@@ -13,6 +13,10 @@
 //! - [`ConsumerSupervisor`]: starts one supervised worker per event, at most
 //!   `max_demand` at a time.
 //!
+//! All four run on one stage core (`stage.rs`): [`StageRef`] is the handle of
+//! every kind, [`StageOptions`] their options (name, buffer size,
+//! subscriptions).
+//!
 //! The book's pipeline:
 //!
 //! ```ignore
@@ -37,17 +41,21 @@ mod dispatcher;
 mod inbound;
 mod lifecycle;
 mod link;
+mod options;
 mod outbound;
 mod producer;
 mod producer_consumer;
+mod stage;
 
 pub use buffer::DEFAULT_BUFFER_SIZE;
-pub use consumer::{Consumer, ConsumerOptions, ConsumerRef};
+pub use consumer::{Consumer, ConsumerRef};
 pub use consumer_supervisor::{ConsumerSupervisor, ConsumerSupervisorOptions, WorkerFn};
 pub use demand::{Cancel, SubscribeOptions, DEFAULT_MAX_DEMAND};
 pub use link::{Source, Upstream};
-pub use producer::{Producer, ProducerOptions, ProducerRef};
-pub use producer_consumer::{ProducerConsumer, ProducerConsumerOptions, ProducerConsumerRef};
+pub use options::{ConsumerOptions, ProducerConsumerOptions, ProducerOptions, StageOptions};
+pub use producer::{Producer, ProducerRef};
+pub use producer_consumer::{ProducerConsumer, ProducerConsumerRef};
+pub use stage::StageRef;
 
 use crate::exit::ExitReason;
 

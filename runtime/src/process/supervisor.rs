@@ -4,54 +4,34 @@
 //! started on demand, each with a restart policy; a crashed child is restarted
 //! (permanent, transient) or forgotten (temporary) within a restart intensity;
 //! past the intensity the supervisor stops its children and fails, so its own
-//! supervisor sees it. Because it is a ractor actor it sits in an ordinary
-//! supervision tree and shows up, with its children, in introspection.
+//! supervisor sees it. It is built on the supervisors' shared core
+//! ([`SupervisorRef`]), so it sits in an ordinary supervision tree, is found by
+//! name, and shows up, with its children, in introspection.
 //!
-//! Spawning does not go through the actor's mailbox: the child table is shared
-//! behind a lock, so a spawn costs one insert and one `tokio::spawn`. The actor
-//! only handles what needs its sequential state: restarts and intensity.
+//! Spawning does not go through the actor's mailbox: the child table
+//! ([`ProcessChildren`]) is shared behind a lock, so a spawn costs one insert
+//! and one `tokio::spawn`. The actor only handles what needs its sequential
+//! state: restarts and intensity.
 
-use crate::log_text::bounded_reason;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::Mutex;
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
+use ractor::{ActorCell, ActorProcessingErr};
 use tokio::sync::oneshot;
 
 use super::mailbox::Mailbox;
 use super::{launch, new_mailbox, Parent};
 use crate::exit::ExitReason;
 use crate::gen_server::GenServer;
-use crate::introspect::{self, ChildInfo, ChildKind, Inspect};
 use crate::pid::{Envelope, Pid, ProcessId};
-use crate::server::StartError;
-use crate::supervisor::restart::{Intensity, Restart, Shutdown};
-
-/// How a process supervisor behaves.
-#[derive(Debug, Clone)]
-pub struct ProcessSupervisorOptions {
-    /// Registered name of the supervisor actor; also its name in introspection.
-    pub name: Option<String>,
-    /// Refuse new children beyond this many (`max_children`).
-    pub max_children: Option<usize>,
-    /// At most this many restarts ...
-    pub max_restarts: u32,
-    /// ... within this period, or the supervisor gives up.
-    pub max_period: Duration,
-}
-
-impl Default for ProcessSupervisorOptions {
-    fn default() -> Self {
-        ProcessSupervisorOptions {
-            name: None,
-            max_children: None,
-            max_restarts: 3,
-            max_period: Duration::from_secs(5),
-        }
-    }
-}
+use crate::supervisor::children::in_start_order;
+use crate::supervisor::restart::{log_exit, log_gave_up, Intensity, Restart, Shutdown, GAVE_UP};
+use crate::supervisor::{
+    ChildCount, ChildStatus, Children, Core, Init, Registration, StartArgs, Starting, StartsEmpty,
+    Supervision, SupervisorOptions, SupervisorRef,
+};
 
 /// How to start (and restart) one supervised lightweight process.
 pub struct ProcessSpec<G: GenServer> {
@@ -126,8 +106,11 @@ impl<G: GenServer> ChildHandle for Mailbox<Envelope<G>> {
     }
 }
 
+/// The shared core of a process supervisor.
+type ProcessCore = Core<ProcessChildren>;
+
 /// Restarts a child from its spec; `restarts` is carried over to the new incarnation.
-type Respawn = Arc<dyn Fn(&Arc<Link>, u32) -> Result<(), SpawnError> + Send + Sync>;
+type Respawn = Arc<dyn Fn(&Arc<ProcessCore>, u32) -> Result<(), SpawnError> + Send + Sync>;
 
 struct Child {
     name: Option<Arc<str>>,
@@ -137,6 +120,24 @@ struct Child {
     started_at: Instant,
     handle: Arc<dyn ChildHandle>,
     respawn: Option<Respawn>,
+}
+
+impl Child {
+    /// Stops the child within its shutdown; kills it if the time runs out.
+    async fn shut_down(&self) {
+        let exited = self.handle.monitor();
+        match self.shutdown {
+            Shutdown::BrutalKill => self.handle.kill(),
+            _ => self.handle.stop(ExitReason::Shutdown),
+        }
+        let waited = match self.shutdown {
+            Shutdown::Timeout(limit) => tokio::time::timeout(limit, exited).await.ok(),
+            Shutdown::Infinity | Shutdown::BrutalKill => Some(exited.await),
+        };
+        if waited.is_none() {
+            self.handle.kill();
+        }
+    }
 }
 
 /// How one child is to be run: everything of a [`Child`] but the running process.
@@ -161,17 +162,72 @@ impl Plan {
     }
 }
 
-/// The state shared by the supervisor actor, its handles and its children.
-struct Link {
-    name: String,
-    actor: ActorRef<Msg>,
+/// A [`ProcessSupervisor`]'s children, by process id; shared by the actor, its
+/// handles and the children themselves (which report their exit here).
+pub struct ProcessChildren {
     max_children: Option<usize>,
     children: Mutex<HashMap<u64, Child>>,
 }
 
-impl Link {
+impl ProcessChildren {
+    /// Takes every child out of the table.
+    fn drain(&self) -> Vec<Child> {
+        self.children.lock().drain().map(|(_, c)| c).collect()
+    }
+}
+
+impl Children for ProcessChildren {
+    const KIND: &'static str = "ProcessSupervisor";
+
+    fn which_children(&self) -> Vec<ChildStatus> {
+        let children = self.children.lock();
+        in_start_order(children.iter().map(|(&id, child)| {
+            let name = child.name.as_deref();
+            let id_text = name.map_or_else(|| format!("process {id}"), str::to_string);
+            let row = ChildStatus::worker(
+                id_text,
+                ProcessId::Light(id),
+                child.restart,
+                child.restarts,
+                child.started_at,
+            );
+            ChildStatus {
+                queue_len: Some(child.handle.queue_len()),
+                ..row
+            }
+        }))
+    }
+
+    fn count_children(&self) -> ChildCount {
+        ChildCount::workers(self.children.lock().len())
+    }
+
+    fn kill_all(&self) {
+        for child in self.drain() {
+            child.handle.kill();
+        }
+    }
+}
+
+/// Starting children: what the handles and the restarting actor share.
+trait Launch {
     fn start<G: GenServer>(
-        self: &Arc<Self>,
+        &self,
+        plan: Plan,
+        start: (G, G::Args),
+        init_done: Option<oneshot::Sender<Result<(), ExitReason>>>,
+    ) -> Result<Pid<G>, SpawnError>;
+
+    fn start_spec<G: GenServer>(
+        &self,
+        spec: &ProcessSpec<G>,
+        restarts: u32,
+    ) -> Result<Pid<G>, SpawnError>;
+}
+
+impl Launch for Arc<ProcessCore> {
+    fn start<G: GenServer>(
+        &self,
         plan: Plan,
         (handler, args): (G, G::Args),
         init_done: Option<oneshot::Sender<Result<(), ExitReason>>>,
@@ -185,8 +241,9 @@ impl Link {
         } = plan;
         let mailbox = new_mailbox::<G>();
         {
-            let mut children = self.children.lock();
-            if self.max_children.is_some_and(|max| children.len() >= max) {
+            let table = &self.children;
+            let mut children = table.children.lock();
+            if table.max_children.is_some_and(|max| children.len() >= max) {
                 return Err(SpawnError::MaxChildren);
             }
             // Recorded before the task exists, so its exit always finds its entry.
@@ -208,7 +265,7 @@ impl Link {
     }
 
     fn start_spec<G: GenServer>(
-        self: &Arc<Self>,
+        &self,
         spec: &ProcessSpec<G>,
         restarts: u32,
     ) -> Result<Pid<G>, SpawnError> {
@@ -219,8 +276,8 @@ impl Link {
                 shutdown: spec.shutdown,
                 start: spec.start.clone(),
             };
-            Arc::new(move |link: &Arc<Link>, restarts: u32| {
-                link.start_spec(&spec, restarts).map(|_| ())
+            Arc::new(move |core: &Arc<ProcessCore>, restarts: u32| {
+                core.start_spec(&spec, restarts).map(|_| ())
             }) as Respawn
         });
         let plan = Plan {
@@ -232,46 +289,19 @@ impl Link {
         };
         self.start(plan, (spec.start)(), None)
     }
-
-    /// Stops every child: all are asked at once, then each gets its shutdown time.
-    async fn shutdown_all(&self) {
-        let children: Vec<Child> = self.children.lock().drain().map(|(_, c)| c).collect();
-        let waits: Vec<_> = children
-            .iter()
-            .map(|child| {
-                let exited = child.handle.monitor();
-                match child.shutdown {
-                    Shutdown::BrutalKill => child.handle.kill(),
-                    _ => child.handle.stop(ExitReason::Shutdown),
-                }
-                async move {
-                    let waited = match child.shutdown {
-                        Shutdown::Timeout(limit) => tokio::time::timeout(limit, exited).await.ok(),
-                        Shutdown::Infinity | Shutdown::BrutalKill => Some(exited.await),
-                    };
-                    if waited.is_none() {
-                        child.handle.kill();
-                    }
-                }
-            })
-            .collect();
-        futures::future::join_all(waits).await;
-    }
 }
 
-impl Parent for Link {
+impl Parent for ProcessCore {
     fn child_exited(&self, child: u64, reason: &ExitReason) {
-        let mut children = self.children.lock();
+        let mut children = self.children.children.lock();
         let Some(entry) = children.get(&child) else {
             return; // terminated by the supervisor itself
         };
-        if !reason.is_normal() {
-            tracing::error!(supervisor = %self.name, child = %ProcessId::Light(child), reason = %bounded_reason(reason), "child crashed");
-        }
+        log_exit(&self.name, &ProcessId::Light(child), reason);
         if entry.restart.restarts_after(reason) && entry.respawn.is_some() {
             drop(children);
             if self.actor.send_message(Msg::Restart(child)).is_err() {
-                self.children.lock().remove(&child);
+                self.children.children.lock().remove(&child);
             }
         } else {
             children.remove(&child);
@@ -279,189 +309,85 @@ impl Parent for Link {
     }
 }
 
-impl Inspect for Link {
-    fn children(&self) -> Vec<ChildInfo> {
-        let mut children: Vec<ChildInfo> = self
-            .children
-            .lock()
-            .iter()
-            .map(|(id, child)| ChildInfo {
-                id: child
-                    .name
-                    .as_deref()
-                    .map_or_else(|| format!("process {id}"), str::to_string),
-                pid: ProcessId::Light(*id).to_string(),
-                actor: None,
-                kind: ChildKind::Worker,
-                restarts: child.restarts,
-                started_at: child.started_at,
-                queue_len: Some(child.handle.queue_len()),
-            })
-            .collect();
-        children.sort_by_key(|c| c.started_at);
-        children
-    }
-}
-
 /// The supervisor actor's messages.
 enum Msg {
     /// A restartable child exited: restart it, within the intensity.
     Restart(u64),
-    /// Hands out the shared state (for [`ProcessSupervisor::lookup`]).
-    Link(oneshot::Sender<Arc<Link>>),
 }
 impl ractor::Message for Msg {}
 
-struct SupervisorActor;
-
 struct State {
-    link: Arc<Link>,
+    registration: Registration<ProcessChildren>,
     intensity: Intensity,
 }
 
-impl Drop for State {
-    /// Whatever way the actor ends, no child outlives it.
-    fn drop(&mut self) {
-        introspect::unregister_supervisor(self.link.actor.get_id());
-        let orphans: Vec<Child> = self.link.children.lock().drain().map(|(_, c)| c).collect();
-        for child in orphans {
-            child.handle.kill();
-        }
-    }
-}
-
-impl Actor for SupervisorActor {
+impl Supervision for State {
     type Msg = Msg;
-    type State = State;
-    type Arguments = ProcessSupervisorOptions;
+    type Args = StartArgs<ProcessChildren>;
+    type Children = ProcessChildren;
 
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Msg>,
-        options: ProcessSupervisorOptions,
-    ) -> Result<State, ActorProcessingErr> {
-        let name = options
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("ProcessSupervisor {}", myself.get_id()));
-        let link = Arc::new(Link {
-            name: name.clone(),
-            actor: myself.clone(),
+    async fn init(myself: ActorCell, (options, ready): Self::Args) -> Init<Self> {
+        let children = ProcessChildren {
             max_children: options.max_children,
             children: Mutex::new(HashMap::new()),
-        });
-        introspect::register_supervisor(myself.get_id(), name, link.clone());
+        };
+        let core = Core::new(myself, options.name.clone(), children);
         Ok(State {
-            link,
-            intensity: Intensity::with_period(options.max_restarts, options.max_period),
+            registration: Registration::new(core, ready),
+            intensity: options.restart_intensity(),
         })
     }
 
-    async fn handle(
-        &self,
-        _myself: ActorRef<Msg>,
-        message: Msg,
-        state: &mut State,
-    ) -> Result<(), ActorProcessingErr> {
-        match message {
-            Msg::Link(reply) => {
-                let _ = reply.send(state.link.clone());
-                Ok(())
-            }
-            Msg::Restart(id) => {
-                let Some(old) = state.link.children.lock().remove(&id) else {
-                    return Ok(());
-                };
-                if !state.intensity.allow_restart(Instant::now()) {
-                    tracing::error!(supervisor = %state.link.name, "reached max restart intensity, shutting down");
-                    state.link.shutdown_all().await;
-                    return Err("reached max restart intensity".into());
-                }
-                if let Some(respawn) = &old.respawn {
-                    if let Err(err) = respawn(&state.link, old.restarts + 1) {
-                        tracing::error!(supervisor = %state.link.name, %err, "restart failed");
-                    }
-                }
-                Ok(())
-            }
-        }
+    fn registration(&self) -> &Registration<ProcessChildren> {
+        &self.registration
     }
 
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<Msg>,
-        state: &mut State,
-    ) -> Result<(), ActorProcessingErr> {
-        state.link.shutdown_all().await;
+    async fn handle(&mut self, Msg::Restart(id): Msg) -> Result<(), ActorProcessingErr> {
+        let core = self.registration.core();
+        let Some(old) = core.children.children.lock().remove(&id) else {
+            return Ok(());
+        };
+        if !self.intensity.allow_restart(Instant::now()) {
+            log_gave_up(&core.name);
+            self.stop_all().await;
+            return Err(GAVE_UP.into());
+        }
+        if let Some(respawn) = &old.respawn {
+            if let Err(err) = respawn(core, old.restarts + 1) {
+                tracing::error!(supervisor = %core.name, %err, "restart failed");
+            }
+        }
         Ok(())
+    }
+
+    /// All are asked at once, then each gets its shutdown time.
+    async fn stop_all(&mut self) {
+        let children = self.registration.core().children.drain();
+        futures::future::join_all(children.iter().map(Child::shut_down)).await;
     }
 }
 
 /// A handle to a running process supervisor. Cheap to clone.
-#[derive(Clone)]
-pub struct ProcessSupervisor {
-    link: Arc<Link>,
+pub type ProcessSupervisor = SupervisorRef<ProcessChildren>;
+
+impl StartsEmpty for ProcessChildren {
+    const SPAWN: fn(SupervisorOptions, Option<ActorCell>) -> Starting<Self> =
+        |options, parent| ProcessSupervisor::start_empty::<State>(options, parent);
 }
 
 impl ProcessSupervisor {
-    /// Starts an unsupervised process supervisor.
-    pub async fn start(options: ProcessSupervisorOptions) -> Result<Self, StartError> {
-        Self::start_inner(options, None).await
-    }
-
-    /// Starts a process supervisor linked under `supervisor`.
-    pub async fn start_linked(
-        options: ProcessSupervisorOptions,
-        supervisor: ActorCell,
-    ) -> Result<Self, StartError> {
-        Self::start_inner(options, Some(supervisor)).await
-    }
-
-    async fn start_inner(
-        options: ProcessSupervisorOptions,
-        supervisor: Option<ActorCell>,
-    ) -> Result<Self, StartError> {
-        let name = options.name.clone();
-        let (actor, _) = match supervisor {
-            Some(sup) => Actor::spawn_linked(name, SupervisorActor, options, sup).await?,
-            None => Actor::spawn(name, SupervisorActor, options).await?,
-        };
-        Self::from_actor(actor)
-            .await
-            .ok_or_else(|| StartError::InitFailed("process supervisor stopped during start".into()))
-    }
-
-    async fn from_actor(actor: ActorRef<Msg>) -> Option<Self> {
-        let (tx, rx) = oneshot::channel();
-        actor.send_message(Msg::Link(tx)).ok()?;
-        rx.await.ok().map(|link| ProcessSupervisor { link })
-    }
-
-    /// The running process supervisor registered under `name`.
-    pub async fn lookup(name: &str) -> Option<Self> {
-        let cell = ractor::registry::where_is(name)?;
-        if !cell.is_message_type_of::<Msg>().unwrap_or(false) {
-            return None;
-        }
-        Self::from_actor(ActorRef::from(cell)).await
-    }
-
-    /// The supervisor's actor, for linking it under a `Supervisor`.
-    pub fn actor(&self) -> ActorCell {
-        self.link.actor.get_cell()
-    }
-
-    fn check_alive(&self) -> Result<(), SpawnError> {
-        match crate::pid::actor_alive(&self.link.actor.get_cell()) {
-            true => Ok(()),
+    /// The shared core, once the supervisor is known to run.
+    fn running(&self) -> Result<&Arc<ProcessCore>, SpawnError> {
+        match self.is_alive() {
+            true => Ok(self.core()),
             false => Err(SpawnError::SupervisorDown),
         }
     }
 
     /// Starts a temporary child and returns at once; `init` runs in the child.
     pub fn spawn<G: GenServer>(&self, handler: G, args: G::Args) -> Result<Pid<G>, SpawnError> {
-        self.check_alive()?;
-        self.link.start(Plan::temporary(), (handler, args), None)
+        self.running()?
+            .start(Plan::temporary(), (handler, args), None)
     }
 
     /// Like [`spawn`](Self::spawn), with a name shown in introspection.
@@ -471,12 +397,11 @@ impl ProcessSupervisor {
         handler: G,
         args: G::Args,
     ) -> Result<Pid<G>, SpawnError> {
-        self.check_alive()?;
         let plan = Plan {
             name: Some(Arc::from(name)),
             ..Plan::temporary()
         };
-        self.link.start(plan, (handler, args), None)
+        self.running()?.start(plan, (handler, args), None)
     }
 
     /// Starts a temporary child and waits for its `init`.
@@ -485,10 +410,9 @@ impl ProcessSupervisor {
         handler: G,
         args: G::Args,
     ) -> Result<Pid<G>, SpawnError> {
-        self.check_alive()?;
         let (tx, rx) = oneshot::channel();
         let pid = self
-            .link
+            .running()?
             .start(Plan::temporary(), (handler, args), Some(tx))?;
         super::await_init(pid, rx)
             .await
@@ -497,8 +421,7 @@ impl ProcessSupervisor {
 
     /// Starts a child from a spec, restarted according to its policy.
     pub fn spawn_spec<G: GenServer>(&self, spec: ProcessSpec<G>) -> Result<Pid<G>, SpawnError> {
-        self.check_alive()?;
-        self.link.start_spec(&spec, 0)
+        self.running()?.start_spec(&spec, 0)
     }
 
     /// Stops a child (giving it its shutdown time) without restarting it.
@@ -507,38 +430,10 @@ impl ProcessSupervisor {
         let ProcessId::Light(id) = child else {
             return false;
         };
-        let Some(child) = self.link.children.lock().remove(&id) else {
+        let Some(child) = self.core().children.children.lock().remove(&id) else {
             return false;
         };
-        let exited = child.handle.monitor();
-        child.handle.stop(ExitReason::Shutdown);
-        let stopped = match child.shutdown {
-            Shutdown::Timeout(limit) => tokio::time::timeout(limit, exited).await.is_ok(),
-            Shutdown::Infinity => exited.await.is_ok(),
-            Shutdown::BrutalKill => false,
-        };
-        if !stopped {
-            child.handle.kill();
-        }
+        child.shut_down().await;
         true
-    }
-
-    /// Children currently running.
-    pub fn count_children(&self) -> usize {
-        self.link.children.lock().len()
-    }
-
-    /// The children as introspection sees them.
-    pub fn which_children(&self) -> Vec<ChildInfo> {
-        self.link.children()
-    }
-
-    /// Stops the supervisor and all its children, waiting until they are gone.
-    pub async fn stop(&self) {
-        let _ = self
-            .link
-            .actor
-            .stop_and_wait(Some("shutdown".into()), None)
-            .await;
     }
 }

@@ -9,6 +9,23 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::exit::ExitReason;
+use crate::log_text::bounded_reason;
+
+/// The error a supervisor fails with when it gives up, whatever its kind: its
+/// parent sees this text in the supervision event.
+pub(crate) const GAVE_UP: &str = "reached max restart intensity";
+
+/// Logs that supervisor `name` gives up.
+pub(crate) fn log_gave_up(supervisor: &str) {
+    tracing::error!(supervisor = %supervisor, "reached max restart intensity, shutting down");
+}
+
+/// Logs a child's abnormal exit (a clean one is not news).
+pub(crate) fn log_exit(supervisor: &str, child: &dyn std::fmt::Display, reason: &ExitReason) {
+    if !reason.is_normal() {
+        tracing::error!(supervisor = %supervisor, child = %child, reason = %bounded_reason(reason), "child crashed");
+    }
+}
 
 /// When a child is restarted after it exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,7 +68,7 @@ impl Default for Shutdown {
     }
 }
 
-/// Restart intensity: at most `max_restarts` restarts within any `max_seconds` window.
+/// Restart intensity: at most `max_restarts` restarts within any `period` window.
 #[derive(Debug, Clone)]
 pub struct Intensity {
     max_restarts: u32,

@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{run_bounded, NodeDirs, Run, POLL};
+use super::{run_bounded, NodeDirs, Run};
+
+/// How often [`AppCluster::rpc_until`] asks again: each ask starts a process.
+const RPC_POLL: Duration = Duration::from_millis(50);
 
 /// One isolated cluster of `bin`'s nodes, all on `127.0.0.1`.
 pub struct AppCluster {
@@ -105,7 +108,7 @@ impl AppCluster {
                 "rpc {node} {command:?} did not satisfy the test within {:?}; last: {run:?}",
                 self.limit
             );
-            std::thread::sleep(POLL);
+            std::thread::sleep(RPC_POLL);
         }
     }
 

@@ -1,5 +1,6 @@
 //! A test kit for tests of applications that embed [`crate::release`] or
-//! [`crate::node`]: run nodes as real OS processes and drive them.
+//! [`crate::node`]: run nodes as real OS processes and drive them; and the
+//! bounded polls every in-process test needs.
 //!
 //! Why it exists: ractor's registry and process groups are process-wide, so a
 //! "cluster" inside one test process shares them and proves little. A cluster
@@ -20,8 +21,8 @@
 //!   output in a [`Run`].
 //! - [`AppCluster`]: one app's nodes as a cluster: isolated directories and
 //!   environment, `start` commands, `rpc` (until a condition holds), peers.
-//! - [`eventually`] / [`eventually_blocking`]: poll until a condition holds,
-//!   or fail naming it.
+//! - [`eventually`], [`poll_for`] and [`poll_for_blocking`]: bounded polls
+//!   (a restart, an exit handled, a replication), failing when the bound passes.
 //! - [`http_get`]: one bounded HTTP/1.1 `GET`: status, headers, body.
 //!
 //! Every wait is bounded by a timeout the test gives. The helpers that panic
@@ -71,7 +72,7 @@ pub use dirs::{clear_cookie_env, NodeDirs, TempDir};
 pub use http::{http_get, http_get_async, HttpResponse};
 pub use node_process::{http_port_in, NodeProcess, Streams, WaitError};
 pub use run::{run_bounded, Run};
-pub use wait::{eventually, eventually_blocking, POLL};
+pub use wait::{eventually, poll_for, poll_for_blocking, POLL};
 
 /// How many of a process's last log lines a failure message shows.
 pub const RECENT_LINES: usize = 60;
