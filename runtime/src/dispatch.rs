@@ -37,6 +37,14 @@ fn flow(result: Result<Flow, ExitReason>) -> Flow {
     result.unwrap_or_else(Flow::Stop)
 }
 
+/// Sends a call's `G::Reply` to its caller, if it waits for one (a typed
+/// request answers on its own `ReplyTo` instead).
+fn answer<R>(reply_to: Option<oneshot::Sender<R>>, reply: R) {
+    if let Some(reply_to) = reply_to {
+        let _ = reply_to.send(reply);
+    }
+}
+
 /// Handles one envelope. Monitor registration is the backend's business, so it
 /// is handed back through `on_monitor`.
 pub(crate) async fn dispatch<G: GenServer>(
@@ -50,11 +58,11 @@ pub(crate) async fn dispatch<G: GenServer>(
         Envelope::Call(request, reply_to) => {
             match catching(handler.handle_call(myself, request, state)).await {
                 Ok(CallFlow::Reply(reply)) => {
-                    let _ = reply_to.send(reply);
+                    answer(reply_to, reply);
                     Flow::Continue
                 }
                 Ok(CallFlow::Stop(reason, reply)) => {
-                    let _ = reply_to.send(reply);
+                    answer(reply_to, reply);
                     Flow::Stop(reason)
                 }
                 // The caller's sender is dropped with the crash: it sees `Exited`.

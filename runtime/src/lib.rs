@@ -1,7 +1,8 @@
 //! An Erlang/OTP-style runtime on [ractor].
 //!
 //! - [`gen_server`]: the GenServer behaviour, run as a ractor actor ([`server`])
-//!   or as a lightweight process ([`process`]); [`Pid`] is the handle to either.
+//!   or as a lightweight process ([`process`]); [`Pid`] is the handle to either,
+//!   and [`reply::ReplyTo`] types each request's answer.
 //! - [`timer`]: `send_after` / `send_interval` with cancellable handles.
 //! - [`supervisor`]: OTP supervisors (strategies, restart intensity), dynamic
 //!   supervisors, and the core every kind of supervisor shares (options,
@@ -33,6 +34,7 @@ pub mod pid;
 pub mod process;
 pub mod registry;
 pub mod release;
+pub mod reply;
 pub mod server;
 pub mod supervisor;
 pub mod task;
@@ -43,6 +45,7 @@ pub use exit::{ExitReason, ProcessError};
 pub use gen_server::{CallFlow, Flow, GenServer};
 pub use pid::{CallError, NoProcess, Pid, ProcessId};
 pub use registry::Registry;
+pub use reply::ReplyTo;
 
 /// Re-exported so that applications use the same ractor as the runtime.
 pub use ractor;

@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use crate::exit::ExitReason;
 use crate::gen_server::GenServer;
 use crate::process::mailbox::Mailbox;
+use crate::reply::ReplyTo;
 
 /// OTP's default call timeout.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,8 +27,9 @@ pub type Peek<S> = Box<dyn FnOnce(&S) + Send>;
 
 /// Everything a GenServer's mailbox can hold.
 pub enum Envelope<G: GenServer> {
-    /// A call and where its reply goes.
-    Call(G::Call, oneshot::Sender<G::Reply>),
+    /// A call and where its `G::Reply` goes: nowhere for a request that
+    /// carries its own typed [`ReplyTo`] (see [`Pid::request`]).
+    Call(G::Call, Option<oneshot::Sender<G::Reply>>),
     /// A cast.
     Cast(G::Cast),
     /// An out-of-band message.
@@ -73,7 +75,8 @@ pub enum CallError {
     /// The process was not running when the call was made.
     #[error("no process")]
     NoProcess,
-    /// The process stopped before it replied.
+    /// The process stopped before it replied (or dropped a request's
+    /// [`ReplyTo`] unanswered).
     #[error("process exited before replying")]
     Exited,
 }
@@ -192,14 +195,35 @@ impl<G: GenServer> Pid<G> {
         timeout: Duration,
     ) -> Result<G::Reply, CallError> {
         let (tx, rx) = oneshot::channel();
-        if !self.send(Envelope::Call(request, tx)) {
+        if !self.send(Envelope::Call(request, Some(tx))) {
             return Err(CallError::NoProcess);
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err(CallError::Exited),
-            Err(_) => Err(CallError::Timeout(timeout)),
+        answer(rx, timeout).await
+    }
+
+    /// A request whose answer type follows from it, with OTP's default 5 s
+    /// timeout: `make` wraps a fresh [`ReplyTo<T>`] in the server's `Call`
+    /// (`pid.request(Ask::Count)`, `pid.request(|r| Ask::Name(7, r))`), and
+    /// the server answers on it. See [`crate::reply`].
+    pub async fn request<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(ReplyTo<T>) -> G::Call,
+    ) -> Result<T, CallError> {
+        self.request_timeout(make, DEFAULT_CALL_TIMEOUT).await
+    }
+
+    /// [`Pid::request`] waiting at most `timeout`. Never hangs, as
+    /// [`Pid::call_timeout`].
+    pub async fn request_timeout<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(ReplyTo<T>) -> G::Call,
+        timeout: Duration,
+    ) -> Result<T, CallError> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(Envelope::Call(make(ReplyTo(tx)), None)) {
+            return Err(CallError::NoProcess);
         }
+        answer(rx, timeout).await
     }
 
     /// Sends a cast. Like OTP's, it does not wait; unlike OTP's, it tells you
@@ -279,11 +303,7 @@ impl<G: GenServer> Pid<G> {
         if !self.send(Envelope::Peek(peek)) {
             return Err(CallError::NoProcess);
         }
-        match tokio::time::timeout(DEFAULT_CALL_TIMEOUT, rx).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) => Err(CallError::Exited),
-            Err(_) => Err(CallError::Timeout(DEFAULT_CALL_TIMEOUT)),
-        }
+        answer(rx, DEFAULT_CALL_TIMEOUT).await
     }
 
     /// A copy of the state (`:sys.get_state`). Meant for tests.
@@ -292,6 +312,16 @@ impl<G: GenServer> Pid<G> {
         G::State: Clone,
     {
         self.inspect(|state| state.clone()).await
+    }
+}
+
+/// Waits at most `timeout` for the answer on `rx`; a dropped sender means the
+/// process exited (or dropped the request) before answering.
+async fn answer<T>(rx: oneshot::Receiver<T>, timeout: Duration) -> Result<T, CallError> {
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) => Err(CallError::Exited),
+        Err(_) => Err(CallError::Timeout(timeout)),
     }
 }
 

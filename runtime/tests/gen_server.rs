@@ -6,7 +6,10 @@ mod common;
 use std::time::Duration;
 
 use common::{eventually, Counter, CounterCall, CounterCast, CounterInfo, Journal};
-use runtime::{process, server, CallError, ExitReason, Pid};
+use runtime::testkit::poll_for;
+use runtime::{
+    process, server, CallError, CallFlow, ExitReason, Flow, GenServer, Pid, ProcessError, ReplyTo,
+};
 
 #[derive(Clone, Copy, Debug)]
 enum Backend {
@@ -238,5 +241,129 @@ async fn stop_and_wait_kills_a_process_that_does_not_stop_in_time() {
             .await;
         assert_eq!(reason, ExitReason::Killed, "{backend:?}");
         assert!(!journal.entries().iter().any(|e| e.starts_with("terminate")));
+    }
+}
+
+/// A server asked several things with different answers: each request
+/// carries its own typed `ReplyTo`.
+struct Shelf;
+
+#[derive(Debug)]
+enum ShelfCall {
+    Count(ReplyTo<usize>),
+    Title(usize, ReplyTo<Option<String>>),
+    /// Answered later, by the next `Put` (OTP's `{:noreply, …}` + `GenServer.reply`).
+    NextPut(ReplyTo<String>),
+    /// Dropped unanswered: the caller must not hang.
+    Forget(ReplyTo<u32>),
+}
+
+#[derive(Debug)]
+enum ShelfCast {
+    Put(String),
+}
+
+#[derive(Default)]
+struct ShelfState {
+    titles: Vec<String>,
+    waiting: Vec<ReplyTo<String>>,
+}
+
+impl GenServer for Shelf {
+    type Args = ();
+    type State = ShelfState;
+    type Call = ShelfCall;
+    type Reply = ();
+    type Cast = ShelfCast;
+    type Info = ();
+
+    async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<ShelfState, ProcessError> {
+        Ok(ShelfState::default())
+    }
+
+    async fn handle_call(
+        &self,
+        _myself: &Pid<Self>,
+        request: ShelfCall,
+        state: &mut ShelfState,
+    ) -> Result<CallFlow<()>, ProcessError> {
+        match request {
+            ShelfCall::Count(reply) => reply.send(state.titles.len()),
+            ShelfCall::Title(i, reply) => reply.send(state.titles.get(i).cloned()),
+            ShelfCall::NextPut(reply) => state.waiting.push(reply),
+            ShelfCall::Forget(reply) => drop(reply),
+        }
+        Ok(CallFlow::Reply(()))
+    }
+
+    async fn handle_cast(
+        &self,
+        _myself: &Pid<Self>,
+        ShelfCast::Put(title): ShelfCast,
+        state: &mut ShelfState,
+    ) -> Result<Flow, ProcessError> {
+        for waiting in state.waiting.drain(..) {
+            waiting.send(title.clone());
+        }
+        state.titles.push(title);
+        Ok(Flow::Continue)
+    }
+}
+
+async fn start_shelf(backend: Backend) -> Pid<Shelf> {
+    match backend {
+        Backend::Actor => server::start(Shelf, ()).await.unwrap(),
+        Backend::Light => process::start(Shelf, ()).await.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_request_is_answered_with_the_type_its_reply_port_names() {
+    for backend in BACKENDS {
+        let pid = start_shelf(backend).await;
+        pid.cast(ShelfCast::Put("Dune".into())).unwrap();
+        let count: usize = pid.request(ShelfCall::Count).await.unwrap();
+        assert_eq!(count, 1, "{backend:?}");
+        let title = pid.request(|r| ShelfCall::Title(0, r)).await;
+        assert_eq!(title, Ok(Some("Dune".to_string())), "{backend:?}");
+        assert_eq!(pid.request(|r| ShelfCall::Title(5, r)).await, Ok(None));
+    }
+}
+
+#[tokio::test]
+async fn a_reply_port_can_be_answered_later_and_a_dropped_one_never_hangs() {
+    for backend in BACKENDS {
+        let pid = start_shelf(backend).await;
+        let waiting = {
+            let pid = pid.clone();
+            tokio::spawn(async move { pid.request(ShelfCall::NextPut).await })
+        };
+        // The server keeps the port and goes on serving others meanwhile.
+        poll_for("the request to be kept", Duration::from_secs(5), || async {
+            (pid.inspect(|s| s.waiting.len()).await == Ok(1)).then_some(())
+        })
+        .await;
+        assert_eq!(pid.request(ShelfCall::Count).await, Ok(0), "{backend:?}");
+        pid.cast(ShelfCast::Put("Emma".into())).unwrap();
+        assert_eq!(
+            waiting.await.unwrap(),
+            Ok("Emma".to_string()),
+            "{backend:?}"
+        );
+
+        assert_eq!(
+            pid.request(ShelfCall::Forget).await,
+            Err(CallError::Exited),
+            "{backend:?}"
+        );
+        assert!(pid.is_alive(), "{backend:?}");
+        pid.kill();
+        assert_eq!(pid.monitor().await, ExitReason::Killed, "{backend:?}");
+        let timeout = Duration::from_millis(20);
+        assert_eq!(
+            pid.request_timeout(ShelfCall::Count, timeout).await,
+            Err(CallError::NoProcess),
+            "{backend:?}"
+        );
     }
 }

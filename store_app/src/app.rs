@@ -25,6 +25,7 @@ use crate::replication::{Replication, ReplicationServer};
 use crate::sneakers23::{Notifier, Sneakers23, INVENTORY};
 use crate::store::Store;
 use crate::store_client::StoreClient;
+use crate::store_requests;
 use crate::store_server::{self, StoreMsg, SERVICE};
 use crate::store_watch::StoreWatch;
 use crate::web;
@@ -128,7 +129,7 @@ impl App {
                 })?;
                 let store = Arc::new(store);
                 if store.is_empty() {
-                    store_server::seed(&store, &catalogue).map_err(start_error)?;
+                    store_requests::seed(&store, &catalogue).map_err(start_error)?;
                 }
                 let actor = store_server::start(store.clone(), path.clone())
                     .await

@@ -5,6 +5,7 @@
 //! | [`model`] | Product, Item, Availability |
 //! | [`store`] | the catalogue on disk (sled, bincode, flushed before acknowledging) |
 //! | [`catalogue`] | the demo catalogue `seed` writes |
+//! | [`store_requests`] | what that service is asked, each request with its answer type |
 //! | [`store_server`] | the database as a cluster-wide service, on the node that owns it |
 //! | [`store_client`] | how any node reaches that service |
 //! | [`inventory`] | the functional core, its loader, the supervised inventory server |
@@ -21,6 +22,7 @@ pub mod replication;
 pub mod sneakers23;
 pub mod store;
 pub mod store_client;
+pub mod store_requests;
 pub mod store_server;
 pub mod store_watch;
 pub mod web;

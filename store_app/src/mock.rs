@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use crate::inventory::CompleteProduct;
 use crate::sneakers23::{Sneakers23, Sneakers23Error};
-use crate::store_client::StoreCallError;
-use crate::store_server::StoreFailure;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +52,7 @@ pub async fn sell_random_until_gone(
         let item_id = candidates[fastrand::usize(..candidates.len())];
         match context.item_sold(item_id).await {
             Ok(_) => run.sold += 1,
-            Err(Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::OutOfStock(_)))) => {
+            Err(Sneakers23Error::OutOfStock(_)) => {
                 run.lost_races += 1;
             }
             Err(err) => {

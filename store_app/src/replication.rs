@@ -19,7 +19,7 @@ use channels::pubsub::{PubSub, SubscriberId};
 use runtime::{Flow, GenServer, Pid, ProcessError};
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::{InventoryCall, InventoryReply, InventoryServer};
+use crate::inventory::{InventoryCall, InventoryServer};
 use crate::model::Availability;
 
 /// The PubSub topic replication travels on.
@@ -109,30 +109,20 @@ impl ReplicationServer {
 
     /// Applies one replicated event to this node's inventory (`being_replicated?: true`).
     pub async fn apply(inventory: &Pid<InventoryServer>, event: ReplicationEvent) {
-        let result =
-            match event {
-                ReplicationEvent::MarkProductReleased { product_id } => inventory
-                    .call(InventoryCall::MarkReleased(product_id))
-                    .await
-                    .map(|reply| match reply {
-                        InventoryReply::Released(Err(err)) => Some(err.to_string()),
-                        _ => None,
-                    }),
-                ReplicationEvent::ItemSold { availability } => inventory
-                    .call(InventoryCall::ApplySale(availability))
-                    .await
-                    .map(|reply| match reply {
-                        InventoryReply::Stock(Err(err)) => Some(err.to_string()),
-                        _ => None,
-                    }),
-                ReplicationEvent::CatalogueChanged => inventory
-                    .call(InventoryCall::Reload)
-                    .await
-                    .map(|reply| match reply {
-                        InventoryReply::Reloaded(Err(err)) => Some(err.to_string()),
-                        _ => None,
-                    }),
-            };
+        let result = match event {
+            ReplicationEvent::MarkProductReleased { product_id } => inventory
+                .request(|r| InventoryCall::MarkReleased(product_id, r))
+                .await
+                .map(|answer| answer.err().map(|err| err.to_string())),
+            ReplicationEvent::ItemSold { availability } => inventory
+                .request(|r| InventoryCall::ApplySale(availability, r))
+                .await
+                .map(|answer| answer.err().map(|err| err.to_string())),
+            ReplicationEvent::CatalogueChanged => inventory
+                .request(InventoryCall::Reload)
+                .await
+                .map(|answer| answer.err().map(|err| err.to_string())),
+        };
         match result {
             Ok(None) => tracing::debug!(?event, "replicated"),
             // E.g. a product this node has not loaded yet: the reload that

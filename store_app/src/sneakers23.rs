@@ -13,15 +13,13 @@
 
 use std::sync::Arc;
 
-use runtime::Pid;
+use runtime::{Pid, ReplyTo};
 
-use crate::inventory::{
-    CompleteProduct, InventoryCall, InventoryError, InventoryReply, InventoryServer,
-};
+use crate::inventory::{CompleteProduct, InventoryCall, InventoryError, InventoryServer};
 use crate::model::{Availability, Item};
 use crate::replication::Replication;
 use crate::store_client::{StoreCallError, StoreClient};
-use crate::store_server::{Seeded, StoreFailure};
+use crate::store_requests::{Seeded, StoreFailure};
 
 /// The registered name of a node's inventory server.
 pub const INVENTORY: &str = "Sneakers23.Inventory";
@@ -39,18 +37,39 @@ pub trait Notifier: Send + Sync + 'static {
     fn memory_reloaded(&self, _before: &[CompleteProduct], _after: &[CompleteProduct]) {}
 }
 
-/// Why a context operation failed.
+/// Why a context operation failed. Flat, so that a caller tells the cases
+/// apart with one pattern (`Err(Sneakers23Error::OutOfStock(_))`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Sneakers23Error {
-    /// The store refused, failed or is unreachable.
+    /// The store refused the sale: no units of this item are left.
+    #[error("item {0} is out of stock")]
+    OutOfStock(u64),
+    /// The store refused for another reason: an unknown id, a seed that does
+    /// not fit, a database failure (never `OutOfStock`: see above).
     #[error(transparent)]
-    Store(#[from] StoreCallError),
+    Refused(StoreFailure),
+    /// The store could not be asked or did not answer (never `Refused`: see
+    /// above). Reads keep working from memory.
+    #[error(transparent)]
+    StoreDown(StoreCallError),
     /// The in-memory inventory refused (e.g. it does not know the id).
     #[error(transparent)]
     Inventory(#[from] InventoryError),
     /// The inventory server is not running (it is being restarted).
     #[error("the inventory server is not available: {0}")]
     InventoryDown(String),
+}
+
+impl From<StoreCallError> for Sneakers23Error {
+    fn from(err: StoreCallError) -> Self {
+        match err {
+            StoreCallError::Refused(StoreFailure::OutOfStock(item)) => {
+                Sneakers23Error::OutOfStock(item)
+            }
+            StoreCallError::Refused(failure) => Sneakers23Error::Refused(failure),
+            down => Sneakers23Error::StoreDown(down),
+        }
+    }
 }
 
 /// The context: cheap to clone.
@@ -90,28 +109,27 @@ impl Sneakers23 {
         })
     }
 
-    async fn ask(&self, call: InventoryCall) -> Result<InventoryReply, Sneakers23Error> {
+    /// Asks the inventory server: `make` wraps the answer port in the request.
+    async fn ask<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(ReplyTo<T>) -> InventoryCall,
+    ) -> Result<T, Sneakers23Error> {
         self.inventory()?
-            .call(call)
+            .request(make)
             .await
             .map_err(|err| Sneakers23Error::InventoryDown(err.to_string()))
     }
 
     /// Every product with its sizes and stock, from memory.
     pub async fn get_complete_products(&self) -> Result<Arc<[CompleteProduct]>, Sneakers23Error> {
-        match self.ask(InventoryCall::CompleteProducts).await? {
-            InventoryReply::Products(products) => Ok(products),
-            other => Err(unexpected(other)),
-        }
+        self.ask(InventoryCall::CompleteProducts).await
     }
 
     /// One product with its sizes and stock, from memory.
     pub async fn get_complete_product(&self, id: u64) -> Result<CompleteProduct, Sneakers23Error> {
-        match self.ask(InventoryCall::CompleteProduct(id)).await? {
-            InventoryReply::Product(Some(product)) => Ok(product),
-            InventoryReply::Product(None) => Err(InventoryError::ProductNotFound(id).into()),
-            other => Err(unexpected(other)),
-        }
+        self.ask(|r| InventoryCall::CompleteProduct(id, r))
+            .await?
+            .ok_or(InventoryError::ProductNotFound(id).into())
     }
 
     /// `mark_product_released!`: store, memory, the other nodes, the pages.
@@ -119,15 +137,15 @@ impl Sneakers23 {
         self.store.mark_product_released(id).await?;
         // The release is durable now: from here on it is announced whatever
         // this node's memory knows.
-        match self.ask(InventoryCall::MarkReleased(id)).await? {
-            InventoryReply::Released(Ok(_)) => {}
+        if self
+            .ask(|r| InventoryCall::MarkReleased(id, r))
+            .await?
+            .is_err()
+        {
             // This node's memory has not loaded the product (e.g. it was
             // started before it connected to the store's node, and the
             // reload is still on its way): load it from the store now.
-            InventoryReply::Released(Err(_)) => {
-                self.reload().await?;
-            }
-            other => return Err(unexpected(other)),
+            self.reload().await?;
         }
         self.replication.mark_product_released(id);
         let product = self.get_complete_product(id).await?;
@@ -144,7 +162,7 @@ impl Sneakers23 {
     ) -> Result<(Availability, Availability), Sneakers23Error> {
         let (stored_before, stored) = match self.store.item_sold(item_id).await {
             Ok(figures) => figures,
-            Err(StoreCallError::Refused(StoreFailure::OutOfStock(_))) => {
+            Err(StoreCallError::Refused(StoreFailure::OutOfStock(item))) => {
                 // The store is the truth: a last unit sold elsewhere whose
                 // replication this node missed is out here too from now on.
                 let out = Availability {
@@ -152,7 +170,7 @@ impl Sneakers23 {
                     available_count: 0,
                 };
                 self.record_sale(out, out).await?;
-                return Err(StoreCallError::Refused(StoreFailure::OutOfStock(item_id)).into());
+                return Err(Sneakers23Error::OutOfStock(item));
             }
             Err(err) => return Err(err.into()),
         };
@@ -167,14 +185,13 @@ impl Sneakers23 {
         stored_before: Availability,
         stored: Availability,
     ) -> Result<(Availability, Availability), Sneakers23Error> {
-        let (item, before, after) = match self.ask(InventoryCall::ApplySale(stored)).await? {
-            InventoryReply::Stock(Ok((item, before, after))) => (Some(item), before, after),
+        let (item, before, after) = match self.ask(|r| InventoryCall::ApplySale(stored, r)).await? {
+            Ok(change) => (Some(change.item), change.before, change.after),
             // Memory has not loaded the item yet (see `mark_product_released`).
-            InventoryReply::Stock(Err(_)) => {
+            Err(_) => {
                 self.reload().await?;
                 (self.item(stored.item_id).await?, stored_before, stored)
             }
-            other => return Err(unexpected(other)),
         };
         self.replication.item_sold(after);
         if let Some(item) = item {
@@ -184,10 +201,8 @@ impl Sneakers23 {
     }
 
     async fn item(&self, item_id: u64) -> Result<Option<Item>, Sneakers23Error> {
-        match self.ask(InventoryCall::Item(item_id)).await? {
-            InventoryReply::Item(item) => Ok(item.map(|i| i.item)),
-            other => Err(unexpected(other)),
-        }
+        let item = self.ask(|r| InventoryCall::Item(item_id, r)).await?;
+        Ok(item.map(|i| i.item))
     }
 
     /// Fills an empty store with the catalogue `name` (`demo`, `flash`), then
@@ -214,15 +229,10 @@ impl Sneakers23 {
             .await
             .ok()
             .filter(|products| !products.is_empty());
-        let loaded = match self.ask(InventoryCall::Reload).await? {
-            InventoryReply::Reloaded(Ok(products)) => products,
-            InventoryReply::Reloaded(Err(err)) => {
-                return Err(Sneakers23Error::Store(StoreCallError::Unavailable(
-                    err.to_string(),
-                )))
-            }
-            other => return Err(unexpected(other)),
-        };
+        let loaded = self
+            .ask(InventoryCall::Reload)
+            .await?
+            .map_err(|err| StoreCallError::Unavailable(err.to_string()))?;
         if let Some(before) = before {
             if let Ok(after) = self.get_complete_products().await {
                 self.notifier.memory_reloaded(&before, &after);
@@ -230,8 +240,4 @@ impl Sneakers23 {
         }
         Ok(loaded)
     }
-}
-
-fn unexpected(reply: InventoryReply) -> Sneakers23Error {
-    Sneakers23Error::InventoryDown(format!("unexpected reply {reply:?}"))
 }

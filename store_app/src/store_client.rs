@@ -10,11 +10,12 @@ use runtime::node::wire::{self, CallError};
 use runtime::node::Node;
 use runtime::ractor::ActorRef;
 
-use crate::model::Snapshot;
-use crate::model::{Availability, Product};
-use crate::store_server::{
-    Seeded, StoreAnswer, StoreFailure, StoreMsg, StoreReply, StoreRequest, StoreStatus, SERVICE,
+use crate::model::{Availability, Product, Snapshot};
+use crate::store_requests::{
+    ItemSold, LoadSnapshot, MarkProductReleased, Seed, Seeded, Status, StoreCall, StoreFailure,
+    StoreStatus,
 };
+use crate::store_server::{StoreMsg, SERVICE};
 
 /// How long a store request may take before the caller gives up (a flush is
 /// milliseconds; a hung owner is caught by the node heartbeat).
@@ -34,8 +35,9 @@ pub enum StoreCallError {
         "the store did not answer within {0:?}; the operation may or may not have been applied"
     )]
     Timeout(Duration),
-    /// The store's answer was not the kind asked for.
-    #[error("unexpected answer from the store: {0}")]
+    /// The store's answer could not be decoded as the answer to the
+    /// request (nodes of different versions).
+    #[error("undecodable answer from the store: {0}")]
     Protocol(String),
 }
 
@@ -101,63 +103,47 @@ impl StoreClient {
         })
     }
 
-    /// Sends one request and waits for the answer.
-    pub async fn request(&self, request: StoreRequest) -> Result<StoreReply, StoreCallError> {
+    /// Sends one request and waits for its answer, typed by the request.
+    pub async fn request<R: StoreCall>(&self, request: R) -> Result<R::Answer, StoreCallError> {
         let actor = self.locate()?;
-        let answer: StoreAnswer =
-            wire::call(&actor, |reply| StoreMsg { request, reply }, self.timeout)
-                .await
-                .map_err(|err| match err {
-                    CallError::Unreachable => {
-                        StoreCallError::Unavailable("the store's node went away".into())
-                    }
-                    CallError::Timeout(t) => StoreCallError::Timeout(t),
-                    CallError::Undecodable(why) => StoreCallError::Protocol(why),
-                })?;
+        let build = |reply| StoreMsg {
+            request: request.into(),
+            reply,
+        };
+        let answer: Result<R::Answer, StoreFailure> = wire::call(&actor, build, self.timeout)
+            .await
+            .map_err(|err| match err {
+                CallError::Unreachable => {
+                    StoreCallError::Unavailable("the store's node went away".into())
+                }
+                CallError::Timeout(t) => StoreCallError::Timeout(t),
+                CallError::Undecodable(why) => StoreCallError::Protocol(why),
+            })?;
         Ok(answer?)
     }
 
     /// The whole catalogue.
     pub async fn snapshot(&self) -> Result<Snapshot, StoreCallError> {
-        match self.request(StoreRequest::Snapshot).await? {
-            StoreReply::Snapshot(snapshot) => Ok(snapshot),
-            other => Err(unexpected(other)),
-        }
+        self.request(LoadSnapshot).await
     }
 
     /// Marks a product released, durably.
     pub async fn mark_product_released(&self, id: u64) -> Result<Product, StoreCallError> {
-        match self.request(StoreRequest::MarkProductReleased(id)).await? {
-            StoreReply::Released(product) => Ok(product),
-            other => Err(unexpected(other)),
-        }
+        self.request(MarkProductReleased(id)).await
     }
 
     /// Sells one unit, durably: the availability before and after.
     pub async fn item_sold(&self, id: u64) -> Result<(Availability, Availability), StoreCallError> {
-        match self.request(StoreRequest::ItemSold(id)).await? {
-            StoreReply::Sold(before, after) => Ok((before, after)),
-            other => Err(unexpected(other)),
-        }
+        self.request(ItemSold(id)).await
     }
 
     /// Fills an empty store with the catalogue `name` (`demo`, `flash`).
     pub async fn seed(&self, name: &str) -> Result<Seeded, StoreCallError> {
-        match self.request(StoreRequest::Seed(name.to_string())).await? {
-            StoreReply::Seeded(seeded) => Ok(seeded),
-            other => Err(unexpected(other)),
-        }
+        self.request(Seed(name.to_string())).await
     }
 
     /// What the store holds.
     pub async fn status(&self) -> Result<StoreStatus, StoreCallError> {
-        match self.request(StoreRequest::Status).await? {
-            StoreReply::Status(status) => Ok(status),
-            other => Err(unexpected(other)),
-        }
+        self.request(Status).await
     }
-}
-
-fn unexpected(reply: StoreReply) -> StoreCallError {
-    StoreCallError::Protocol(format!("{reply:?}"))
 }

@@ -16,110 +16,19 @@ use std::sync::Arc;
 use runtime::node::wire;
 use runtime::ractor::message::{BoxedDowncastErr, SerializedMessage};
 use runtime::ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use serde::{Deserialize, Serialize};
 
-use crate::catalogue;
-use crate::model::Snapshot;
-use crate::model::{Availability, Product};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
+use crate::store_requests::{self, StoreFailure, StoreRequest};
 
 /// The cluster-wide name of the store service.
 pub const SERVICE: &str = "store";
-
-/// What the store is asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StoreRequest {
-    /// The whole catalogue (a loader's snapshot).
-    Snapshot,
-    /// `Store.mark_product_released!`.
-    MarkProductReleased(u64),
-    /// `Store.item_sold!`: one unit, durably.
-    ItemSold(u64),
-    /// Fill an empty store with a catalogue (`demo` or `flash`).
-    Seed(String),
-    /// Counts and where the database lives.
-    Status,
-}
-
-/// What a seed did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seeded {
-    /// Products written.
-    pub products: usize,
-    /// Items written.
-    pub items: usize,
-}
-
-/// What the store holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoreStatus {
-    /// The database directory on the owning node.
-    pub path: String,
-    /// Products.
-    pub products: usize,
-    /// Of which released.
-    pub released: usize,
-    /// Items (sizes).
-    pub items: usize,
-    /// Units left over all items.
-    pub units: u64,
-    /// Bytes on disk, as sled reports.
-    pub size_on_disk: u64,
-}
-
-/// The store's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StoreReply {
-    /// For `Snapshot`.
-    Snapshot(Snapshot),
-    /// For `MarkProductReleased`: the product as stored.
-    Released(Product),
-    /// For `ItemSold`: the item's availability before and after.
-    Sold(Availability, Availability),
-    /// For `Seed`.
-    Seeded(Seeded),
-    /// For `Status`.
-    Status(StoreStatus),
-}
-
-/// Why the store refused or failed a request (sent across nodes, so plain data).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum StoreFailure {
-    /// No such product or item.
-    #[error("{0} not found")]
-    NotFound(String),
-    /// No units left.
-    #[error("item {0} is out of stock")]
-    OutOfStock(u64),
-    /// `Seed` with a catalogue name nobody knows.
-    #[error("no catalogue named {0:?} (known: demo, flash)")]
-    UnknownCatalogue(String),
-    /// `Seed` on a store that already has a catalogue.
-    #[error("the store already holds {0} products; seed only fills an empty store")]
-    NotEmpty(usize),
-    /// The database failed.
-    #[error("store error: {0}")]
-    Failed(String),
-}
-
-impl From<StoreError> for StoreFailure {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound(what) => StoreFailure::NotFound(what),
-            StoreError::OutOfStock(id) => StoreFailure::OutOfStock(id),
-            other => StoreFailure::Failed(other.to_string()),
-        }
-    }
-}
-
-/// The answer as it travels: encoded with `runtime::node::wire`.
-pub type StoreAnswer = Result<StoreReply, StoreFailure>;
 
 /// The server's message: a request and where to send the encoded answer.
 pub struct StoreMsg {
     /// The request.
     pub request: StoreRequest,
-    /// Where the encoded [`StoreAnswer`] goes.
+    /// Where the encoded answer (`Result<R::Answer, StoreFailure>` for the
+    /// request's [`StoreCall`](crate::store_requests::StoreCall)) goes.
     pub reply: RpcReplyPort<Vec<u8>>,
 }
 
@@ -135,57 +44,6 @@ impl runtime::ractor::Message for StoreMsg {
     fn deserialize(bytes: SerializedMessage) -> Result<Self, BoxedDowncastErr> {
         wire::from_call(bytes).map(|(request, reply)| StoreMsg { request, reply })
     }
-}
-
-/// Runs one request against the database (blocking: it may flush).
-pub fn execute(store: &Store, path: &str, request: StoreRequest) -> StoreAnswer {
-    Ok(match request {
-        StoreRequest::Snapshot => StoreReply::Snapshot(store.snapshot()?),
-        StoreRequest::MarkProductReleased(id) => {
-            StoreReply::Released(store.mark_product_released(id)?)
-        }
-        StoreRequest::ItemSold(id) => {
-            let (before, after) = store.item_sold(id)?;
-            StoreReply::Sold(before, after)
-        }
-        StoreRequest::Seed(catalogue) => StoreReply::Seeded(seed(store, &catalogue)?),
-        StoreRequest::Status => {
-            let snapshot = store.snapshot()?;
-            StoreReply::Status(StoreStatus {
-                path: path.to_string(),
-                products: snapshot.products.len(),
-                released: snapshot.products.iter().filter(|p| p.released).count(),
-                items: snapshot.items.len(),
-                units: snapshot
-                    .availability
-                    .iter()
-                    .map(|a| u64::from(a.available_count))
-                    .sum(),
-                size_on_disk: store.size_on_disk()?,
-            })
-        }
-    })
-}
-
-/// Writes the catalogue named `name` (see [`catalogue::by_name`]) into an
-/// empty store.
-pub fn seed(store: &Store, name: &str) -> Result<Seeded, StoreFailure> {
-    let catalogue =
-        catalogue::by_name(name).ok_or_else(|| StoreFailure::UnknownCatalogue(name.into()))?;
-    if !store.is_empty() {
-        return Err(StoreFailure::NotEmpty(store.products()?.len()));
-    }
-    store.insert_catalogue(&catalogue)?;
-    tracing::info!(
-        products = catalogue.products.len(),
-        items = catalogue.items.len(),
-        catalogue = name,
-        "seeded the store"
-    );
-    Ok(Seeded {
-        products: catalogue.products.len(),
-        items: catalogue.items.len(),
-    })
 }
 
 /// The actor that serves the database.
@@ -225,7 +83,7 @@ impl Actor for StoreServer {
             // A panic (a bug, or sled on a damaged disk) is answered as a
             // failure, not left for the caller to read as "node went away".
             let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                execute(&store, &path, request)
+                store_requests::execute(&store, &path, request)
             }))
             .unwrap_or_else(|panic| {
                 let what = panic
@@ -234,9 +92,11 @@ impl Actor for StoreServer {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "a panic".into());
                 tracing::error!(%what, "a store request panicked");
-                Err(StoreFailure::Failed(format!("the store failed: {what}")))
+                store_requests::encode_failure(StoreFailure::Failed(format!(
+                    "the store failed: {what}"
+                )))
             });
-            match wire::encode(&answer) {
+            match answer {
                 // The caller may have given up (timeout, node down): nothing to do.
                 Ok(bytes) => drop(reply.send(bytes)),
                 Err(err) => tracing::error!(%err, "cannot encode a store answer"),

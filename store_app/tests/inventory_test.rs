@@ -18,7 +18,8 @@ use store_app::replication::{Replication, ReplicationServer};
 use store_app::sneakers23::{Notifier, Sneakers23, Sneakers23Error};
 use store_app::store::Store;
 use store_app::store_client::{StoreCallError, StoreClient};
-use store_app::store_server::{self, StoreFailure};
+use store_app::store_requests::{self, StoreFailure};
+use store_app::store_server;
 
 /// Bound for what replication does in milliseconds.
 const SOON: Duration = Duration::from_secs(5);
@@ -91,7 +92,7 @@ async fn start_node(pubsub: &PubSub, store: StoreClient, loader: Arc<dyn Loader>
 async fn seeded_store() -> (tempfile::TempDir, Arc<Store>, StoreClient) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    store_server::seed(&store, "demo").unwrap();
+    store_requests::seed(&store, "demo").unwrap();
     let actor = store_server::start(store.clone(), dir.path().display().to_string())
         .await
         .unwrap();
@@ -126,9 +127,7 @@ async fn mark_product_released_writes_the_store_then_memory_then_notifies() {
     let refused = node.context.mark_product_released(99).await.unwrap_err();
     assert_eq!(
         refused,
-        Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::NotFound(
-            "product 99".into()
-        )))
+        Sneakers23Error::Refused(StoreFailure::NotFound("product 99".into()))
     );
     assert_eq!(node.pages.released.lock().len(), 1, "nothing announced");
 }
@@ -153,10 +152,7 @@ async fn item_sold_counts_down_in_store_and_memory_and_never_oversells() {
         );
     }
     let refused = node.context.item_sold(item).await.unwrap_err();
-    assert_eq!(
-        refused,
-        Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::OutOfStock(item)))
-    );
+    assert_eq!(refused, Sneakers23Error::OutOfStock(item));
     let stored = store.availability().unwrap();
     assert_eq!(
         stored
@@ -208,7 +204,7 @@ async fn without_a_store_writes_fail_clearly_and_reads_keep_working() {
     let err = node.context.mark_product_released(2).await.unwrap_err();
     assert!(matches!(
         err,
-        Sneakers23Error::Store(StoreCallError::Unavailable(_))
+        Sneakers23Error::StoreDown(StoreCallError::Unavailable(_))
     ));
     assert!(err.to_string().contains("no store is reachable"), "{err}");
     assert!(node.context.item_sold(1).await.is_err());
@@ -360,16 +356,14 @@ async fn a_seed_fills_an_empty_store_once() {
 
     assert_eq!(
         node.context.seed("shoes").await.unwrap_err(),
-        Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::UnknownCatalogue(
-            "shoes".into()
-        )))
+        Sneakers23Error::Refused(StoreFailure::UnknownCatalogue("shoes".into()))
     );
     let seeded = node.context.seed("demo").await.unwrap();
     assert_eq!((seeded.products, seeded.items), (4, 40));
     assert_eq!(products(&node).await.len(), 4);
     assert_eq!(
         node.context.seed("flash").await.unwrap_err(),
-        Sneakers23Error::Store(StoreCallError::Refused(StoreFailure::NotEmpty(4)))
+        Sneakers23Error::Refused(StoreFailure::NotEmpty(4))
     );
 }
 

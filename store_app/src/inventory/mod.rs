@@ -12,5 +12,5 @@ pub mod server;
 pub mod state;
 
 pub use loader::{Loader, Snapshot, StoreLoader};
-pub use server::{InventoryCall, InventoryReply, InventoryServer};
+pub use server::{InventoryCall, InventoryServer, StockChange};
 pub use state::{CompleteItem, CompleteProduct, Inventory, InventoryError};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use runtime::{CallFlow, GenServer, Pid, ProcessError};
+use runtime::{CallFlow, GenServer, Pid, ProcessError, ReplyTo};
 
 use super::loader::{LoadError, Loader, Snapshot};
 use super::state::{CompleteItem, CompleteProduct, Inventory, InventoryError};
@@ -24,40 +24,40 @@ impl InventoryServer {
     }
 }
 
-/// What the server is asked.
+/// What the server is asked. Each request carries the port its answer goes
+/// to, typed by the request ([`runtime::ReplyTo`]): ask with
+/// `pid.request(InventoryCall::CompleteProducts)` or
+/// `pid.request(|reply| InventoryCall::Item(id, reply))`.
 #[derive(Debug)]
 pub enum InventoryCall {
-    /// Every product with its sizes and stock.
-    CompleteProducts,
+    /// Every product with its sizes and stock, shared so that a page render
+    /// copies nothing.
+    CompleteProducts(ReplyTo<Arc<[CompleteProduct]>>),
     /// One product with its sizes and stock.
-    CompleteProduct(u64),
+    CompleteProduct(u64, ReplyTo<Option<CompleteProduct>>),
     /// One item with its units left.
-    Item(u64),
+    Item(u64, ReplyTo<Option<CompleteItem>>),
     /// Mark a product released in memory.
-    MarkReleased(u64),
+    MarkReleased(u64, ReplyTo<Result<Product, InventoryError>>),
     /// Take the store's stock figure after a sale, made on this node or
-    /// replicated from another (never raises the stock held).
-    ApplySale(Availability),
-    /// Load a fresh snapshot through the loader (the store's node connected).
-    Reload,
+    /// replicated from another (never raises the stock held). Answers the
+    /// item (pages are told by its product), and its figure before and after.
+    ApplySale(Availability, ReplyTo<Result<StockChange, InventoryError>>),
+    /// Load a fresh snapshot through the loader (the store's node
+    /// connected). Answers the products loaded, or why nothing was loaded
+    /// (the state is kept).
+    Reload(ReplyTo<Result<usize, LoadError>>),
 }
 
-/// What it answers.
-#[derive(Debug, PartialEq, Eq)]
-pub enum InventoryReply {
-    /// For `CompleteProducts`: shared, so that a page render copies nothing.
-    Products(Arc<[CompleteProduct]>),
-    /// For `CompleteProduct`.
-    Product(Option<CompleteProduct>),
-    /// For `Item`.
-    Item(Option<CompleteItem>),
-    /// For `MarkReleased`.
-    Released(Result<Product, InventoryError>),
-    /// For `ApplySale`: the item (pages are told by its product), and its
-    /// figure before and after.
-    Stock(Result<(Item, Availability, Availability), InventoryError>),
-    /// For `Reload`: products loaded, or why nothing was loaded (the state is kept).
-    Reloaded(Result<usize, LoadError>),
+/// What a sale changed in memory: the item, and its figure before and after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockChange {
+    /// The item sold.
+    pub item: Item,
+    /// Its figure before the sale.
+    pub before: Availability,
+    /// Its figure after.
+    pub after: Availability,
 }
 
 /// The server's state: the inventory, and the product list as last built.
@@ -95,7 +95,7 @@ impl GenServer for InventoryServer {
     type Args = ();
     type State = InventoryState;
     type Call = InventoryCall;
-    type Reply = InventoryReply;
+    type Reply = ();
     type Cast = ();
     type Info = ();
 
@@ -124,32 +124,36 @@ impl GenServer for InventoryServer {
         _myself: &Pid<Self>,
         request: InventoryCall,
         state: &mut InventoryState,
-    ) -> Result<CallFlow<InventoryReply>, ProcessError> {
-        let reply = match request {
-            InventoryCall::CompleteProducts => InventoryReply::Products(state.products()),
-            InventoryCall::CompleteProduct(id) => {
-                InventoryReply::Product(state.inventory.complete_product(id))
+    ) -> Result<CallFlow<()>, ProcessError> {
+        match request {
+            InventoryCall::CompleteProducts(reply) => reply.send(state.products()),
+            InventoryCall::CompleteProduct(id, reply) => {
+                reply.send(state.inventory.complete_product(id))
             }
-            InventoryCall::Item(id) => {
+            InventoryCall::Item(id, reply) => {
                 let inventory = &state.inventory;
-                InventoryReply::Item(inventory.item(id).map(|item| CompleteItem {
+                reply.send(inventory.item(id).map(|item| CompleteItem {
                     item: item.clone(),
                     available_count: inventory.available(id),
                 }))
             }
-            InventoryCall::MarkReleased(id) => {
-                InventoryReply::Released(state.change().mark_product_released(id))
+            InventoryCall::MarkReleased(id, reply) => {
+                reply.send(state.change().mark_product_released(id))
             }
-            InventoryCall::ApplySale(stock) => {
-                InventoryReply::Stock(match state.inventory.item(stock.item_id).cloned() {
+            InventoryCall::ApplySale(stock, reply) => {
+                reply.send(match state.inventory.item(stock.item_id).cloned() {
                     None => Err(InventoryError::ItemNotFound(stock.item_id)),
                     Some(item) => {
                         let (before, after) = state.change().apply_sale(stock);
-                        Ok((item, before, after))
+                        Ok(StockChange {
+                            item,
+                            before,
+                            after,
+                        })
                     }
                 })
             }
-            InventoryCall::Reload => InventoryReply::Reloaded(match self.loader.load().await {
+            InventoryCall::Reload(reply) => reply.send(match self.loader.load().await {
                 Ok(snapshot) => {
                     let products = snapshot.products.len();
                     state.change().replace(inventory_of(snapshot));
@@ -158,8 +162,8 @@ impl GenServer for InventoryServer {
                 }
                 Err(err) => Err(err),
             }),
-        };
-        Ok(CallFlow::Reply(reply))
+        }
+        Ok(CallFlow::Reply(()))
     }
 }
 
@@ -189,10 +193,7 @@ mod tests {
     }
 
     async fn products(pid: &Pid<InventoryServer>) -> Arc<[CompleteProduct]> {
-        match pid.call(InventoryCall::CompleteProducts).await.unwrap() {
-            InventoryReply::Products(products) => products,
-            other => panic!("unexpected {other:?}"),
-        }
+        pid.request(InventoryCall::CompleteProducts).await.unwrap()
     }
 
     #[tokio::test]
@@ -204,11 +205,13 @@ mod tests {
         let expected = Inventory::new(snapshot);
         assert_eq!(*products(&pid).await, *expected.complete_products());
         assert_eq!(
-            pid.call(InventoryCall::MarkReleased(3)).await.unwrap(),
-            InventoryReply::Released(Ok(Product {
+            pid.request(|r| InventoryCall::MarkReleased(3, r))
+                .await
+                .unwrap(),
+            Ok(Product {
                 released: true,
                 ..expected.product(3).unwrap().clone()
-            }))
+            })
         );
         assert!(products(&pid).await[2].product.released);
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use runtime::{server, CallError, Pid};
 
-use crate::inventory::{CompleteProduct, InventoryCall, InventoryReply, InventoryServer};
+use crate::inventory::{CompleteProduct, InventoryCall, InventoryServer};
 
 /// How the web layer reaches the inventory server.
 #[derive(Clone, Debug)]
@@ -36,18 +36,12 @@ pub enum InventoryUnavailable {
     /// The call failed (process gone, or too slow).
     #[error("the inventory server did not answer: {0}")]
     Call(#[from] CallError),
-    /// The server answered something else: a bug.
-    #[error("the inventory server answered {0}")]
-    UnexpectedReply(String),
 }
 
 impl InventoryRef {
     /// Every product with its sizes and stock (`InventoryCall::CompleteProducts`).
     pub async fn complete_products(&self) -> Result<Arc<[CompleteProduct]>, InventoryUnavailable> {
-        match self.call(InventoryCall::CompleteProducts).await? {
-            InventoryReply::Products(products) => Ok(products),
-            other => Err(InventoryUnavailable::UnexpectedReply(format!("{other:?}"))),
-        }
+        Ok(self.pid()?.request(InventoryCall::CompleteProducts).await?)
     }
 
     /// One product with its sizes and stock, `None` if this node's memory
@@ -56,22 +50,18 @@ impl InventoryRef {
         &self,
         id: u64,
     ) -> Result<Option<CompleteProduct>, InventoryUnavailable> {
-        match self.call(InventoryCall::CompleteProduct(id)).await? {
-            InventoryReply::Product(product) => Ok(product),
-            other => Err(InventoryUnavailable::UnexpectedReply(format!("{other:?}"))),
-        }
+        let pid = self.pid()?;
+        Ok(pid
+            .request(|r| InventoryCall::CompleteProduct(id, r))
+            .await?)
     }
 
-    async fn call(&self, request: InventoryCall) -> Result<InventoryReply, InventoryUnavailable> {
-        let reply = match self {
-            InventoryRef::Pid(pid) => pid.call(request).await?,
-            InventoryRef::Named(name) => {
-                server::whereis::<InventoryServer>(name)
-                    .ok_or_else(|| InventoryUnavailable::NotRegistered(name.clone()))?
-                    .call(request)
-                    .await?
-            }
-        };
-        Ok(reply)
+    /// The server to ask now.
+    fn pid(&self) -> Result<Pid<InventoryServer>, InventoryUnavailable> {
+        match self {
+            InventoryRef::Pid(pid) => Ok(pid.clone()),
+            InventoryRef::Named(name) => server::whereis::<InventoryServer>(name)
+                .ok_or_else(|| InventoryUnavailable::NotRegistered(name.clone())),
+        }
     }
 }
