@@ -24,16 +24,10 @@ cd "$(dirname "$0")/.."
 
 WORKLOAD="${1:-all}"
 RUNS="${RUNS:-3}"
-SERVER_ARGS="${SERVER_ARGS:-}"
-LOADGEN_ARGS="${LOADGEN_ARGS:-}"
-BIN="${CARGO_TARGET_DIR:-target}/release"
+# shellcheck source=lib/bench.sh
+source scripts/lib/bench.sh
 SERVER_BIN="${SERVER_BIN:-$BIN/hello_sockets}"
-
-if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-    cargo build --quiet --release -p hello_sockets -p loadgen --bins
-fi
-# As many descriptors as allowed; loadgen checks its connection count against it.
-ulimit -n "$(ulimit -Hn)"
+bench_build hello_sockets loadgen
 
 flags() {
     case "$1" in
@@ -65,20 +59,7 @@ start_server() {
     RUST_LOG="${RUST_LOG:-warn,hello_sockets=info,channels::endpoint=info}" \
         "$SERVER_BIN" --port 0 --heartbeat-timeout-ms 3600000 $SERVER_ARGS >"$LOG" 2>&1 &
     SERVER=$!
-    PORT=""
-    for _ in $(seq 1 100); do
-        PORT="$(sed -n 's/.*Running HelloSocketsWeb.Endpoint at http:\/\/[^ ]*:\([0-9][0-9]*\).*/\1/p' "$LOG" | head -n 1)"
-        [[ -n "$PORT" ]] && return 0
-        if ! kill -0 "$SERVER" 2>/dev/null; then
-            cat "$LOG" >&2
-            echo "bench_channels: the server did not start" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    cat "$LOG" >&2
-    echo "bench_channels: the server did not report its port" >&2
-    exit 1
+    PORT="$(wait_for_port "$LOG" "$SERVER" "bench_channels: the server" 100)"
 }
 
 run_one() {

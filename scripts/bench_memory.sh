@@ -19,16 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N="${N:-10000}"
-SERVER_ARGS="${SERVER_ARGS:-}"
-LOADGEN_ARGS="${LOADGEN_ARGS:-}"
-BIN="${CARGO_TARGET_DIR:-target}/release"
-
-if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-    cargo build --quiet --release -p hello_sockets -p loadgen --bins
-fi
-
-# As many descriptors as allowed (the hard limit); loadgen checks N against it.
-ulimit -n "$(ulimit -Hn)"
+# shellcheck source=lib/bench.sh
+source scripts/lib/bench.sh
+bench_build hello_sockets loadgen
 
 LOG="$(mktemp)"
 # Only the server's own lines: per-connection info logs cost CPU, not memory.
@@ -37,22 +30,7 @@ RUST_LOG="${RUST_LOG:-warn,hello_sockets=info,channels::endpoint=info}" \
 SERVER=$!
 trap 'kill -INT "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -f "$LOG"' EXIT
 
-PORT=""
-for _ in $(seq 1 100); do
-    PORT="$(sed -n 's/.*Running HelloSocketsWeb.Endpoint at http:\/\/[^ ]*:\([0-9][0-9]*\).*/\1/p' "$LOG" | head -n 1)"
-    [[ -n "$PORT" ]] && break
-    if ! kill -0 "$SERVER" 2>/dev/null; then
-        cat "$LOG" >&2
-        echo "bench_memory: the server did not start" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-if [[ -z "$PORT" ]]; then
-    cat "$LOG" >&2
-    echo "bench_memory: the server did not report its port" >&2
-    exit 1
-fi
+PORT="$(wait_for_port "$LOG" "$SERVER" "bench_memory: the server" 100)"
 # Let the freshly started server settle before the baseline reading.
 sleep 1
 

@@ -43,8 +43,8 @@ CATALOGUES="${CATALOGUES:-demo flash}"
 SALES="${SALES:-1000}"
 THREADS="${THREADS:-1}"
 BENCH_ARGS="${BENCH_ARGS:-}"
-BIN="${CARGO_TARGET_DIR:-target}/release"
-[[ "$BIN" == /* ]] || BIN="$PWD/$BIN"
+# shellcheck source=lib/bench.sh
+source scripts/lib/bench.sh
 NODE_BIN="$BIN/sneakers23"
 BENCH_BIN="$BIN/store_bench"
 
@@ -54,10 +54,7 @@ case "$WORKLOAD" in
 esac
 command -v jq >/dev/null 2>&1 || { echo "bench_store: jq is needed for the summaries" >&2; exit 1; }
 
-if [[ "${SKIP_BUILD:-}" != 1 ]]; then
-    cargo build --quiet --release -p store_app -p store_bench --bins
-fi
-ulimit -n "$(ulimit -Hn)"
+bench_build store_app store_bench
 
 APP=app@127.0.0.1
 BACK=back@127.0.0.1
@@ -126,13 +123,7 @@ start_nodes() {
     RELEASE_COOKIE="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
     export RELEASE_COOKIE
     start_node "$APP" app --data-dir "$WORK/data" --catalogue "$catalogue" --http-port 0
-    PORT=""
-    for _ in $(seq 1 100); do
-        PORT="$(sed -n 's/.*Running Sneakers23Web.Endpoint at http:\/\/[^ ]*:\([0-9][0-9]*\).*/\1/p' "$WORK/app.log" | head -n 1)"
-        [[ -n "$PORT" ]] && break
-        sleep 0.1
-    done
-    [[ -n "$PORT" ]] || fail "app did not report its port"
+    PORT="$(wait_for_port "$WORK/app.log" "${PIDS[-1]}" "bench_store: app" 100)" || fail "app did not report its port"
     start_node "$BACK" back --no-http
     rpc "$BACK" node.connect "$APP" >/dev/null || fail "back could not connect to app"
     # The store service reaches back a moment after the connection; then back

@@ -29,6 +29,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 source "$root/scripts/lib/node_records.sh"
+source "$root/scripts/lib/processes.sh"
 
 data_dir="${DATA_DIR:-$root/data/sneakers23}"
 port="${PORT:-4000}"
@@ -130,15 +131,7 @@ stop_node() {
     return 0
   fi
   echo "$node did not stop on request: SIGTERM to pid $pid" >&2
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "$node still runs after 10 s: SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  terminate "$pid" "$node" || true
   rm -f "$log_dir/$short.pid"
   echo "stopped $node"
 }

@@ -7,6 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/scripts/lib/node_records.sh"
+source "$root/scripts/lib/processes.sh"
 log_dir="${LOG_DIR:-$root/log}"
 
 bin="${HELLO_SOCKETS_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/hello_sockets}"
@@ -53,15 +54,7 @@ for pid_file in "${pid_files[@]}"; do
     echo "$node did not stop on request: SIGTERM" >&2
     kill -TERM "$pid" 2>/dev/null || true
   fi
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "$node still runs after 10 s: SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    status=1
-  fi
+  wait_gone_or_kill "$pid" "$node" || status=1
   rm -f "$pid_file"
   echo "stopped $node"
 done

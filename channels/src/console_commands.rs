@@ -20,81 +20,66 @@ use crate::pubsub::PubSub;
 
 /// Registers the `pubsub.*` commands for `pubsub`.
 pub fn register(console: &Console, pubsub: &PubSub) {
-    let p = pubsub.clone();
-    console.register(
+    console.register_with(
         "pubsub.broadcast",
         "TOPIC EVENT JSON",
         "broadcasts to every subscriber of TOPIC on every connected node",
-        move |args| {
-            let p = p.clone();
-            async move {
-                let (topic, event, payload) = message(&args, 0)?;
-                p.broadcast(&topic, &event, payload);
-                Ok(format!("broadcast {event} to {topic}"))
-            }
+        pubsub,
+        |p, args| async move {
+            let (topic, event, payload) = message(&args, 0)?;
+            p.broadcast(&topic, &event, payload);
+            Ok(format!("broadcast {event} to {topic}"))
         },
     );
-    let p = pubsub.clone();
-    console.register(
+    console.register_with(
         "pubsub.local_broadcast",
         "TOPIC EVENT JSON",
         "broadcasts to the subscribers of TOPIC on this node only",
-        move |args| {
-            let p = p.clone();
-            async move {
-                let (topic, event, payload) = message(&args, 0)?;
-                p.local_broadcast(&topic, &event, payload);
-                Ok(format!("broadcast {event} to {topic} on {}", p.node_name()))
-            }
+        pubsub,
+        |p, args| async move {
+            let (topic, event, payload) = message(&args, 0)?;
+            p.local_broadcast(&topic, &event, payload);
+            Ok(format!("broadcast {event} to {topic} on {}", p.node_name()))
         },
     );
-    let p = pubsub.clone();
-    console.register(
+    console.register_with(
         "pubsub.direct_broadcast",
         "NODE TOPIC EVENT JSON",
         "broadcasts to the subscribers of TOPIC on one node only",
-        move |args| {
-            let p = p.clone();
-            async move {
-                let node = args.required(0, "NODE")?.to_string();
-                let (topic, event, payload) = message(&args, 1)?;
-                p.direct_broadcast(&node, &topic, &event, payload)
-                    .map_err(CommandError::failed)?;
-                Ok(format!("broadcast {event} to {topic} on {node}"))
-            }
+        pubsub,
+        |p, args| async move {
+            let node = args.required(0, "NODE")?.to_string();
+            let (topic, event, payload) = message(&args, 1)?;
+            p.direct_broadcast(&node, &topic, &event, payload)
+                .map_err(CommandError::failed)?;
+            Ok(format!("broadcast {event} to {topic} on {node}"))
         },
     );
-    let p = pubsub.clone();
-    console.register(
+    console.register_with(
         "pubsub.subscribers",
         "TOPIC",
         "how many subscribers TOPIC has on this node",
-        move |args| {
-            let p = p.clone();
-            async move {
-                let topic = args.required(0, "TOPIC")?;
-                Ok(p.subscriber_count(topic).to_string())
-            }
+        pubsub,
+        |p, args| async move {
+            let topic = args.required(0, "TOPIC")?;
+            Ok(p.subscriber_count(topic).to_string())
         },
     );
-    let p = pubsub.clone();
-    console.register(
+    console.register_with(
         "pubsub.topics",
         "",
         "the topics with subscribers on this node, and how many",
-        move |_| {
-            let p = p.clone();
-            async move {
-                let topics = p.topics();
-                if topics.is_empty() {
-                    return Ok("(no topics)".to_string());
-                }
-                Ok(topics
-                    .iter()
-                    .map(|t| format!("{t} {}", p.subscriber_count(t)))
-                    .collect::<Vec<_>>()
-                    .join("\n"))
+        pubsub,
+        |p, _| async move {
+            let topics = p.topics();
+            if topics.is_empty() {
+                return Ok("(no topics)".to_string());
             }
+            Ok(topics
+                .iter()
+                .map(|t| format!("{t} {}", p.subscriber_count(t)))
+                .collect::<Vec<_>>()
+                .join("\n"))
         },
     );
     let p = pubsub.clone();

@@ -1,21 +1,113 @@
 //! What every binary that serves an endpoint shares (`hello_sockets`,
-//! `sneakers23`): the endpoint's limits and drain settings ([`EndpointArgs`],
-//! each option in `--help` with an environment variable beside it), `start`'s
-//! node and web-server flags ([`StartArgs`]), and the web server's life
-//! ([`WebServer`]: serve until the stop request, drain, then say so).
+//! `sneakers23`): its subcommands ([`NodeCommand`]: `gen-secret`, `start`,
+//! `rpc`, `remote`, `stop`), where and how it serves ([`ServerArgs`]), the
+//! endpoint's limits and drain settings ([`EndpointArgs`], each option in
+//! `--help` with an environment variable beside it), `start`'s node and
+//! web-server flags ([`StartArgs`], [`start_node`]), and the web server's life
+//! ([`WebServer`]: serve until the stop request, drain, then say so, then the
+//! app and the node stop in order).
 
-use std::net::SocketAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
-use runtime::release::{NodeArgs, Stop};
+use clap::{Args, Subcommand};
+use runtime::release::{Drive, NodeArgs, Release, ReleaseError, Stop};
 use tokio::task::JoinHandle;
 
 use crate::drain::DrainConfig;
 use crate::endpoint::{Endpoint, EndpointOptions};
 use crate::http_connection::HttpConfig;
 use crate::mount::SocketConfig;
+use crate::secret::{self, Mode};
+
+/// The subcommands of an app binary; without one it serves as an unnamed
+/// node (one process, no cluster).
+#[derive(Subcommand, Debug, Clone)]
+pub enum NodeCommand {
+    /// Print a fresh secret_key_base.
+    GenSecret,
+    /// Start a named node in the foreground (with a console when stdin is a terminal).
+    Start(StartArgs),
+    #[command(flatten)]
+    Drive(Drive),
+}
+
+impl NodeCommand {
+    /// Runs a command that serves nothing (`gen-secret`; `rpc`, `remote`,
+    /// `stop` against a running node) and returns its exit code; `None` for
+    /// `start` or no command, which the binary serves.
+    pub fn run_client(command: Option<&NodeCommand>) -> Option<ExitCode> {
+        match command? {
+            NodeCommand::GenSecret => {
+                println!("{}", secret::generate());
+                Some(ExitCode::SUCCESS)
+            }
+            NodeCommand::Drive(drive) => Some(drive.run()),
+            NodeCommand::Start(_) => None,
+        }
+    }
+
+    /// `start`'s arguments, when the command is `start`.
+    pub fn start_args(command: Option<NodeCommand>) -> Option<StartArgs> {
+        match command? {
+            NodeCommand::Start(start) => Some(start),
+            _ => None,
+        }
+    }
+}
+
+/// An app binary's `main`: its parsed command line `cli`, from which
+/// `command` takes the subcommand; a command that serves nothing runs and
+/// exits, otherwise `serve` runs as [`runtime::release::main`] (logging, the
+/// runtime, an error as a failing exit status), given `start`'s arguments for
+/// a named node and `None` for an unnamed server.
+pub fn app_main<C, F>(
+    mut cli: C,
+    command: impl FnOnce(&mut C) -> Option<NodeCommand>,
+    serve: impl FnOnce(C, Option<StartArgs>) -> F,
+) -> ExitCode
+where
+    F: Future<Output = Result<(), Box<dyn std::error::Error>>>,
+{
+    let command = command(&mut cli);
+    if let Some(code) = NodeCommand::run_client(command.as_ref()) {
+        return code;
+    }
+    runtime::release::main(serve(cli, NodeCommand::start_args(command)))
+}
+
+/// Where and how an app binary serves: its web server's address, the mode,
+/// the endpoint's limits.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Port of the web server.
+    #[arg(long, env = "PORT", default_value_t = 4000, global = true)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    pub host: IpAddr,
+    /// Production mode: a secret_key_base is required.
+    #[arg(long, global = true)]
+    pub prod: bool,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+}
+
+impl ServerArgs {
+    /// Production with `--prod`, else development.
+    pub fn mode(&self) -> Mode {
+        Mode::from_prod_flag(self.prod)
+    }
+
+    /// The web server's address: `--http-port` for a started node (else
+    /// `--port`), none with `--no-http`; `--port` for an unnamed server.
+    pub fn web_address(&self, start: Option<&StartArgs>) -> Option<SocketAddr> {
+        web_port(start, self.port).map(|port| SocketAddr::new(self.host, port))
+    }
+}
 
 /// Drain and connection limits of an endpoint (defaults: Phoenix's drainer,
 /// nginx-like HTTP timeouts).
@@ -74,6 +166,19 @@ pub fn web_port(start: Option<&StartArgs>, default: u16) -> Option<u16> {
     }
 }
 
+/// The named node `app start` asks for, started first so that a name already
+/// in use fails before anything else starts (or touches a database); `None`
+/// for an unnamed server (no `start`).
+pub async fn start_node(
+    app: &str,
+    start: Option<&StartArgs>,
+) -> Result<Option<Release>, ReleaseError> {
+    match start {
+        Some(start) => Ok(Some(Release::start(app, &start.node).await?)),
+        None => Ok(None),
+    }
+}
+
 /// A binary's web server, or the absence of one (`--no-http`).
 pub struct WebServer(Option<JoinHandle<std::io::Result<()>>>);
 
@@ -96,6 +201,28 @@ impl WebServer {
                 Ok(WebServer(None))
             }
         }
+    }
+
+    /// Runs until asked to stop — a named node by its console, `stop`,
+    /// SIGINT or SIGTERM; an unnamed one by SIGINT or SIGTERM (the stop this
+    /// server was started with) — then stops in order: this web server (it
+    /// drains), the app (`stop_app`), the node, the control socket.
+    pub async fn run_until_stopped(
+        self,
+        node: Option<Release>,
+        stop_app: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let mut node = node;
+        if let Some(release) = &mut node {
+            release.run_until_stopped(true).await;
+        }
+        self.stopped().await?;
+        tracing::info!("shutting down");
+        stop_app.await;
+        if let Some(release) = node {
+            release.shutdown().await;
+        }
+        Ok(())
     }
 
     /// Waits until the server has drained (after the stop request).

@@ -22,6 +22,17 @@ pub enum Mode {
     Development,
 }
 
+impl Mode {
+    /// The mode a binary's `--prod` flag asks for.
+    pub fn from_prod_flag(prod: bool) -> Mode {
+        if prod {
+            Mode::Production
+        } else {
+            Mode::Development
+        }
+    }
+}
+
 /// Why no secret could be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {

@@ -79,79 +79,75 @@ pub fn by_name(name: &str) -> Option<Snapshot> {
 /// The flash-sale catalogue: the four shoes in 25 colourways each (100
 /// products), all released, ten sizes each with one unit left: 1,000 items.
 pub fn flash() -> Snapshot {
-    let (mut products, mut items, mut availability) = (Vec::new(), Vec::new(), Vec::new());
+    let mut catalogue = Catalogue::default();
     for edition in 0..25u64 {
         for shoe in &SHOES {
-            let product_id = products.len() as u64 + 1;
-            products.push(Product {
-                id: product_id,
-                sku: format!("{}-E{edition}", shoe.sku),
-                brand: shoe.brand.to_string(),
-                name: format!("{} #{}", shoe.name, edition + 1),
-                color: shoe.color.to_string(),
-                price_cents: shoe.price_cents,
-                image: shoe.image.to_string(),
-                released: true,
-                order: product_id as u32,
-            });
-            for size in SIZES {
-                let item_id = items.len() as u64 + 1;
-                items.push(Item {
-                    id: item_id,
-                    product_id,
-                    sku: format!("{}-E{edition}-{size}", shoe.sku),
-                    size: size.to_string(),
-                });
-                availability.push(Availability {
-                    item_id,
-                    available_count: 1,
-                });
-            }
+            let sku = format!("{}-E{edition}", shoe.sku);
+            let name = format!("{} #{}", shoe.name, edition + 1);
+            let order = catalogue.0.products.len() as u32 + 1;
+            catalogue.add(shoe, sku, name, true, order, |_| 1);
         }
     }
-    Snapshot {
-        products,
-        items,
-        availability,
-    }
+    catalogue.0
 }
 
 /// The demo catalogue.
 pub fn demo() -> Snapshot {
-    let mut products = Vec::new();
-    let mut items = Vec::new();
-    let mut availability = Vec::new();
+    let mut catalogue = Catalogue::default();
     for (p, shoe) in SHOES.iter().enumerate() {
-        let product_id = p as u64 + 1;
-        products.push(Product {
-            id: product_id,
-            sku: shoe.sku.to_string(),
-            brand: shoe.brand.to_string(),
-            name: shoe.name.to_string(),
-            color: shoe.color.to_string(),
-            price_cents: shoe.price_cents,
-            image: shoe.image.to_string(),
-            released: p == 0,
-            order: p as u32,
-        });
+        let (sku, name) = (shoe.sku.to_string(), shoe.name.to_string());
+        catalogue.add(shoe, sku, name, p == 0, p as u32, |s| stock(p, s));
+    }
+    catalogue.0
+}
+
+/// A snapshot being filled, products and items numbered from 1 in the order
+/// they are added, as the store numbers them.
+#[derive(Default)]
+struct Catalogue(Snapshot);
+
+impl Catalogue {
+    /// Adds `shoe` as the product `sku` / `name`, with its ten sizes (item
+    /// SKUs `{sku}-{size}`), size number `s` holding `stock(s)` units.
+    fn add(
+        &mut self,
+        shoe: &Shoe,
+        sku: String,
+        name: String,
+        released: bool,
+        order: u32,
+        stock: impl Fn(usize) -> u32,
+    ) {
+        let Snapshot {
+            products,
+            items,
+            availability,
+        } = &mut self.0;
+        let product_id = products.len() as u64 + 1;
         for (s, size) in SIZES.iter().enumerate() {
             let item_id = items.len() as u64 + 1;
             items.push(Item {
                 id: item_id,
                 product_id,
-                sku: format!("{}-{size}", shoe.sku),
+                sku: format!("{sku}-{size}"),
                 size: size.to_string(),
             });
             availability.push(Availability {
                 item_id,
-                available_count: stock(p, s),
+                available_count: stock(s),
             });
         }
-    }
-    Snapshot {
-        products,
-        items,
-        availability,
+        products.push(Product {
+            id: product_id,
+            sku,
+            brand: shoe.brand.to_string(),
+            name,
+            color: shoe.color.to_string(),
+            price_cents: shoe.price_cents,
+            image: shoe.image.to_string(),
+            released,
+            order,
+        });
     }
 }
 

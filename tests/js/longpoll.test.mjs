@@ -1,60 +1,19 @@
 // The official phoenix.js client over its LongPoll transport against the Rust
 // hello_sockets server. phoenix.js polls with XMLHttpRequest, which Node lacks:
 // the `xhr2` package provides it, as a browser would.
-//
-// run.sh starts the server and sets HELLO_SOCKETS_URL (http://127.0.0.1:<port>).
+// Where the server is, bounded waits and push replies: support/hello_sockets.mjs.
 
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import XMLHttpRequest from "xhr2";
-import { Socket, LongPoll } from "phoenix";
+import { LongPoll } from "phoenix";
+import { TEST_OPTIONS, within, reply, connect } from "./support/hello_sockets.mjs";
 
 globalThis.XMLHttpRequest = XMLHttpRequest;
 
-const BASE = process.env.HELLO_SOCKETS_URL;
-if (!BASE) {
-  throw new Error("HELLO_SOCKETS_URL is not set: run tests/js/run.sh");
-}
-const WS_BASE = BASE.replace(/^http/, "ws");
-const WAIT_MS = Number(process.env.WAIT_MS || 15_000);
-const TEST_OPTIONS = { timeout: 4 * WAIT_MS };
-
-const sockets = [];
-after(() => {
-  for (const socket of sockets) socket.disconnect();
-});
-
-function within(promise, what, ms = WAIT_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** A phoenix.js Socket on /socket using the LongPoll transport, connected. */
-async function connectLongPoll() {
-  const socket = new Socket(`${WS_BASE}/socket`, {
-    transport: LongPoll,
-    timeout: WAIT_MS,
-  });
-  sockets.push(socket);
-  const opened = new Promise((resolve) => socket.onOpen(resolve));
-  socket.connect();
-  await within(opened, "long-poll connect");
-  return socket;
-}
-
-function reply(push, what) {
-  return within(
-    new Promise((resolve, reject) => {
-      push
-        .receive("ok", resolve)
-        .receive("error", (resp) => reject(new Error(`${what}: error ${JSON.stringify(resp)}`)))
-        .receive("timeout", () => reject(new Error(`${what}: push timed out`)));
-    }),
-    what,
-  );
+function connectLongPoll() {
+  return connect("/socket", LongPoll);
 }
 
 test("over long poll, phoenix.js joins, pushes and gets replies", TEST_OPTIONS, async () => {

@@ -1,81 +1,28 @@
 // The official phoenix.js client (npm `phoenix`), unmodified, against the Rust
 // hello_sockets server, with the `ws` package as its WebSocket.
-//
-// run.sh starts the server and sets HELLO_SOCKETS_URL (http://127.0.0.1:<port>).
-// Every wait is bounded (WAIT_MS); a slow CI only makes a passing test slower.
+// Where the server is, bounded waits and push replies: support/hello_sockets.mjs.
 
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Socket } from "phoenix";
 import WebSocket from "ws";
-
-const BASE = process.env.HELLO_SOCKETS_URL;
-if (!BASE) {
-  throw new Error("HELLO_SOCKETS_URL is not set: run tests/js/run.sh");
-}
-const WS_BASE = BASE.replace(/^http/, "ws");
-const WAIT_MS = Number(process.env.WAIT_MS || 15_000);
-const TEST_OPTIONS = { timeout: 4 * WAIT_MS };
-
-const sockets = [];
-after(() => {
-  for (const socket of sockets) socket.disconnect();
-});
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-function within(promise, what, ms = WAIT_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Resolves once `predicate()` holds, checking every 20 ms. */
-function until(predicate, what) {
-  return within(
-    new Promise((resolve) => {
-      const check = () => (predicate() ? resolve() : setTimeout(check, 20));
-      check();
-    }),
-    what,
-  );
-}
+import {
+  BASE,
+  TEST_OPTIONS,
+  within,
+  until,
+  reply,
+  newSocket as newSocketOver,
+  connect as connectOver,
+} from "./support/hello_sockets.mjs";
 
 /** A phoenix.js Socket on `path` using `ws`; not yet connected. */
 function newSocket(path, params = {}, options = {}) {
-  const socket = new Socket(`${WS_BASE}${path}`, {
-    transport: WebSocket,
-    params,
-    timeout: WAIT_MS,
-    ...options,
-  });
-  sockets.push(socket);
-  return socket;
+  return newSocketOver(path, WebSocket, params, options);
 }
 
-/** A connected phoenix.js Socket. */
-async function connect(path, params = {}, options = {}) {
-  const socket = newSocket(path, params, options);
-  const opened = new Promise((resolve) => socket.onOpen(resolve));
-  socket.connect();
-  await within(opened, `connecting to ${path}`);
-  return socket;
-}
-
-/** The push's "ok" response; rejects on "error" or "timeout". */
-function reply(push, what) {
-  return within(
-    new Promise((resolve, reject) => {
-      push
-        .receive("ok", resolve)
-        .receive("error", (resp) =>
-          reject(new Error(`${what}: error ${JSON.stringify(resp)}`)),
-        )
-        .receive("timeout", () => reject(new Error(`${what}: push timed out`)));
-    }),
-    what,
-  );
+/** A connected phoenix.js Socket using `ws`. */
+function connect(path, params = {}, options = {}) {
+  return connectOver(path, WebSocket, params, options);
 }
 
 /** The push's "error" response; rejects on "ok" or "timeout". */

@@ -13,6 +13,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
+# shellcheck source=../../scripts/lib/processes.sh
+source "$root/scripts/lib/processes.sh"
 
 if [[ -n "${HELLO_SOCKETS_BIN:-}" ]]; then
   bin="$HELLO_SOCKETS_BIN"
@@ -48,33 +50,14 @@ unset secret
 stop_server() {
   if kill -0 "$server" 2>/dev/null; then
     kill -INT "$server" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$server" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$server" 2>/dev/null || true
+    wait_gone_or_kill "$server" hello_sockets || true
   fi
   wait "$server" 2>/dev/null || true
   rm -f "$log"
 }
 trap stop_server EXIT
 
-port=""
-for _ in $(seq 1 300); do
-  port="$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$log" | head -n 1 | sed 's/.*://' || true)"
-  [[ -n "$port" ]] && break
-  if ! kill -0 "$server" 2>/dev/null; then
-    echo "hello_sockets exited before listening:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [[ -z "$port" ]]; then
-  echo "hello_sockets did not report a listening port within 30 s:" >&2
-  cat "$log" >&2
-  exit 1
-fi
+port="$(wait_for_port "$log" "$server" hello_sockets)"
 echo "hello_sockets (pid $server) listening on 127.0.0.1:$port"
 
 # --test-force-exit (Node >= 20.14) ends the run even if a socket were left open.

@@ -10,75 +10,25 @@
 
 import { test, before, after } from "node:test"
 import assert from "node:assert/strict"
-import { spawn, execFile } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { randomBytes } from "node:crypto"
-import { JSDOM, VirtualConsole } from "jsdom"
+import { privateEnv, eventually, rpcOk, NodeProcess, waitForConsole, openStorePage } from "./support/sneakers23.mjs"
 
-const bin = process.env.SNEAKERS23_BIN
 const dir = mkdtempSync(join(tmpdir(), "store-page-"))
 const node = `storepage${process.pid}@127.0.0.1`
-const env = {
-  ...process.env,
-  NODE_NAME_DIR: join(dir, "names"),
-  NODE_COOKIE_DIR: dir,
-  RELEASE_COOKIE: randomBytes(12).toString("hex"),
-  NO_COLOR: "1",
-  RUST_LOG: "info",
-}
+const env = privateEnv(dir)
+const rpc = (command) => rpcOk(env, node, command)
 let server
-let log = ""
-let baseUrl
+let page
 let dom
-const browserErrors = []
-
-function rpc(command) {
-  return new Promise((resolve, reject) => {
-    execFile(bin, ["rpc", node, command], { env }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`rpc ${command}: ${stderr || err.message}`))
-      else resolve(stdout.trim())
-    })
-  })
-}
-
-async function eventually(what, check, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 before(async () => {
-  assert.ok(bin, "SNEAKERS23_BIN must name the sneakers23 binary (tests/js/run.sh sets it)")
-  server = spawn(
-    bin,
-    ["start", "--name", node, "--data-dir", join(dir, "data"), "--http-port", "0"],
-    { env, stdio: ["ignore", "pipe", "pipe"] },
-  )
-  server.stdout.on("data", (d) => (log += d))
-  server.stderr.on("data", (d) => (log += d))
-  baseUrl = await eventually("the store node to listen", () => {
-    const m = log.match(/Sneakers23Web\.Endpoint at (http:\/\/127\.0\.0\.1:\d+)/)
-    if (server.exitCode !== null) assert.fail(`sneakers23 exited:\n${log}`)
-    return m && m[1]
-  }, 30000)
-  await eventually("the console to answer", () => rpc("node.self").then(() => true, () => false), 30000)
-
-  const virtualConsole = new VirtualConsole()
-  virtualConsole.on("error", (...args) => browserErrors.push(args.join(" ")))
-  virtualConsole.on("jsdomError", (e) => browserErrors.push(String(e && e.message)))
-  dom = await JSDOM.fromURL(baseUrl + "/", {
-    runScripts: "dangerously",
-    resources: "usable",
-    pretendToBeVisual: true,
-    virtualConsole,
-  })
-  await new Promise((resolve) => dom.window.addEventListener("load", resolve))
+  server = new NodeProcess(env, node, ["--data-dir", join(dir, "data"), "--http-port", "0"])
+  const url = await server.url()
+  await waitForConsole(env, node)
+  page = await openStorePage(url)
+  dom = page.dom
   // Every product's channel is joined once the server counts its subscriber.
   for (const id of [1, 2, 3, 4]) {
     await eventually(`product:${id} joined`, async () =>
@@ -88,9 +38,9 @@ before(async () => {
 
 after(async () => {
   if (dom) dom.window.close()
-  if (server && server.exitCode === null) {
+  if (server && server.running) {
     await rpc("node.stop").catch(() => {})
-    await eventually("the node to stop", () => server.exitCode !== null, 10000).catch(() => server.kill("SIGKILL"))
+    await server.gone(10000)
   }
   rmSync(dir, { recursive: true, force: true })
 })
@@ -126,5 +76,5 @@ test("selling the last unit of a size marks it sold out, live", async () => {
 })
 
 test("the page's scripts reported no errors", () => {
-  assert.deepEqual(browserErrors, [])
+  assert.deepEqual(page.errors, [])
 })

@@ -6,19 +6,16 @@ use runtime::console::Console;
 
 /// Registers `broadcast TOPIC EVENT [JSON]`.
 pub fn register(console: &Console, pubsub: &PubSub) {
-    let pubsub = pubsub.clone();
-    console.register(
+    console.register_with(
         "broadcast",
         "TOPIC EVENT [JSON]",
         "Endpoint.broadcast: to every subscriber of TOPIC on every node (JSON defaults to {}), \
          e.g. broadcast ping request_ping",
-        move |args| {
-            let pubsub = pubsub.clone();
-            async move {
-                let (topic, event, payload) = channels::console_commands::message(&args, 0)?;
-                pubsub.broadcast(&topic, &event, payload);
-                Ok(format!("broadcast {event} to {topic}"))
-            }
+        pubsub,
+        |pubsub, args| async move {
+            let (topic, event, payload) = channels::console_commands::message(&args, 0)?;
+            pubsub.broadcast(&topic, &event, payload);
+            Ok(format!("broadcast {event} to {topic}"))
         },
     );
 }

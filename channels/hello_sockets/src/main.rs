@@ -21,32 +21,26 @@
 //! `processes` commands, channels' `pubsub.*`, and the book's
 //! `broadcast TOPIC EVENT [JSON]`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use channels::endpoint_args::{web_port, EndpointArgs, StartArgs, WebServer};
+use channels::endpoint_args::{
+    app_main, start_node, NodeCommand, ServerArgs, StartArgs, WebServer,
+};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
-use channels::secret::{self, Mode};
+use channels::secret;
 use channels::token::Signer;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use hello_sockets::app::{App, AppOptions};
-use runtime::release::{self, Release};
+use runtime::release;
 
 #[derive(Parser)]
 #[command(about = "The hello_sockets server of Real-Time Phoenix, chapters 2-5")]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
-    /// Port to serve on.
-    #[arg(long, env = "PORT", default_value_t = 4000, global = true)]
-    port: u16,
-    /// Address to bind.
-    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
-    host: std::net::IpAddr,
-    /// Production mode: a secret_key_base is required.
-    #[arg(long, global = true)]
-    prod: bool,
+    command: Option<NodeCommand>,
+    #[command(flatten)]
+    server: ServerArgs,
     /// Close connections silent for this long (Phoenix: 60 s).
     #[arg(
         long,
@@ -68,52 +62,19 @@ struct Cli {
     /// Send StatsD metrics (DogStatsD tags) to this UDP address, e.g. 127.0.0.1:8125.
     #[arg(long, env = "STATSD_ADDR", global = true)]
     statsd: Option<std::net::SocketAddr>,
-    #[command(flatten)]
-    endpoint: EndpointArgs,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Print a fresh secret_key_base.
-    GenSecret,
-    /// Start a named node in the foreground (with a console when stdin is a terminal).
-    Start(StartArgs),
-    #[command(flatten)]
-    Drive(release::Drive),
 }
 
 const APP: &str = "hello_sockets";
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match &cli.command {
-        Some(Command::GenSecret) => {
-            println!("{}", secret::generate());
-            return std::process::ExitCode::SUCCESS;
-        }
-        Some(Command::Drive(drive)) => return drive.run(),
-        Some(Command::Start(_)) | None => {}
-    }
-    release::main(run(cli))
+    app_main(Cli::parse(), |cli| cli.command.take(), run)
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let start = match cli.command {
-        Some(Command::Start(start)) => Some(start),
-        _ => None,
-    };
-    // A named node: the node, its console and control socket come first, so
-    // that a name already in use fails before anything else starts.
-    let mut node = match &start {
-        Some(start) => Some(Release::start(APP, &start.node).await?),
-        None => None,
-    };
-    let mode = if cli.prod {
-        Mode::Production
-    } else {
-        Mode::Development
-    };
-    let config = cli.endpoint.socket_config(SocketConfig {
+async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::error::Error>> {
+    // A named node: the node, its console and control socket come first.
+    let node = start_node(APP, start.as_ref()).await?;
+    let mode = cli.server.mode();
+    let config = cli.server.endpoint.socket_config(SocketConfig {
         heartbeat_timeout: Duration::from_millis(cli.heartbeat_timeout_ms),
         allowed_origins: cli
             .allowed_origins
@@ -134,28 +95,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Some(address) => Metrics::statsd(address)?,
             None => Metrics::local(),
         },
-        endpoint: cli.endpoint.options(),
+        endpoint: cli.server.endpoint.options(),
     })
     .await?;
     // What stops the web server: a named node's shutdown, or for an unnamed
     // server SIGINT or SIGTERM, caught from before it reports its address.
     // The server then drains its sockets; a second request finishes at once.
     let stop = release::stop_requested(node.as_ref())?;
-    let address = web_port(start.as_ref(), cli.port).map(|port| SocketAddr::new(cli.host, port));
+    let address = cli.server.web_address(start.as_ref());
     let endpoint = app.endpoint.clone();
     let web = WebServer::start("HelloSocketsWeb.Endpoint", address, || endpoint, stop).await?;
-    // Run until asked to stop: a named node by its console, `stop`, SIGINT or
-    // SIGTERM; an unnamed one by SIGINT or SIGTERM (its server's shutdown signal).
-    if let Some(release) = &mut node {
-        release.run_until_stopped(true).await;
-    }
-    // Then stop in order: the web server (it drains), the app, the node, the
-    // control socket.
-    web.stopped().await?;
-    tracing::info!("shutting down");
-    app.stop().await;
-    if let Some(release) = node {
-        release.shutdown().await;
-    }
+    web.run_until_stopped(node, app.stop()).await?;
     Ok(())
 }

@@ -40,21 +40,11 @@ mod rxstamp;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use loadgen::report::{self, json};
-
-#[derive(Parser)]
-#[command(about = "Load generator for the hello_sockets server (bench:* channel)")]
-struct Cli {
-    #[command(subcommand)]
-    mode: Mode,
-    /// Tokio worker threads of the load generator.
-    #[arg(long, global = true, default_value_t = 1)]
-    threads: usize,
-}
+use clap::Subcommand;
+use loadgen::report::{self, json, BenchCli};
 
 #[derive(Subcommand)]
-enum Mode {
+enum Workload {
     /// Open N connections, join each to one topic, hold them, report server RSS.
     Hold(hold::HoldArgs),
     /// N subscribers on one topic, one publisher: deliveries/s, loss, latency.
@@ -66,26 +56,19 @@ enum Mode {
 }
 
 fn main() -> ExitCode {
-    use clap::{CommandFactory, FromArgMatches};
-    // A flag given twice takes its last value, so that scripts can append
-    // overrides to a workload's flags.
-    let command = Cli::command()
-        .args_override_self(true)
-        .mut_subcommands(|sub| sub.args_override_self(true));
-    let cli = match Cli::from_arg_matches(&command.get_matches()) {
-        Ok(cli) => cli,
-        Err(err) => err.exit(),
-    };
+    let cli = BenchCli::<Workload>::parse_described(
+        "Load generator for the hello_sockets server (bench:* channel)",
+    );
     let runtime = match report::runtime("loadgen", cli.threads) {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
     let result = runtime.block_on(async {
-        match cli.mode {
-            Mode::Hold(args) => hold::run(args).await.and_then(|s| json(&s)),
-            Mode::Fanout(args) => fanout::run(args).await.and_then(|s| json(&s)),
-            Mode::Echo(args) => echo::run(args).await.and_then(|s| json(&s)),
-            Mode::Connect(args) => connect::run(args).await.and_then(|s| json(&s)),
+        match cli.workload {
+            Workload::Hold(args) => hold::run(args).await.and_then(|s| json(&s)),
+            Workload::Fanout(args) => fanout::run(args).await.and_then(|s| json(&s)),
+            Workload::Echo(args) => echo::run(args).await.and_then(|s| json(&s)),
+            Workload::Connect(args) => connect::run(args).await.and_then(|s| json(&s)),
         }
     });
     report::exit("loadgen", result.map(|line| vec![line]))

@@ -54,54 +54,45 @@ pub fn register_node(console: &Console, node: &Node) {
                 .join("\n"))
         }
     });
-    let n = node.clone();
-    console.register(
+    console.register_with(
         "node.connect",
         "NODE",
         "connects to a node: name@host (found in this host's name directory) or name@host:port",
-        move |args| {
-            let n = n.clone();
-            async move {
-                let target = args.required(0, "NODE")?.to_string();
-                match n.connect(&target).await {
-                    Ok(node) => Ok(format!("connected to {node}")),
-                    Err(e) => Err(CommandError::failed(e)),
-                }
+        node,
+        |n, args| async move {
+            let target = args.required(0, "NODE")?.to_string();
+            match n.connect(&target).await {
+                Ok(node) => Ok(format!("connected to {node}")),
+                Err(e) => Err(CommandError::failed(e)),
             }
         },
     );
-    let n = node.clone();
-    console.register(
+    console.register_with(
         "node.disconnect",
         "NODE",
         "disconnects from a node",
-        move |args| {
-            let n = n.clone();
-            async move {
-                let target: NodeName = args.parse(0, "NODE")?;
-                n.disconnect(&target).map_err(CommandError::failed)?;
-                Ok(format!("disconnected from {target}"))
-            }
+        node,
+        |n, args| async move {
+            let target: NodeName = args.parse(0, "NODE")?;
+            n.disconnect(&target).map_err(CommandError::failed)?;
+            Ok(format!("disconnected from {target}"))
         },
     );
-    let n = node.clone();
-    console.register(
+    console.register_with(
         "node.names",
         "",
         "the nodes registered in this host's name directory, with their ports",
-        move |_| {
-            let n = n.clone();
-            async move {
-                let dir = n
-                    .directory()
-                    .ok_or_else(|| CommandError::failed("this node has no name directory"))?;
-                let entries = dir.entries().map_err(CommandError::failed)?;
-                Ok(entries
-                    .iter()
-                    .map(|(name, e)| format!("{name} port {} pid {}", e.port, e.pid))
-                    .collect::<Vec<_>>()
-                    .join("\n"))
-            }
+        node,
+        |n, _| async move {
+            let dir = n
+                .directory()
+                .ok_or_else(|| CommandError::failed("this node has no name directory"))?;
+            let entries = dir.entries().map_err(CommandError::failed)?;
+            Ok(entries
+                .iter()
+                .map(|(name, e)| format!("{name} port {} pid {}", e.port, e.pid))
+                .collect::<Vec<_>>()
+                .join("\n"))
         },
     );
     let n = node.clone();

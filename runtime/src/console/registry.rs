@@ -351,6 +351,29 @@ impl Console {
         self
     }
 
+    /// [`Console::register`] for a handler that works on shared `state` (a
+    /// node, a PubSub, an app's context): each run gets its own clone, so a
+    /// handler reads `|node, args| async move { … node … }` instead of cloning
+    /// twice by hand (once into the closure, once into each run's future).
+    pub fn register_with<S, F, Fut>(
+        &self,
+        name: &str,
+        usage: &str,
+        summary: &str,
+        state: &S,
+        handler: F,
+    ) -> &Self
+    where
+        S: Clone + Send + Sync + 'static,
+        F: Fn(S, Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CommandResult> + Send + 'static,
+    {
+        let state = state.clone();
+        self.register(name, usage, summary, move |args| {
+            handler(state.clone(), args)
+        })
+    }
+
     /// Completes every parameter named `param` (e.g. `NODE`, `TOPIC`) from `source`.
     pub fn complete_param(&self, param: &str, source: CompletionSource) -> &Self {
         self.inner

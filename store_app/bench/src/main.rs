@@ -34,21 +34,11 @@ mod replication;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use loadgen::report::{self, json};
-
-#[derive(Parser)]
-#[command(about = "Load and latency benchmarks for the Sneakers23 store nodes")]
-struct Cli {
-    #[command(subcommand)]
-    mode: Mode,
-    /// Tokio worker threads of the benchmark client.
-    #[arg(long, global = true, default_value_t = 1)]
-    threads: usize,
-}
+use clap::Subcommand;
+use loadgen::report::{self, json, BenchCli};
 
 #[derive(Subcommand)]
-enum Mode {
+enum Workload {
     /// Request rate and latency of HTTP paths over keep-alive connections.
     Page(page::PageArgs),
     /// Sale on back -> stock_change frame at a client on app: latency.
@@ -56,16 +46,18 @@ enum Mode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = BenchCli::<Workload>::parse_described(
+        "Load and latency benchmarks for the Sneakers23 store nodes",
+    );
     let runtime = match report::runtime("store_bench", cli.threads) {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let result = match cli.mode {
-        Mode::Page(args) => runtime
+    let result = match cli.workload {
+        Workload::Page(args) => runtime
             .block_on(page::run(args))
             .and_then(|lines| lines.iter().map(json).collect()),
-        Mode::Replication(args) => {
+        Workload::Replication(args) => {
             replication::run(&runtime, args).and_then(|s| Ok(vec![json(&s)?]))
         }
     };

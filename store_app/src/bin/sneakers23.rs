@@ -16,17 +16,18 @@
 //! nodes as the cluster-wide "store" service. Without `start`, `sneakers23`
 //! runs one unnamed node that owns `--data-dir` and serves the page.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use channels::endpoint_args::{web_port, EndpointArgs, StartArgs, WebServer};
+use channels::endpoint_args::{
+    app_main, start_node, NodeCommand, ServerArgs, StartArgs, WebServer,
+};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::pubsub::PubSub;
-use channels::secret::{self, Mode};
+use channels::secret;
 use channels::token::Signer;
-use clap::{Parser, Subcommand};
-use runtime::release::{self, Release};
+use clap::Parser;
+use runtime::release;
 use store_app::app::{App, AppOptions};
 use store_app::web::{default_assets_dir, InventoryRef, StoreWeb};
 
@@ -34,13 +35,9 @@ use store_app::web::{default_assets_dir, InventoryRef, StoreWeb};
 #[command(about = "The Sneakers23 store of Real-Time Phoenix, chapter 7")]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
-    /// Port of the web server.
-    #[arg(long, env = "PORT", default_value_t = 4000, global = true)]
-    port: u16,
-    /// Address to bind.
-    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
-    host: std::net::IpAddr,
+    command: Option<NodeCommand>,
+    #[command(flatten)]
+    server: ServerArgs,
     /// The database directory: the one node given it owns the data.
     #[arg(long, env = "DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
@@ -48,54 +45,25 @@ struct Cli {
     /// size one unit left; used by the replication benchmark).
     #[arg(long, env = "CATALOGUE", default_value = "demo", value_parser = clap::builder::PossibleValuesParser::new(store_app::catalogue::NAMES), global = true)]
     catalogue: String,
-    /// Production mode: a secret_key_base is required.
-    #[arg(long, global = true)]
-    prod: bool,
     /// Static files (js, css, images, node_modules/phoenix); default: the crate's assets/.
     #[arg(long, env = "STORE_ASSETS_DIR", global = true)]
     assets_dir: Option<PathBuf>,
-    #[command(flatten)]
-    endpoint: EndpointArgs,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Start a named node in the foreground (with a console when stdin is a terminal).
-    Start(StartArgs),
-    #[command(flatten)]
-    Drive(release::Drive),
 }
 
 const APP: &str = "sneakers23";
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match &cli.command {
-        Some(Command::Drive(drive)) => return drive.run(),
-        Some(Command::Start(_)) | None => {}
-    }
-    release::main(run(cli))
+    app_main(Cli::parse(), |cli| cli.command.take(), run)
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let start = match cli.command {
-        Some(Command::Start(start)) => Some(start),
-        _ => None,
-    };
+async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::error::Error>> {
     if start.is_none() && cli.data_dir.is_none() {
         return Err("an unnamed node owns the data: give --data-dir DIR (or DATA_DIR)".into());
     }
     // The node (and its name) first: a second start of a running node fails
     // here, before it could touch the database.
-    let mut node = match &start {
-        Some(start) => Some(Release::start(APP, &start.node).await?),
-        None => None,
-    };
-    let mode = if cli.prod {
-        Mode::Production
-    } else {
-        Mode::Development
-    };
+    let node = start_node(APP, start.as_ref()).await?;
+    let mode = cli.server.mode();
     let signer = Signer::new(secret::load(mode)?);
     let pubsub = PubSub::new();
     let app = App::start(AppOptions {
@@ -109,7 +77,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         channels::console_commands::register(release.console(), &pubsub);
         store_app::console_commands::register(release.console(), &app.context);
     }
-    let address = web_port(start.as_ref(), cli.port).map(|port| SocketAddr::new(cli.host, port));
+    let address = cli.server.web_address(start.as_ref());
     let stop = release::stop_requested(node.as_ref())?;
     let page = || {
         StoreWeb {
@@ -117,24 +85,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             supervisor: app.channels.clone(),
             inventory: InventoryRef::Named(store_app::sneakers23::INVENTORY.into()),
             signer,
-            config: cli.endpoint.socket_config(SocketConfig::default()),
+            config: cli.server.endpoint.socket_config(SocketConfig::default()),
             metrics: Metrics::local(),
             assets_dir: cli.assets_dir.clone().unwrap_or_else(default_assets_dir),
-            options: cli.endpoint.options(),
+            options: cli.server.endpoint.options(),
         }
         .endpoint()
     };
     let web = WebServer::start("Sneakers23Web.Endpoint", address, page, stop).await?;
-    // Run until asked to stop; then the web server drains, and the app, the
-    // node and the control socket stop in that order.
-    if let Some(release) = &mut node {
-        release.run_until_stopped(true).await;
-    }
-    web.stopped().await?;
-    tracing::info!("shutting down");
-    app.stop().await;
-    if let Some(release) = node {
-        release.shutdown().await;
-    }
+    web.run_until_stopped(node, app.stop()).await?;
     Ok(())
 }

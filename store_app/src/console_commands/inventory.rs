@@ -10,59 +10,50 @@ use crate::sneakers23::Sneakers23;
 
 /// Registers `inventory.products`, `inventory.release` and `inventory.sell`.
 pub(super) fn register(console: &Console, context: &Sneakers23) {
-    let ctx = context.clone();
-    console.register(
+    console.register_with(
         "inventory.products",
         "",
         "every product with its sizes (size:units) and stock, from this node's memory",
-        move |_args| {
-            let ctx = ctx.clone();
-            async move {
-                let products = ctx
-                    .get_complete_products()
-                    .await
-                    .map_err(CommandError::failed)?;
-                Ok(render_products(&products))
-            }
+        context,
+        |ctx, _args| async move {
+            let products = ctx
+                .get_complete_products()
+                .await
+                .map_err(CommandError::failed)?;
+            Ok(render_products(&products))
         },
     );
-    let ctx = context.clone();
-    console.register(
+    console.register_with(
         "inventory.release",
         "ID",
         "releases product ID: written to the store, then every node's memory and every open page",
-        move |args| {
-            let ctx = ctx.clone();
-            async move {
-                let id: u64 = args.parse(0, "ID")?;
-                let product = ctx
-                    .mark_product_released(id)
-                    .await
-                    .map_err(CommandError::failed)?;
-                Ok(format!(
-                    "released {} {} ({} sizes)",
-                    product.product.id,
-                    product.product.name,
-                    product.items.len()
-                ))
-            }
+        context,
+        |ctx, args| async move {
+            let id: u64 = args.parse(0, "ID")?;
+            let product = ctx
+                .mark_product_released(id)
+                .await
+                .map_err(CommandError::failed)?;
+            Ok(format!(
+                "released {} {} ({} sizes)",
+                product.product.id,
+                product.product.name,
+                product.items.len()
+            ))
         },
     );
-    let ctx = context.clone();
-    console.register(
+    console.register_with(
         "inventory.sell",
         "ITEM_ID",
         "sells one unit of ITEM_ID (refused when none is left)",
-        move |args| {
-            let ctx = ctx.clone();
-            async move {
-                let id: u64 = args.parse(0, "ITEM_ID")?;
-                let (before, after) = ctx.item_sold(id).await.map_err(CommandError::failed)?;
-                Ok(format!(
-                    "sold item {id}: {} -> {} left",
-                    before.available_count, after.available_count
-                ))
-            }
+        context,
+        |ctx, args| async move {
+            let id: u64 = args.parse(0, "ITEM_ID")?;
+            let (before, after) = ctx.item_sold(id).await.map_err(CommandError::failed)?;
+            Ok(format!(
+                "sold item {id}: {} -> {} left",
+                before.available_count, after.available_count
+            ))
         },
     );
 }

@@ -11,83 +11,74 @@ use super::render_products;
 
 /// Registers `store.seed`, `store.products` and `store.status`.
 pub(super) fn register(console: &Console, context: &Sneakers23) {
-    let ctx = context.clone();
-    console.register(
+    console.register_with(
         "store.seed",
         "[CATALOGUE]",
         "fills an empty store with a catalogue, demo (the default) or flash; every node reloads",
-        move |args| {
-            let ctx = ctx.clone();
-            async move {
-                let name = args.get(0).unwrap_or("demo").to_string();
-                let seeded = ctx.seed(&name).await.map_err(CommandError::failed)?;
-                Ok(format!(
-                    "seeded {} products, {} items",
-                    seeded.products, seeded.items
-                ))
-            }
+        context,
+        |ctx, args| async move {
+            let name = args.get(0).unwrap_or("demo").to_string();
+            let seeded = ctx.seed(&name).await.map_err(CommandError::failed)?;
+            Ok(format!(
+                "seeded {} products, {} items",
+                seeded.products, seeded.items
+            ))
         },
     );
-    let ctx = context.clone();
-    console.register(
+    console.register_with(
         "store.products",
         "",
         "every product with its sizes (size:units) and stock, read from the store itself (not this node's memory)",
-        move |_args| {
-            let ctx = ctx.clone();
-            async move {
-                let snapshot = ctx.store().snapshot().await.map_err(CommandError::failed)?;
-                if snapshot.products.is_empty() {
-                    return Ok("the store holds no products (store.seed fills it)".to_string());
-                }
-                let stored =
-                    Inventory::new(snapshot);
-                Ok(render_products(&stored.complete_products()))
+        context,
+        |ctx, _args| async move {
+            let snapshot = ctx.store().snapshot().await.map_err(CommandError::failed)?;
+            if snapshot.products.is_empty() {
+                return Ok("the store holds no products (store.seed fills it)".to_string());
             }
+            let stored =
+                Inventory::new(snapshot);
+            Ok(render_products(&stored.complete_products()))
         },
     );
-    let ctx = context.clone();
-    console.register(
+    console.register_with(
         "store.status",
         "",
         "which node holds the store, what it holds, and this node's memory",
-        move |_args| {
-            let ctx = ctx.clone();
-            async move {
-                let mut out = String::new();
-                let memory = ctx.get_complete_products().await.map_err(CommandError::failed)?;
-                let units: u64 = memory
-                    .iter()
-                    .flat_map(|p| &p.items)
-                    .map(|i| u64::from(i.available_count))
-                    .sum();
-                match ctx.store().status().await {
-                    Ok(status) => {
-                        let _ = writeln!(
-                            out,
-                            "store on {} at {}: {} products ({} released), {} items, {} units, {} bytes on disk",
-                            ctx.store().owner().unwrap_or_else(|| "?".into()),
-                            status.path,
-                            status.products,
-                            status.released,
-                            status.items,
-                            status.units,
-                            status.size_on_disk
-                        );
-                    }
-                    Err(err) => {
-                        let _ = writeln!(out, "store: {err}");
-                    }
+        context,
+        |ctx, _args| async move {
+            let mut out = String::new();
+            let memory = ctx.get_complete_products().await.map_err(CommandError::failed)?;
+            let units: u64 = memory
+                .iter()
+                .flat_map(|p| &p.items)
+                .map(|i| u64::from(i.available_count))
+                .sum();
+            match ctx.store().status().await {
+                Ok(status) => {
+                    let _ = writeln!(
+                        out,
+                        "store on {} at {}: {} products ({} released), {} items, {} units, {} bytes on disk",
+                        ctx.store().owner().unwrap_or_else(|| "?".into()),
+                        status.path,
+                        status.products,
+                        status.released,
+                        status.items,
+                        status.units,
+                        status.size_on_disk
+                    );
                 }
-                let _ = write!(
-                    out,
-                    "memory: {} products ({} released), {} units",
-                    memory.len(),
-                    memory.iter().filter(|p| p.product.released).count(),
-                    units
-                );
-                Ok(out)
+                Err(err) => {
+                    let _ = writeln!(out, "store: {err}");
+                }
             }
+            let _ = write!(
+                out,
+                "memory: {} products ({} released), {} units",
+                memory.len(),
+                memory.iter().filter(|p| p.product.released).count(),
+                units
+            );
+            Ok(out)
         },
     );
 }
