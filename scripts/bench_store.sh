@@ -30,7 +30,8 @@
 # BENCH_ARGS (appended to store_bench's flags), DATA_ROOT (where the data
 # directory goes; default $TMPDIR or /tmp — its filesystem's fsync cost is
 # part of the replication figure), PERF=1 (perf record -g of both nodes during
-# the run; reports to stderr).
+# the run; reports to stderr), NODE_BIN (another sneakers23 binary, e.g. the
+# previous commit's, to compare two builds with the same client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +46,7 @@ THREADS="${THREADS:-1}"
 BENCH_ARGS="${BENCH_ARGS:-}"
 # shellcheck source=lib/bench.sh
 source scripts/lib/bench.sh
-NODE_BIN="$BIN/sneakers23"
+NODE_BIN="${NODE_BIN:-$BIN/sneakers23}"
 BENCH_BIN="$BIN/store_bench"
 
 case "$WORKLOAD" in
