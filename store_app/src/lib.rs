@@ -9,11 +9,13 @@
 //! | [`store_server`] | the database as a cluster-wide service, on the node that owns it |
 //! | [`store_client`] | how any node reaches that service |
 //! | [`inventory`] | the functional core, its loader, the supervised inventory server |
+//! | [`checkout`] | shopping carts (signed, portable), cart ids |
 //! | [`replication`] | keeps every node's inventory in step (`inventory_replication`) |
 //! | [`sneakers23`] | the context: store first, then memory, then replication and pages |
 
 pub mod app;
 pub mod catalogue;
+pub mod checkout;
 pub mod console_commands;
 pub mod inventory;
 pub mod mock;
