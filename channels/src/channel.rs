@@ -338,19 +338,28 @@ pub(crate) fn send_reply(outbox: &Outbox, serializer: Serializer, reply: ReplyMe
 
 /// The callbacks of a channel for sockets whose assigns are `A`.
 pub trait Channel<A: Send + Sync + 'static>: Send + Sync + 'static {
-    /// Per-channel assigns, built by `join`.
-    type State: Send + 'static;
+    /// Per-channel assigns, built by `join`. They start empty, as a Phoenix
+    /// socket's assigns do: `State::default()` is what a plain
+    /// `{:ok, socket}` join keeps.
+    type State: Default + Send + 'static;
     /// Messages from timers and other processes, handled by `handle_info`.
     type Info: Send + 'static;
 
     /// Accepts or refuses a join. `topic` is the full topic, so wildcard routes
     /// can read their parameters from it (`"wild:" <> numbers`).
+    ///
+    /// The default accepts every join with empty assigns and replies `{}`:
+    /// Phoenix's `def join(_topic, _payload, socket), do: {:ok, socket}`,
+    /// which most channels would otherwise spell out again. A channel that
+    /// checks who may join, or sets up anything, overrides it.
     fn join(
         &self,
-        topic: &str,
-        payload: Payload,
-        socket: &ChannelSocket<A, Self::Info>,
-    ) -> impl Future<Output = Result<Join<Self::State>, ProcessError>> + Send;
+        _topic: &str,
+        _payload: Payload,
+        _socket: &ChannelSocket<A, Self::Info>,
+    ) -> impl Future<Output = Result<Join<Self::State>, ProcessError>> + Send {
+        async { Ok(Join::Ok(Self::State::default())) }
+    }
 
     /// Handles an event from the client. The default crashes the channel, as a
     /// missing `handle_in` clause does in Phoenix.

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use channels::channel::{Channel, ChannelSocket, HandleIn, Join, Reply};
+use channels::channel::{Channel, ChannelSocket, HandleIn, Reply};
 use channels::drain::{DrainConfig, SOCKETS_DRAINED};
 use channels::endpoint::{Endpoint, EndpointOptions};
 use channels::message::Payload;
@@ -58,15 +58,6 @@ impl Socket for RoomSocket {
 impl Channel<()> for RoomChannel {
     type State = ();
     type Info = ();
-
-    async fn join(
-        &self,
-        _topic: &str,
-        _payload: Payload,
-        _socket: &ChannelSocket<()>,
-    ) -> Result<Join<()>, ProcessError> {
-        Ok(Join::Ok(()))
-    }
 
     async fn handle_in(
         &self,

@@ -2,7 +2,7 @@
 //! the order of the client's events, and a panic there crashes the channel
 //! like one in `handle_in`.
 
-use channels::channel::{Channel, ChannelSocket, HandleIn, HandleNow, Join, Reply};
+use channels::channel::{Channel, ChannelSocket, HandleIn, HandleNow, Reply};
 use channels::message::{Payload, Status};
 use channels::secret;
 use channels::socket::{ConnectInfo, Params, Refused, Routes, Socket};
@@ -59,15 +59,6 @@ struct Fragile;
 impl Channel<()> for Fragile {
     type State = ();
     type Info = ();
-
-    async fn join(
-        &self,
-        _topic: &str,
-        _payload: Payload,
-        _socket: &ChannelSocket<()>,
-    ) -> Result<Join<()>, ProcessError> {
-        Ok(Join::Ok(()))
-    }
 
     fn handle_in_now(&self, event: &str, payload: Payload) -> HandleNow {
         match event {

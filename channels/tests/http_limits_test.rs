@@ -17,11 +17,14 @@ use support::{ok, Server, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn options(http: HttpConfig) -> EndpointOptions {
-    EndpointOptions {
+/// A server whose sockets use `config` and whose HTTP connections are bound
+/// by `http`: the one setting each test is about.
+async fn start(config: SocketConfig, http: HttpConfig) -> Server {
+    let options = EndpointOptions {
         http,
         ..Default::default()
-    }
+    };
+    Server::with_options(config, options).await
 }
 
 fn cut(server: &Server, reason: &str) -> u64 {
@@ -72,12 +75,12 @@ async fn get_on(stream: &mut TcpStream, path: &str) -> u16 {
 
 #[tokio::test]
 async fn a_slowloris_and_a_silent_client_are_cut_while_others_are_served() {
-    let server = Server::with_options(
+    let server = start(
         SocketConfig::default(),
-        options(HttpConfig {
+        HttpConfig {
             header_read_timeout: Duration::from_millis(600),
             ..Default::default()
-        }),
+        },
     )
     .await;
     let mut silent = server.tcp().await;
@@ -118,12 +121,12 @@ async fn a_slowloris_and_a_silent_client_are_cut_while_others_are_served() {
 
 #[tokio::test]
 async fn a_kept_alive_connection_is_closed_after_the_keep_alive_timeout() {
-    let server = Server::with_options(
+    let server = start(
         SocketConfig::default(),
-        options(HttpConfig {
+        HttpConfig {
             keep_alive_timeout: Duration::from_millis(500),
             ..Default::default()
-        }),
+        },
     )
     .await;
     let mut stream = server.tcp().await;
@@ -137,25 +140,19 @@ async fn a_kept_alive_connection_is_closed_after_the_keep_alive_timeout() {
 #[tokio::test]
 async fn a_request_longer_than_the_header_timeout_is_not_cut() {
     // A long poll waits the whole window: its head was complete long before.
-    let server = Server::with_options(
+    let server = start(
         SocketConfig {
             longpoll_window: Duration::from_millis(1500),
             ..Default::default()
         },
-        options(HttpConfig {
+        HttpConfig {
             header_read_timeout: Duration::from_millis(300),
             ..Default::default()
-        }),
+        },
     )
     .await;
-    let (_, created) = server.get("/socket/longpoll?vsn=2.0.0").await;
-    let token = serde_json::from_str::<Value>(&created).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (status, body) = server
-        .get(&format!("/socket/longpoll?vsn=2.0.0&token={token}"))
-        .await;
+    let session = new_session(&server).await;
+    let (status, body) = server.get(&session).await;
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["status"], 204);
     assert_eq!(cut(&server, "header_timeout"), 0);
@@ -163,13 +160,13 @@ async fn a_request_longer_than_the_header_timeout_is_not_cut() {
 
 #[tokio::test]
 async fn past_the_handshake_bound_new_connections_are_refused_at_once() {
-    let server = Server::with_options(
+    let server = start(
         SocketConfig::default(),
-        options(HttpConfig {
+        HttpConfig {
             max_handshakes: 2,
             header_read_timeout: Duration::from_secs(30),
             ..Default::default()
-        }),
+        },
     )
     .await;
     let first = server.tcp().await;
@@ -218,6 +215,18 @@ async fn post(server: &Server, path: &str, headers: &str, body: &[u8]) -> (u16, 
     (status, body.to_string())
 }
 
+/// A long-poll POST of `body` with its `Content-Length` declared; status and body.
+async fn post_sized(server: &Server, session: &str, body: &str) -> (u16, String) {
+    let length = format!("Content-Length: {}\r\n", body.len());
+    post(server, session, &length, body.as_bytes()).await
+}
+
+/// A long-poll body of `count` heartbeats, one message a line.
+fn heartbeats(count: usize) -> String {
+    let heartbeat = json!([null, "1", "phoenix", "heartbeat", {}]).to_string();
+    vec![heartbeat.as_str(); count].join("\n")
+}
+
 async fn new_session(server: &Server) -> String {
     let (_, created) = server.get("/socket/longpoll?vsn=2.0.0").await;
     let token = serde_json::from_str::<Value>(&created).unwrap()["token"]
@@ -236,18 +245,11 @@ async fn an_oversized_long_poll_body_is_refused_413_unread() {
     })
     .await;
     let session = new_session(&server).await;
-    let heartbeat = json!([null, "1", "phoenix", "heartbeat", {}]).to_string();
-    let body = vec![heartbeat.as_str(); 4000].join("\n");
+    let body = heartbeats(4000);
     assert!(body.len() > 64 * 1024);
 
     // Declared too large: refused before a byte of it is read.
-    let (status, answer) = post(
-        &server,
-        &session,
-        &format!("Content-Length: {}\r\n", body.len()),
-        body.as_bytes(),
-    )
-    .await;
+    let (status, answer) = post_sized(&server, &session, &body).await;
     assert_eq!(status, 413, "{answer}");
     // Chunked, without a length: refused once the bound is passed.
     let chunked = format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
@@ -276,15 +278,8 @@ async fn a_flood_inside_one_long_poll_body_stops_at_the_rate_limit() {
     })
     .await;
     let session = new_session(&server).await;
-    let heartbeat = json!([null, "1", "phoenix", "heartbeat", {}]).to_string();
-    let body = vec![heartbeat.as_str(); 10_000].join("\n");
-    let (status, answer) = post(
-        &server,
-        &session,
-        &format!("Content-Length: {}\r\n", body.len()),
-        body.as_bytes(),
-    )
-    .await;
+    let body = heartbeats(10_000);
+    let (status, answer) = post_sized(&server, &session, &body).await;
     assert_eq!(status, 200);
     assert_eq!(
         serde_json::from_str::<Value>(&answer).unwrap(),
@@ -324,8 +319,7 @@ async fn oversized_long_poll_bodies_do_not_stall_other_clients() {
     // Four clients keep sending 16 MiB bodies (the case that stalled pings
     // for seconds when bodies were read and decoded whole).
     let session = new_session(&server).await;
-    let heartbeat = json!([null, "1", "phoenix", "heartbeat", {}]).to_string();
-    let body = std::sync::Arc::new(vec![heartbeat.as_str(); 16 << 20 >> 6].join("\n"));
+    let body = std::sync::Arc::new(heartbeats(16 << 20 >> 6));
     let flooding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let mut floods = Vec::new();
     for _ in 0..4 {

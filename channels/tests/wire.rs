@@ -56,6 +56,119 @@ async fn ping(client: &mut Client, join_ref: &str, msg_ref: &str, topic: &str) {
         .await;
 }
 
+/// The usual start of a test: a server, and a V2 client joined to `topic`
+/// with join ref "1".
+async fn joined(topic: &str) -> (Server, Client) {
+    let server = Server::start().await;
+    let mut client = server.connect_v2().await;
+    join(&mut client, "1", topic).await;
+    (server, client)
+}
+
+/// Sends `event`, which the channel on `topic` has no clause for: it
+/// crashes, and its `phx_error` carries the join_ref as both refs.
+async fn crash(client: &mut Client, join_ref: &str, msg_ref: &str, topic: &str, event: &str) {
+    client
+        .exchange(
+            json!([join_ref, msg_ref, topic, event, {}]),
+            json!([join_ref, join_ref, topic, "phx_error", {}]),
+        )
+        .await;
+}
+
+/// Pings `topic`, which has no channel on this socket (never joined, or
+/// gone): an error reply without a join_ref.
+async fn unmatched(client: &mut Client, join_ref: &str, msg_ref: &str, topic: &str) {
+    client
+        .exchange(
+            json!([join_ref, msg_ref, topic, "ping", {}]),
+            error(
+                null(),
+                json!(msg_ref),
+                topic,
+                json!({"reason": "unmatched topic"}),
+            ),
+        )
+        .await;
+}
+
+/// The `phx_close` that ends the channel joined as `join_ref`: it carries the
+/// join_ref as both refs.
+fn phx_close(join_ref: &str, topic: &str) -> Value {
+    json!([join_ref, join_ref, topic, "phx_close", {}])
+}
+
+/// Joins `topic` again, as `join_ref`, while the channel joined as
+/// `old_join_ref` runs: the new join's reply comes first, then the old
+/// channel's `phx_close`.
+async fn rejoin(
+    client: &mut Client,
+    old_join_ref: &str,
+    join_ref: &str,
+    msg_ref: &str,
+    topic: &str,
+) {
+    client
+        .send(json!([join_ref, msg_ref, topic, "phx_join", {}]))
+        .await;
+    client
+        .expect(ok(json!(join_ref), json!(msg_ref), topic, json!({})))
+        .await;
+    client.expect(phx_close(old_join_ref, topic)).await;
+}
+
+/// Leaves `topic`: the reply ok `{}`, then the channel's `phx_close`.
+async fn leave(client: &mut Client, join_ref: &str, msg_ref: &str, topic: &str) {
+    client
+        .exchange(
+            json!([join_ref, msg_ref, topic, "phx_leave", {}]),
+            ok(json!(join_ref), json!(msg_ref), topic, json!({})),
+        )
+        .await;
+    client.expect(phx_close(join_ref, topic)).await;
+}
+
+/// `bench:*`'s `broadcast`: the sender's own `bcast` comes before its reply.
+async fn broadcast(
+    client: &mut Client,
+    join_ref: &str,
+    msg_ref: &str,
+    topic: &str,
+    payload: Value,
+) {
+    client
+        .send(json!([join_ref, msg_ref, topic, "broadcast", payload]))
+        .await;
+    client
+        .expect(json!([null, null, topic, "bcast", payload]))
+        .await;
+    client
+        .expect(ok(json!(join_ref), json!(msg_ref), topic, json!({})))
+        .await;
+}
+
+/// Joins `topic` over the V1 serializer (ref and join_ref "1"); V1 replies
+/// carry no join_ref key.
+async fn v1_join(client: &mut Client, topic: &str) {
+    client
+        .send(json!({"topic": topic, "event": "phx_join", "payload": {}, "ref": "1", "join_ref": "1"}))
+        .await;
+    client
+        .expect(json!({"topic": topic, "event": "phx_reply", "payload": {"status": "ok", "response": {}}, "ref": "1"}))
+        .await;
+}
+
+/// Asserts that the server closed `client` with 1007 and a reason naming
+/// `why`; `sent` says what was sent, for the failure message.
+async fn expect_invalid_frame_close(client: &mut Client, sent: &str, why: &str) {
+    let (code, reason) = client.expect_close().await;
+    assert_eq!(code, 1007, "{sent}: {reason}");
+    assert!(
+        reason.contains(why),
+        "{sent}: reason {reason:?} should mention {why:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The book's transcripts
 // ---------------------------------------------------------------------------
@@ -65,56 +178,24 @@ async fn ping(client: &mut Client, join_ref: &str, msg_ref: &str, topic: &str) {
 async fn book_ch2_heartbeat() {
     let server = Server::start().await;
     let mut ws = server.connect_v2().await;
-    ws.exchange(
-        json!([null, "57", "phoenix", "heartbeat", {}]),
-        json!([null, "57", "phoenix", "phx_reply", {"response": {}, "status": "ok"}]),
-    )
-    .await;
+    ws.heartbeat("57").await;
 }
 
 /// Chapter 3: join, ping, crash with `ping2`, the unmatched topic, rejoin.
 #[tokio::test]
 async fn book_ch3_ping_crash_and_rejoin() {
-    let server = Server::start().await;
-    let mut ws = server.connect_v2().await;
-    ws.exchange(
-        json!(["1", "1", "ping", "phx_join", {}]),
-        json!(["1", "1", "ping", "phx_reply", {"response": {}, "status": "ok"}]),
-    )
-    .await;
-    ws.exchange(
-        json!(["1", "2", "ping", "ping", {}]),
-        json!(["1", "2", "ping", "phx_reply", {"response": {"ping": "pong"}, "status": "ok"}]),
-    )
-    .await;
-    ws.exchange(
-        json!(["1", "2", "ping", "ping2", {}]),
-        json!(["1", "1", "ping", "phx_error", {}]),
-    )
-    .await;
-    ws.exchange(
-        json!(["1", "2", "ping", "ping", {}]),
-        json!([null, "2", "ping", "phx_reply", {"response": {"reason": "unmatched topic"}, "status": "error"}]),
-    )
-    .await;
-    ws.exchange(
-        json!(["1", "1", "ping", "phx_join", {}]),
-        json!(["1", "1", "ping", "phx_reply", {"response": {}, "status": "ok"}]),
-    )
-    .await;
-    ws.exchange(
-        json!(["1", "2", "ping", "ping", {}]),
-        json!(["1", "2", "ping", "phx_reply", {"response": {"ping": "pong"}, "status": "ok"}]),
-    )
-    .await;
+    let (_server, mut ws) = joined("ping").await;
+    ping(&mut ws, "1", "2", "ping").await;
+    crash(&mut ws, "1", "2", "ping", "ping2").await;
+    unmatched(&mut ws, "1", "2", "ping").await;
+    join(&mut ws, "1", "ping").await;
+    ping(&mut ws, "1", "2", "ping").await;
 }
 
 /// Chapter 3, pattern matching: `ping_<phrase>`, an ignored `phrase`, `ack_phrase`.
 #[tokio::test]
 async fn book_ch3_pattern_matching_in_handle_in() {
-    let server = Server::start().await;
-    let mut ws = server.connect_v2().await;
-    join(&mut ws, "1", "ping").await;
+    let (_server, mut ws) = joined("ping").await;
     ping(&mut ws, "1", "2", "ping").await;
     ws.exchange(
         json!(["1", "3", "ping", "ping_hello", {}]),
@@ -137,9 +218,7 @@ async fn book_ch3_pattern_matching_in_handle_in() {
 /// joined client as a fastlane frame.
 #[tokio::test]
 async fn book_ch3_endpoint_broadcast() {
-    let server = Server::start().await;
-    let mut ws = server.connect_v2().await;
-    join(&mut ws, "1", "ping").await;
+    let (server, mut ws) = joined("ping").await;
     server
         .endpoint
         .broadcast("ping", "test", json!({"data": "test"}));
@@ -152,9 +231,7 @@ async fn book_ch3_endpoint_broadcast() {
 /// channel carries the channel's join_ref and a null ref.
 #[tokio::test]
 async fn book_ch3_intercepted_request_ping_becomes_send_ping() {
-    let server = Server::start().await;
-    let mut ws = server.connect_v2().await;
-    join(&mut ws, "1", "ping").await;
+    let (server, mut ws) = joined("ping").await;
     server.endpoint.broadcast("ping", "request_ping", json!({}));
     ws.expect(json!(["1", null, "ping", "send_ping", {"from_node": LOCAL_NODE}]))
         .await;
@@ -205,11 +282,7 @@ async fn book_ch4_auth_socket_and_auth_channel() {
     let mut ws = server
         .connect(&format!("/auth_socket/websocket?vsn=2.0.0&token={token}"))
         .await;
-    ws.exchange(
-        json!(["1", "1", "ping", "phx_join", {}]),
-        json!(["1", "1", "ping", "phx_reply", {"response": {}, "status": "ok"}]),
-    )
-    .await;
+    join(&mut ws, "1", "ping").await;
 
     let mut ws = server.connect_auth(123).await;
     ws.exchange(
@@ -217,11 +290,7 @@ async fn book_ch4_auth_socket_and_auth_channel() {
         json!(["1", "1", "user:1", "phx_reply", {"response": {"reason": "unauthorized"}, "status": "error"}]),
     )
     .await;
-    ws.exchange(
-        json!(["1", "1", "user:123", "phx_join", {}]),
-        json!(["1", "1", "user:123", "phx_reply", {"response": {}, "status": "ok"}]),
-    )
-    .await;
+    join(&mut ws, "1", "user:123").await;
 }
 
 /// `GET /token` wants a numeric user id.
@@ -241,9 +310,7 @@ async fn token_route_rejects_a_non_numeric_user_id() {
 /// `number` pushes, about a second later.
 #[tokio::test]
 async fn book_ch5_dedupe_pushes_each_number_once() {
-    let server = Server::start().await;
-    let mut ws = server.connect_v2().await;
-    join(&mut ws, "1", "dupe").await;
+    let (server, mut ws) = joined("dupe").await;
     DedupeChannel::broadcast(server.endpoint.pubsub(), &[1, 2, 3], 100);
     for value in [1, 2, 3] {
         ws.expect(json!(["1", null, "dupe", "number", {"value": value}]))
@@ -288,27 +355,15 @@ async fn spec_semantics_table_in_order() {
     let mut ws = server.connect_v2().await;
 
     // join
-    ws.exchange(
-        json!(["1", "1", "ping", "phx_join", {}]),
-        json!(["1", "1", "ping", "phx_reply", {"response": {}, "status": "ok"}]),
-    )
-    .await;
+    join(&mut ws, "1", "ping").await;
     // ping
-    ws.exchange(
-        json!(["1", "2", "ping", "ping", {}]),
-        json!(["1", "2", "ping", "phx_reply", {"response": {"ping": "pong"}, "status": "ok"}]),
-    )
-    .await;
+    ping(&mut ws, "1", "2", "ping").await;
     // pong: noreply. The channel handles its events in order, so the reply to
     // a later ping is the next frame only if nothing answered the pong.
     ws.send(json!(["1", "5", "ping", "pong", {}])).await;
     ping(&mut ws, "1", "55", "ping").await;
     // heartbeat: join_ref always null
-    ws.exchange(
-        json!([null, "6", "phoenix", "heartbeat", {}]),
-        json!([null, "6", "phoenix", "phx_reply", {"response": {}, "status": "ok"}]),
-    )
-    .await;
+    ws.heartbeat("6").await;
     // ... even when the client sends one
     ws.exchange(
         json!(["1", "61", "phoenix", "heartbeat", {}]),
@@ -316,19 +371,11 @@ async fn spec_semantics_table_in_order() {
     )
     .await;
     // no handler: the channel crashes; phx_error carries the join_ref as both refs
-    ws.exchange(
-        json!(["1", "7", "ping", "ping2", {}]),
-        json!(["1", "1", "ping", "phx_error", {}]),
-    )
-    .await;
+    crash(&mut ws, "1", "7", "ping", "ping2").await;
     // ... no reply to ref 7 ever comes, and the socket lives on
     ws.heartbeat("71").await;
     // topic not joined
-    ws.exchange(
-        json!(["1", "8", "ping", "ping", {}]),
-        json!([null, "8", "ping", "phx_reply", {"response": {"reason": "unmatched topic"}, "status": "error"}]),
-    )
-    .await;
+    unmatched(&mut ws, "1", "8", "ping").await;
     // no route
     ws.exchange(
         json!(["15", "15", "nosuch", "phx_join", {}]),
@@ -357,20 +404,11 @@ async fn spec_semantics_table_in_order() {
     // (The spec's example reuses join_ref "9" for the second join; that case
     // is `duplicate_join_reusing_the_join_ref_keeps_the_new_channel`.)
     join(&mut ws, "9", "ping").await;
-    ws.send(json!(["10", "10", "ping", "phx_join", {}])).await;
-    ws.expect(ok(json!("10"), json!("10"), "ping", json!({})))
-        .await;
-    ws.expect(json!(["9", "9", "ping", "phx_close", {}])).await;
+    rejoin(&mut ws, "9", "10", "10", "ping").await;
     ping(&mut ws, "10", "11", "ping").await;
     // phx_leave: reply ok {}, then phx_close with the join_ref as both refs
     join(&mut ws, "20", "ping:leave").await;
-    ws.exchange(
-        json!(["20", "21", "ping:leave", "phx_leave", {}]),
-        ok(json!("20"), json!("21"), "ping:leave", json!({})),
-    )
-    .await;
-    ws.expect(json!(["20", "20", "ping:leave", "phx_close", {}]))
-        .await;
+    leave(&mut ws, "20", "21", "ping:leave").await;
     // a leave of a topic never joined still gets ok
     ws.exchange(
         json!(["22", "22", "never:joined", "phx_leave", {}]),
@@ -389,18 +427,8 @@ async fn spec_semantics_table_in_order() {
         ),
     )
     .await;
-    ws.expect(json!(["30", "30", "ping:ding", "phx_close", {}]))
-        .await;
-    ws.exchange(
-        json!(["30", "32", "ping:ding", "ping", {}]),
-        error(
-            null(),
-            json!("32"),
-            "ping:ding",
-            json!({"reason": "unmatched topic"}),
-        ),
-    )
-    .await;
+    ws.expect(phx_close("30", "ping:ding")).await;
+    unmatched(&mut ws, "30", "32", "ping:ding").await;
     // malformed frame: close 1007 with a reason
     ws.send_text("not json").await;
     let (code, reason) = ws.expect_close().await;
@@ -408,47 +436,46 @@ async fn spec_semantics_table_in_order() {
     assert!(reason.contains("invalid JSON"), "{reason}");
 }
 
-/// After a duplicate join the new channel is the joined one: it answers, and
-/// the old channel's exit does not close it.
-#[tokio::test]
-async fn duplicate_join_keeps_the_new_channel() {
+/// Joins `ping` as `first_join_ref`, then again as `join_ref` with ref
+/// `rejoin_ref`, and checks that the new channel is the joined one: it
+/// answers, the old channel's exit does not close it, and it is subscribed
+/// once. The refs after the rejoin count on from `rejoin_ref`.
+async fn duplicate_join(first_join_ref: &str, join_ref: &str, rejoin_ref: u32) {
+    let next_ref = |n: u32| (rejoin_ref + n).to_string();
     let server = Server::start().await;
     let mut ws = server.connect_v2().await;
-    // a fresh join_ref, as phoenix.js sends
-    join(&mut ws, "1", "ping").await;
-    ws.send(json!(["2", "2", "ping", "phx_join", {}])).await;
-    ws.expect(ok(json!("2"), json!("2"), "ping", json!({})))
-        .await;
-    ws.expect(json!(["1", "1", "ping", "phx_close", {}])).await;
-    ping(&mut ws, "2", "3", "ping").await;
-    ws.heartbeat("4").await;
-    ping(&mut ws, "2", "5", "ping").await;
+    join(&mut ws, first_join_ref, "ping").await;
+    rejoin(
+        &mut ws,
+        first_join_ref,
+        join_ref,
+        &rejoin_ref.to_string(),
+        "ping",
+    )
+    .await;
+    ping(&mut ws, join_ref, &next_ref(1), "ping").await;
+    ws.heartbeat(&next_ref(2)).await;
+    ping(&mut ws, join_ref, &next_ref(3), "ping").await;
     // broadcasts reach the new channel once
     server.endpoint.broadcast("ping", "test", json!({"n": 1}));
     ws.expect(json!([null, null, "ping", "test", {"n": 1}]))
         .await;
-    ws.heartbeat("6").await;
+    ws.heartbeat(&next_ref(4)).await;
+}
+
+/// After a duplicate join the new channel is the joined one: it answers, and
+/// the old channel's exit does not close it.
+#[tokio::test]
+async fn duplicate_join_keeps_the_new_channel() {
+    // a fresh join_ref, as phoenix.js sends
+    duplicate_join("1", "2", 2).await;
 }
 
 /// The spec's own example: the second join reuses join_ref "9" (ref "10").
 /// Phoenix tells channels apart by process, so the new channel stays joined.
 #[tokio::test]
 async fn duplicate_join_reusing_the_join_ref_keeps_the_new_channel() {
-    let server = Server::start().await;
-    let mut ws = server.connect_v2().await;
-    join(&mut ws, "9", "ping").await;
-    ws.send(json!(["9", "10", "ping", "phx_join", {}])).await;
-    ws.expect(ok(json!("9"), json!("10"), "ping", json!({})))
-        .await;
-    ws.expect(json!(["9", "9", "ping", "phx_close", {}])).await;
-    ping(&mut ws, "9", "11", "ping").await;
-    ws.heartbeat("12").await;
-    ping(&mut ws, "9", "13", "ping").await;
-    // one channel is subscribed, once
-    server.endpoint.broadcast("ping", "test", json!({"n": 1}));
-    ws.expect(json!([null, null, "ping", "test", {"n": 1}]))
-        .await;
-    ws.heartbeat("14").await;
+    duplicate_join("9", "9", 10).await;
 }
 
 /// "A 6th array element, numeric refs, non-object join payloads are tolerated."
@@ -511,13 +538,8 @@ async fn v2_tolerates_extra_elements_numeric_refs_and_odd_payloads() {
 
 async fn v1_session(server: &Server, path_and_query: &str) {
     let mut ws = server.connect(path_and_query).await;
-    ws.send(
-        json!({"topic": "ping", "event": "phx_join", "payload": {}, "ref": "1", "join_ref": "1"}),
-    )
-    .await;
     // replies carry no join_ref key
-    ws.expect(json!({"topic": "ping", "event": "phx_reply", "payload": {"status": "ok", "response": {}}, "ref": "1"}))
-        .await;
+    v1_join(&mut ws, "ping").await;
     ws.send(json!({"topic": "ping", "event": "ping", "payload": {}, "ref": "2", "join_ref": "1"}))
         .await;
     ws.expect(json!({"topic": "ping", "event": "phx_reply", "payload": {"status": "ok", "response": {"ping": "pong"}}, "ref": "2"}))
@@ -656,33 +678,14 @@ async fn broadcast_reaches_every_subscriber_sender_first() {
     join(&mut sender, "1", "bench:1").await;
     join(&mut other, "3", "bench:1").await;
     join(&mut elsewhere, "1", "bench:2").await;
-    sender
-        .send(json!(["1", "2", "bench:1", "broadcast", {"n": 1}]))
-        .await;
-    sender
-        .expect(json!([null, null, "bench:1", "bcast", {"n": 1}]))
-        .await;
-    sender
-        .expect(ok(json!("1"), json!("2"), "bench:1", json!({})))
-        .await;
+    broadcast(&mut sender, "1", "2", "bench:1", json!({"n": 1})).await;
     other
         .expect(json!([null, null, "bench:1", "bcast", {"n": 1}]))
         .await;
     // a V1 subscriber gets the V1 shape of the same broadcast
     let mut v1 = server.connect("/socket/websocket?vsn=1.0.0").await;
-    v1.send(json!({"topic": "bench:1", "event": "phx_join", "payload": {}, "ref": "1", "join_ref": "1"}))
-        .await;
-    v1.expect(json!({"topic": "bench:1", "event": "phx_reply", "payload": {"status": "ok", "response": {}}, "ref": "1"}))
-        .await;
-    other
-        .send(json!(["3", "4", "bench:1", "broadcast", {"n": 2}]))
-        .await;
-    other
-        .expect(json!([null, null, "bench:1", "bcast", {"n": 2}]))
-        .await;
-    other
-        .expect(ok(json!("3"), json!("4"), "bench:1", json!({})))
-        .await;
+    v1_join(&mut v1, "bench:1").await;
+    broadcast(&mut other, "3", "4", "bench:1", json!({"n": 2})).await;
     sender
         .expect(json!([null, null, "bench:1", "bcast", {"n": 2}]))
         .await;
@@ -696,16 +699,10 @@ async fn broadcast_reaches_every_subscriber_sender_first() {
 /// socket keeps answering and keeps getting broadcasts.
 #[tokio::test]
 async fn a_channel_crash_spares_the_other_channels_of_the_socket() {
-    let server = Server::start().await;
-    let mut ws = server.connect_v2().await;
-    join(&mut ws, "1", "ping").await;
+    let (server, mut ws) = joined("ping").await;
     join(&mut ws, "2", "bench:1").await;
     join(&mut ws, "3", "wild:2:4").await;
-    ws.exchange(
-        json!(["1", "4", "ping", "ping2", {}]),
-        json!(["1", "1", "ping", "phx_error", {}]),
-    )
-    .await;
+    crash(&mut ws, "1", "4", "ping", "ping2").await;
     echo(&mut ws, "2", "5", "bench:1").await;
     ping(&mut ws, "3", "6", "wild:2:4").await;
     server
@@ -718,11 +715,7 @@ async fn a_channel_crash_spares_the_other_channels_of_the_socket() {
     ws.heartbeat("7").await;
     // a channel crash in bench:1 spares ping, rejoined
     join(&mut ws, "8", "ping").await;
-    ws.exchange(
-        json!(["2", "9", "bench:1", "nope", {}]),
-        json!(["2", "2", "bench:1", "phx_error", {}]),
-    )
-    .await;
+    crash(&mut ws, "2", "9", "bench:1", "nope").await;
     ping(&mut ws, "8", "10", "ping").await;
 }
 
@@ -759,9 +752,7 @@ async fn socket_id_disconnect_closes_every_socket_of_the_user() {
 /// as Cowboy and Bandit answer, so the client sees a clean close.
 #[tokio::test]
 async fn client_close_is_answered_with_a_close_frame() {
-    let server = Server::start().await;
-    let mut ws = server.connect_v2().await;
-    join(&mut ws, "1", "ping").await;
+    let (_server, mut ws) = joined("ping").await;
     ws.close(1000, "bye").await;
     match ws.next().await {
         Received::Close(_) => {}
@@ -883,12 +874,7 @@ async fn malformed_frames_close_with_1007_and_spare_other_connections() {
     for (n, (path, frame, why)) in text_cases.iter().enumerate() {
         let mut ws = server.connect(path).await;
         ws.send_text(frame).await;
-        let (code, reason) = ws.expect_close().await;
-        assert_eq!(code, 1007, "{frame} on {path}: {reason}");
-        assert!(
-            reason.contains(why),
-            "{frame} on {path}: reason {reason:?} should mention {why:?}"
-        );
+        expect_invalid_frame_close(&mut ws, &format!("{frame} on {path}"), why).await;
         ping(&mut bystander, "1", &format!("t{n}"), "ping").await;
     }
 
@@ -906,12 +892,7 @@ async fn malformed_frames_close_with_1007_and_spare_other_connections() {
     for (n, (path, frame, why)) in binary_cases.iter().enumerate() {
         let mut ws = server.connect(path).await;
         ws.send_binary(frame.clone()).await;
-        let (code, reason) = ws.expect_close().await;
-        assert_eq!(code, 1007, "{frame:?} on {path}: {reason}");
-        assert!(
-            reason.contains(why),
-            "{frame:?} on {path}: reason {reason:?} should mention {why:?}"
-        );
+        expect_invalid_frame_close(&mut ws, &format!("{frame:?} on {path}"), why).await;
         ping(&mut bystander, "1", &format!("b{n}"), "ping").await;
     }
 
@@ -919,9 +900,7 @@ async fn malformed_frames_close_with_1007_and_spare_other_connections() {
     let mut ws = server.connect_v2().await;
     ws.send_invalid_utf8_text(b"[\"1\",\"1\",\"\xff\xfe\",\"phx_join\",{}]")
         .await;
-    let (code, reason) = ws.expect_close().await;
-    assert_eq!(code, 1007, "{reason}");
-    assert!(reason.contains("UTF-8"), "{reason}");
+    expect_invalid_frame_close(&mut ws, "a text frame of invalid UTF-8", "UTF-8").await;
     ping(&mut bystander, "1", "utf8", "ping").await;
 
     // a connection with joined channels that sends garbage loses them, and
@@ -947,18 +926,11 @@ async fn malformed_frames_close_with_1007_and_spare_other_connections() {
 /// nor leaves the current channel.
 #[tokio::test]
 async fn a_leave_for_an_older_join_is_ignored() {
-    let server = Server::start().await;
-    let mut ws = server.connect_v2().await;
-    join(&mut ws, "1", "ping").await;
+    let (_server, mut ws) = joined("ping").await;
     ws.send(json!(["0", "2", "ping", "phx_leave", {}])).await;
     // No reply to ref 2: the heartbeat's reply is the very next frame.
     ws.heartbeat("3").await;
     ping(&mut ws, "1", "4", "ping").await;
     // A leave with the current join_ref still leaves.
-    ws.exchange(
-        json!(["1", "5", "ping", "phx_leave", {}]),
-        ok(json!("1"), json!("5"), "ping", json!({})),
-    )
-    .await;
-    ws.expect(json!(["1", "1", "ping", "phx_close", {}])).await;
+    leave(&mut ws, "1", "5", "ping").await;
 }

@@ -5,7 +5,7 @@
 use runtime::log_text::bounded;
 use serde_json::json;
 
-use channels::channel::{Channel, ChannelSocket, HandleIn, HandleNow, Join, Reply};
+use channels::channel::{Channel, ChannelSocket, HandleIn, HandleNow, Reply};
 use channels::message::Payload;
 use runtime::ProcessError;
 
@@ -15,15 +15,6 @@ pub struct BenchChannel;
 impl<A: Send + Sync + 'static> Channel<A> for BenchChannel {
     type State = ();
     type Info = ();
-
-    async fn join(
-        &self,
-        _topic: &str,
-        _payload: Payload,
-        _socket: &ChannelSocket<A>,
-    ) -> Result<Join<()>, ProcessError> {
-        Ok(Join::Ok(()))
-    }
 
     fn handle_in_now(&self, event: &str, payload: Payload) -> HandleNow {
         match event {

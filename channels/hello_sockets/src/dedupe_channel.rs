@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use channels::channel::{Channel, ChannelSocket, Continue, Join};
+use channels::channel::{Channel, ChannelSocket, Continue};
 use channels::message::Payload;
 use channels::pubsub::PubSub;
 use runtime::ProcessError;
@@ -47,15 +47,6 @@ impl DedupeChannel {
 impl<A: Send + Sync + 'static> Channel<A> for DedupeChannel {
     type State = DedupeState;
     type Info = DedupeInfo;
-
-    async fn join(
-        &self,
-        _topic: &str,
-        _payload: Payload,
-        _socket: &ChannelSocket<A, DedupeInfo>,
-    ) -> Result<Join<DedupeState>, ProcessError> {
-        Ok(Join::Ok(DedupeState::default()))
-    }
 
     fn intercepts(&self) -> &'static [&'static str] {
         &["number"]

@@ -3,7 +3,7 @@
 use runtime::log_text::bounded;
 use serde_json::{json, Value};
 
-use channels::channel::{Channel, ChannelSocket, Continue, HandleIn, Join, Reply};
+use channels::channel::{Channel, ChannelSocket, Continue, HandleIn, Reply};
 use channels::message::Payload;
 use runtime::{ExitReason, ProcessError};
 
@@ -13,15 +13,6 @@ pub struct PingChannel;
 impl<A: Send + Sync + 'static> Channel<A> for PingChannel {
     type State = ();
     type Info = ();
-
-    async fn join(
-        &self,
-        _topic: &str,
-        _payload: Payload,
-        _socket: &ChannelSocket<A>,
-    ) -> Result<Join<()>, ProcessError> {
-        Ok(Join::Ok(()))
-    }
 
     async fn handle_in(
         &self,

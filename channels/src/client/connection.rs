@@ -187,13 +187,12 @@ impl Connection {
         matches!(self.link, Link::Up(_))
     }
 
-    /// Runs `f` on channel `id` with a context.
-    fn with_channel(&mut self, id: u64, now: Instant, f: impl FnOnce(&mut Membership, &mut Ctx)) {
+    /// The channels and a context for them, borrowed apart so that a channel
+    /// can be changed while its context queues frames: the one place a
+    /// context is built from the connection.
+    fn channels_with_ctx(&mut self, now: Instant) -> (&mut Vec<Membership>, Ctx<'_>) {
         let connected = self.connected();
-        let Some(channel) = self.channels.iter_mut().find(|c| c.id == id) else {
-            return;
-        };
-        let mut ctx = Ctx {
+        let ctx = Ctx {
             shared: &self.shared,
             out: &mut self.out,
             connected,
@@ -201,21 +200,21 @@ impl Connection {
             rejoin_after: &self.options.rejoin_after,
             timeout: self.options.timeout,
         };
-        f(channel, &mut ctx);
+        (&mut self.channels, ctx)
+    }
+
+    /// Runs `f` on channel `id` with a context.
+    fn with_channel(&mut self, id: u64, now: Instant, f: impl FnOnce(&mut Membership, &mut Ctx)) {
+        let (channels, mut ctx) = self.channels_with_ctx(now);
+        if let Some(channel) = channels.iter_mut().find(|c| c.id == id) {
+            f(channel, &mut ctx);
+        }
     }
 
     /// Runs `f` on every channel with a context.
     fn each_channel(&mut self, now: Instant, mut f: impl FnMut(&mut Membership, &mut Ctx)) {
-        let connected = self.connected();
-        let mut ctx = Ctx {
-            shared: &self.shared,
-            out: &mut self.out,
-            connected,
-            now,
-            rejoin_after: &self.options.rejoin_after,
-            timeout: self.options.timeout,
-        };
-        for channel in &mut self.channels {
+        let (channels, mut ctx) = self.channels_with_ctx(now);
+        for channel in channels {
             f(channel, &mut ctx);
         }
     }
