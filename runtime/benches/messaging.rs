@@ -38,7 +38,10 @@ use runtime::{CallFlow, ExitReason, Flow, GenServer, Pid, ProcessError};
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, Notify};
 
+#[path = "../tests/common/idle.rs"]
+mod idle;
 mod support;
+use idle::Idle;
 use support::{process_cpu_time, tokio_runtime};
 
 /// What the benches measure: wall-clock time (the default), or, with
@@ -473,22 +476,6 @@ fn call_roundtrip(c: &mut Criterion) {
 // ---------------------------------------------------------------------------
 // Spawn + stop.
 // ---------------------------------------------------------------------------
-
-/// A process that does nothing: what spawn and stop cost, and nothing else.
-struct Idle;
-
-impl GenServer for Idle {
-    type Args = ();
-    type State = ();
-    type Call = ();
-    type Reply = ();
-    type Cast = ();
-    type Info = ();
-
-    async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<(), ProcessError> {
-        Ok(())
-    }
-}
 
 struct IdleActor;
 
