@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Poll, Waker};
 
 use parking_lot::Mutex;
+use runtime::process::park_waker;
 
 use crate::message::Ref;
 use crate::serializer::Frame;
@@ -264,13 +265,7 @@ impl Outbox {
             if let Some(reason) = &inner.close {
                 return Poll::Ready(Batch::Close(reason.clone()));
             }
-            if !inner
-                .waker
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-            {
-                inner.waker = Some(cx.waker().clone());
-            }
+            park_waker(&mut inner.waker, cx.waker());
             Poll::Pending
         })
         .await

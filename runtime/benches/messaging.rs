@@ -38,12 +38,11 @@ use runtime::{CallFlow, ExitReason, Flow, GenServer, Pid, ProcessError};
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, Notify};
 
-fn tokio_runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
+#[path = "../tests/common/idle.rs"]
+mod idle;
+mod support;
+use idle::Idle;
+use support::{process_cpu_time, tokio_runtime};
 
 /// What the benches measure: wall-clock time (the default), or, with
 /// `BENCH_CLOCK=cpu`, the CPU time all of the process's threads spent — far
@@ -61,29 +60,6 @@ fn clock() -> Clock {
         Ok("cpu") => Clock::Cpu,
         _ => Clock::Wall,
     })
-}
-
-/// CPU time of every thread of this process so far, from the kernel's precise
-/// per-process clock (`/proc/*/schedstat` lags for threads that are running).
-fn process_cpu_time() -> Duration {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    extern "C" {
-        // glibc's, linked in by std on Linux.
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec (64-bit Linux layout).
-    let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// A reading of the bench clock.
@@ -116,6 +92,30 @@ where
     F: Future<Output = Duration> + Send + 'static,
 {
     rt.block_on(async { tokio::spawn(measure).await.expect("measuring task") })
+}
+
+/// One benchmark of `group` in the shape they all share: for each sample,
+/// `sample(iters)` prepares the work (clones and the like, not timed) and the
+/// bench clock covers exactly its run, as a task on `rt`.
+fn bench_timed<F, Fut>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    id: impl Into<String>,
+    sample: F,
+) where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    group.bench_function(id.into(), |bench| {
+        bench.iter_custom(|iters| {
+            let work = sample(iters);
+            time_on(rt, async move {
+                let start = Stamp::now();
+                work.await;
+                start.elapsed()
+            })
+        })
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -281,9 +281,80 @@ impl Backend {
     }
 }
 
+/// The messages the cast and call benches send, for a plain ractor actor and
+/// for our GenServer alike: each bench is written once, and every kind of
+/// actor runs exactly the same steps.
+trait Target: Clone + Send + Sync + 'static {
+    /// Ping-pong: whom to pass the ball to.
+    fn set_peer(&self, peer: &Self);
+    /// Ping-pong: a ball that is to be passed `hops` more times.
+    fn serve(&self, hops: u64);
+    /// Stream: one message to count.
+    fn count(&self);
+    /// A call that answers once everything before it has been handled.
+    fn sync(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// The casts read alike for both kinds of actor: only their message type
+/// differs.
+macro_rules! target_casts {
+    ($msg:ident) => {
+        fn set_peer(&self, peer: &Self) {
+            self.cast($msg::SetPeer(peer.clone())).unwrap();
+        }
+        fn serve(&self, hops: u64) {
+            self.cast($msg::Ball(hops)).unwrap();
+        }
+        fn count(&self) {
+            self.cast($msg::Count).unwrap();
+        }
+    };
+}
+
+impl Target for ActorRef<RactorMsg> {
+    target_casts!(RactorMsg);
+
+    async fn sync(&self) {
+        ractor::call!(self, RactorMsg::Sync).unwrap();
+    }
+}
+
+impl Target for Pid<Bench> {
+    target_casts!(BenchCast);
+
+    async fn sync(&self) {
+        self.call(()).await.unwrap();
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Cast throughput.
 // ---------------------------------------------------------------------------
+
+/// Makes `a` and `b` each other's ping-pong peer.
+fn peers<T: Target>(a: T, b: T) -> (T, T) {
+    a.set_peer(&b);
+    b.set_peer(&a);
+    (a, b)
+}
+
+/// `a` serves a ball that bounces `iters` times between it and its peer; the
+/// last hop notifies `done`.
+fn bench_pingpong<T: Target>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    id: impl Into<String>,
+    a: &T,
+    done: &Arc<Notify>,
+) {
+    bench_timed(group, rt, id, |iters| {
+        let (a, done) = (a.clone(), done.clone());
+        async move {
+            a.serve(iters);
+            done.notified().await;
+        }
+    });
+}
 
 fn cast_pingpong(c: &mut Criterion) {
     let rt = tokio_runtime();
@@ -292,48 +363,18 @@ fn cast_pingpong(c: &mut Criterion) {
 
     {
         let done = Arc::new(Notify::new());
-        let (a, b) = rt.block_on(async {
-            let a = ractor_actor(&done).await;
-            let b = ractor_actor(&done).await;
-            a.cast(RactorMsg::SetPeer(b.clone())).unwrap();
-            b.cast(RactorMsg::SetPeer(a.clone())).unwrap();
-            (a, b)
-        });
-        group.bench_function("ractor", |bench| {
-            bench.iter_custom(|iters| {
-                let (a, done) = (a.clone(), done.clone());
-                time_on(&rt, async move {
-                    let start = Stamp::now();
-                    a.cast(RactorMsg::Ball(iters)).unwrap();
-                    done.notified().await;
-                    start.elapsed()
-                })
-            })
-        });
+        let (a, b) =
+            rt.block_on(async { peers(ractor_actor(&done).await, ractor_actor(&done).await) });
+        bench_pingpong(&mut group, &rt, "ractor", &a, &done);
         a.stop(None);
         b.stop(None);
     }
 
     for backend in Backend::ALL {
         let done = Arc::new(Notify::new());
-        let (a, b) = rt.block_on(async {
-            let a = backend.start(&done).await;
-            let b = backend.start(&done).await;
-            a.cast(BenchCast::SetPeer(b.clone())).unwrap();
-            b.cast(BenchCast::SetPeer(a.clone())).unwrap();
-            (a, b)
-        });
-        group.bench_function(backend.name(), |bench| {
-            bench.iter_custom(|iters| {
-                let (a, done) = (a.clone(), done.clone());
-                time_on(&rt, async move {
-                    let start = Stamp::now();
-                    a.cast(BenchCast::Ball(iters)).unwrap();
-                    done.notified().await;
-                    start.elapsed()
-                })
-            })
-        });
+        let (a, b) =
+            rt.block_on(async { peers(backend.start(&done).await, backend.start(&done).await) });
+        bench_pingpong(&mut group, &rt, backend.name(), &a, &done);
         rt.block_on(async {
             // Break the a <-> b cycle of pids so both can be freed.
             a.stop_and_wait(ExitReason::Normal, Duration::from_secs(5))
@@ -345,49 +386,73 @@ fn cast_pingpong(c: &mut Criterion) {
     group.finish();
 }
 
-fn cast_stream(c: &mut Criterion) {
+/// What one sample of a bench does to a target, written once for every kind
+/// of target.
+trait Work: Copy {
+    fn sample<T: Target>(self, target: T, iters: u64) -> impl Future<Output = ()> + Send + 'static;
+}
+
+/// `iters` casts, then a call queued behind them, so every cast has been handled.
+#[derive(Clone, Copy)]
+struct Stream;
+
+impl Work for Stream {
+    async fn sample<T: Target>(self, target: T, iters: u64) {
+        for _ in 0..iters {
+            target.count();
+        }
+        target.sync().await;
+    }
+}
+
+/// `iters` calls, one after the other.
+#[derive(Clone, Copy)]
+struct Calls;
+
+impl Work for Calls {
+    async fn sample<T: Target>(self, target: T, iters: u64) {
+        for _ in 0..iters {
+            target.sync().await;
+        }
+    }
+}
+
+/// The benchmark group `name`: `work` on a plain ractor actor (`name/ractor`),
+/// then on our GenServer on each backend, each target started fresh and
+/// stopped after; `more_on_ractor` adds benches on the ractor actor.
+fn on_every_target(
+    c: &mut Criterion,
+    name: &str,
+    work: impl Work,
+    more_on_ractor: impl FnOnce(&mut BenchmarkGroup<'_, WallTime>, &Runtime, &ActorRef<RactorMsg>),
+) {
     let rt = tokio_runtime();
-    let mut group = c.benchmark_group("cast_stream");
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
 
     {
         let done = Arc::new(Notify::new());
         let actor = rt.block_on(ractor_actor(&done));
-        group.bench_function("ractor", |bench| {
-            bench.iter_custom(|iters| {
-                let actor = actor.clone();
-                time_on(&rt, async move {
-                    let start = Stamp::now();
-                    for _ in 0..iters {
-                        actor.cast(RactorMsg::Count).unwrap();
-                    }
-                    ractor::call!(actor, RactorMsg::Sync).unwrap();
-                    start.elapsed()
-                })
-            })
+        bench_timed(&mut group, &rt, "ractor", |iters| {
+            work.sample(actor.clone(), iters)
         });
+        more_on_ractor(&mut group, &rt, &actor);
         actor.stop(None);
     }
 
     for backend in Backend::ALL {
         let done = Arc::new(Notify::new());
         let pid = rt.block_on(backend.start(&done));
-        group.bench_function(backend.name(), |bench| {
-            bench.iter_custom(|iters| {
-                let pid = pid.clone();
-                time_on(&rt, async move {
-                    let start = Stamp::now();
-                    for _ in 0..iters {
-                        pid.cast(BenchCast::Count).unwrap();
-                    }
-                    pid.call(()).await.unwrap();
-                    start.elapsed()
-                })
-            })
+        bench_timed(&mut group, &rt, backend.name(), |iters| {
+            work.sample(pid.clone(), iters)
         });
         pid.stop(ExitReason::Normal);
     }
     group.finish();
+}
+
+fn cast_stream(c: &mut Criterion) {
+    on_every_target(c, "cast_stream", Stream, |_, _, _| {});
 }
 
 // ---------------------------------------------------------------------------
@@ -395,80 +460,22 @@ fn cast_stream(c: &mut Criterion) {
 // ---------------------------------------------------------------------------
 
 fn call_roundtrip(c: &mut Criterion) {
-    let rt = tokio_runtime();
-    let mut group = c.benchmark_group("call_roundtrip");
-    group.throughput(Throughput::Elements(1));
-
-    {
-        let done = Arc::new(Notify::new());
-        let actor = rt.block_on(ractor_actor(&done));
+    on_every_target(c, "call_roundtrip", Calls, |group, rt, actor| {
         // `call!` waits without a timeout; `call_t!` arms one, as `Pid::call` does.
-        group.bench_function("ractor", |bench| {
-            bench.iter_custom(|iters| {
-                let actor = actor.clone();
-                time_on(&rt, async move {
-                    let start = Stamp::now();
-                    for _ in 0..iters {
-                        ractor::call!(actor, RactorMsg::Sync).unwrap();
-                    }
-                    start.elapsed()
-                })
-            })
+        bench_timed(group, rt, "ractor_call_t", |iters| {
+            let actor = actor.clone();
+            async move {
+                for _ in 0..iters {
+                    ractor::call_t!(actor, RactorMsg::Sync, 5000).unwrap();
+                }
+            }
         });
-        group.bench_function("ractor_call_t", |bench| {
-            bench.iter_custom(|iters| {
-                let actor = actor.clone();
-                time_on(&rt, async move {
-                    let start = Stamp::now();
-                    for _ in 0..iters {
-                        ractor::call_t!(actor, RactorMsg::Sync, 5000).unwrap();
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-        actor.stop(None);
-    }
-
-    for backend in Backend::ALL {
-        let done = Arc::new(Notify::new());
-        let pid = rt.block_on(backend.start(&done));
-        group.bench_function(backend.name(), |bench| {
-            bench.iter_custom(|iters| {
-                let pid = pid.clone();
-                time_on(&rt, async move {
-                    let start = Stamp::now();
-                    for _ in 0..iters {
-                        pid.call(()).await.unwrap();
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-        pid.stop(ExitReason::Normal);
-    }
-    group.finish();
+    });
 }
 
 // ---------------------------------------------------------------------------
 // Spawn + stop.
 // ---------------------------------------------------------------------------
-
-/// A process that does nothing: what spawn and stop cost, and nothing else.
-struct Idle;
-
-impl GenServer for Idle {
-    type Args = ();
-    type State = ();
-    type Call = ();
-    type Reply = ();
-    type Cast = ();
-    type Info = ();
-
-    async fn init(&self, _myself: &Pid<Self>, _args: ()) -> Result<(), ProcessError> {
-        Ok(())
-    }
-}
 
 struct IdleActor;
 
@@ -487,57 +494,42 @@ fn spawn_stop(c: &mut Criterion) {
     let mut group = c.benchmark_group("spawn_stop");
     group.throughput(Throughput::Elements(1));
 
-    group.bench_function("ractor", |bench| {
-        bench.iter_custom(|iters| {
-            time_on(&rt, async move {
-                let start = Stamp::now();
-                for _ in 0..iters {
-                    let (actor, join) = Actor::spawn(None, IdleActor, ()).await.unwrap();
-                    actor.stop(None);
-                    join.await.unwrap();
-                }
-                start.elapsed()
-            })
-        })
+    bench_timed(&mut group, &rt, "ractor", |iters| async move {
+        for _ in 0..iters {
+            let (actor, join) = Actor::spawn(None, IdleActor, ()).await.unwrap();
+            actor.stop(None);
+            join.await.unwrap();
+        }
     });
 
     for backend in Backend::ALL {
-        group.bench_function(backend.name(), |bench| {
-            bench.iter_custom(|iters| {
-                time_on(&rt, async move {
-                    let start = Stamp::now();
-                    for _ in 0..iters {
-                        let pid = match backend {
-                            Backend::GenServerRactor => {
-                                runtime::server::start(Idle, ()).await.unwrap()
-                            }
-                            // `spawn` returns before `init`; the stop queues behind it,
-                            // so waiting for the exit covers the whole life.
-                            Backend::Process => runtime::process::spawn(Idle, ()),
-                        };
-                        pid.stop_and_wait(ExitReason::Normal, Duration::from_secs(5))
-                            .await;
-                    }
-                    start.elapsed()
-                })
-            })
+        bench_timed(&mut group, &rt, backend.name(), |iters| async move {
+            for _ in 0..iters {
+                let pid = match backend {
+                    Backend::GenServerRactor => runtime::server::start(Idle, ()).await.unwrap(),
+                    // `spawn` returns before `init`; the stop queues behind it,
+                    // so waiting for the exit covers the whole life.
+                    Backend::Process => runtime::process::spawn(Idle, ()),
+                };
+                pid.stop_and_wait(ExitReason::Normal, Duration::from_secs(5))
+                    .await;
+            }
         });
     }
     // The same server stopped the way a supervisor stops it: through ractor's
     // own stop signal, which jumps the queue, instead of a message in it.
-    group.bench_function("gen_server_ractor_actor_stop", |bench| {
-        bench.iter_custom(|iters| {
-            time_on(&rt, async move {
-                let start = Stamp::now();
-                for _ in 0..iters {
-                    let pid = runtime::server::start(Idle, ()).await.unwrap();
-                    let actor = pid.actor().unwrap().clone();
-                    actor.stop_and_wait(None, None).await.unwrap();
-                }
-                start.elapsed()
-            })
-        })
-    });
+    bench_timed(
+        &mut group,
+        &rt,
+        "gen_server_ractor_actor_stop",
+        |iters| async move {
+            for _ in 0..iters {
+                let pid = runtime::server::start(Idle, ()).await.unwrap();
+                let actor = pid.actor().unwrap().clone();
+                actor.stop_and_wait(None, None).await.unwrap();
+            }
+        },
+    );
     group.finish();
 }
 
@@ -586,14 +578,20 @@ impl GenServer for Phoenix {
 }
 
 /// Crashes the live child and waits for its replacement to answer a call, back
-/// to back: each crash follows the previous replacement's reply.
+/// to back: each crash follows the previous replacement's reply. The child's
+/// first incarnation, announced on `incarnations`, answers a call before the
+/// bench begins.
 fn bench_restarts(
     group: &mut BenchmarkGroup<'_, WallTime>,
     rt: &Runtime,
     id: BenchmarkId,
-    first: Pid<Phoenix>,
-    incarnations: mpsc::UnboundedReceiver<Pid<Phoenix>>,
+    mut incarnations: mpsc::UnboundedReceiver<Pid<Phoenix>>,
 ) {
+    let first = rt.block_on(async {
+        let first = incarnations.recv().await.unwrap();
+        first.call(()).await.unwrap();
+        first
+    });
     // The live child and the channel its replacements announce themselves on,
     // handed to each measuring task and back.
     let slot = Arc::new(Mutex::new(Some((first, incarnations))));
@@ -621,8 +619,8 @@ fn supervisor_restart(c: &mut Criterion) {
     let rt = tokio_runtime();
     let mut group = c.benchmark_group("supervisor_restart");
 
-    let (announce, mut incarnations) = mpsc::unbounded_channel();
-    let (supervisor, first) = rt.block_on(async {
+    let (announce, incarnations) = mpsc::unbounded_channel();
+    let supervisor = rt.block_on(async {
         let supervisor = ProcessSupervisor::start(SupervisorOptions {
             // Never give up: the bench restarts as fast as it can.
             max_restarts: u32::MAX,
@@ -636,40 +634,33 @@ fn supervisor_restart(c: &mut Criterion) {
                 (Phoenix, announce.clone())
             }))
             .expect("spawn child");
-        let first: Pid<Phoenix> = incarnations.recv().await.unwrap();
-        first.call(()).await.unwrap();
-        (supervisor, first)
+        supervisor
     });
 
     bench_restarts(
         &mut group,
         &rt,
         BenchmarkId::new("process_supervisor", "permanent"),
-        first,
         incarnations,
     );
     rt.block_on(supervisor.stop());
 
     // The same worker as a ractor child of an OTP `Supervisor` (one_for_one):
     // the crash reaches the supervisor as a ractor supervision event.
-    let (announce, mut incarnations) = mpsc::unbounded_channel();
-    let (supervisor, first) = rt.block_on(async {
+    let (announce, incarnations) = mpsc::unbounded_channel();
+    let supervisor = rt.block_on(async {
         let spec = ChildSpec::gen_server("phoenix", || Phoenix, move || announce.clone());
-        let supervisor = Supervisor::start(
+        Supervisor::start(
             SupervisorOptions::new(Strategy::OneForOne).intensity(u32::MAX, Duration::from_secs(1)),
             vec![spec],
         )
         .await
-        .expect("start supervisor");
-        let first: Pid<Phoenix> = incarnations.recv().await.unwrap();
-        first.call(()).await.unwrap();
-        (supervisor, first)
+        .expect("start supervisor")
     });
     bench_restarts(
         &mut group,
         &rt,
         BenchmarkId::new("supervisor", "gen_server_ractor"),
-        first,
         incarnations,
     );
     rt.block_on(supervisor.stop());

@@ -34,6 +34,9 @@ use runtime::process::{ProcessSpec, ProcessSupervisor};
 use runtime::supervisor::{Restart, Shutdown, SupervisorOptions};
 use runtime::{GenServer, Pid, ProcessError};
 
+mod support;
+use support::{process_cpu_time, tokio_runtime};
+
 /// The kinds of process measured, in table order.
 const KINDS: [(&str, &str); 5] = [
     ("ractor", "plain ractor actor (Actor::spawn)"),
@@ -236,28 +239,6 @@ fn parent(n: usize, runs: usize) {
 // Child: one kind, measured once.
 // ---------------------------------------------------------------------------
 
-/// CPU time of every thread of this process so far.
-fn process_cpu_time() -> Duration {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    extern "C" {
-        // glibc's, linked in by std on Linux.
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec (64-bit Linux layout).
-    let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 fn vm_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
     status
@@ -314,10 +295,7 @@ enum Handle {
 }
 
 fn child(kind: &str, n: usize) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = tokio_runtime();
     let started = Arc::new(AtomicUsize::new(0));
     let supervisor = rt.block_on(async {
         match kind {

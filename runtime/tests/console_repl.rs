@@ -4,6 +4,7 @@
 //! permissions and its removal.
 
 use std::io::Cursor;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,17 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// Starts a control server for `console` on `path`, as a node does: every
+/// socket test needs one.
+fn serve(
+    rt: &tokio::runtime::Runtime,
+    path: &Path,
+    cookie: &Cookie,
+    console: Console,
+) -> std::io::Result<ControlServer> {
+    rt.block_on(ControlServer::start(path, cookie.clone(), console))
 }
 
 /// Runs `script` through `backend` in line mode: (summary, stdout, stderr).
@@ -111,13 +123,7 @@ fn the_control_socket_runs_the_same_commands() {
     let tmp = TempDir::new("console-socket");
     let path = tmp.path().join("control").join("a@127.0.0.1.sock");
     let cookie = Cookie::new("RIGHTCOOKIE").unwrap();
-    let server = rt
-        .block_on(ControlServer::start(
-            path.clone(),
-            cookie.clone(),
-            console(),
-        ))
-        .unwrap();
+    let server = serve(&rt, &path, &cookie, console()).unwrap();
 
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -190,21 +196,9 @@ fn a_stale_socket_is_replaced_and_a_live_one_kept() {
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
     assert!(path.exists());
     let cookie = Cookie::new("C").unwrap();
-    let server = rt
-        .block_on(ControlServer::start(
-            path.clone(),
-            cookie.clone(),
-            console(),
-        ))
-        .unwrap();
+    let server = serve(&rt, &path, &cookie, console()).unwrap();
     // A second server on the same path is refused while the first runs.
-    let err = rt
-        .block_on(ControlServer::start(
-            path.clone(),
-            cookie.clone(),
-            console(),
-        ))
-        .unwrap_err();
+    let err = serve(&rt, &path, &cookie, console()).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     let mut client =
         ControlClient::connect("n@127.0.0.1", &path, cookie, Duration::from_secs(5)).unwrap();
@@ -219,13 +213,7 @@ fn quit_ends_a_remote_console_without_stopping_anything() {
     let path = tmp.path().join("q@127.0.0.1.sock");
     let cookie = Cookie::new("C").unwrap();
     let console = console();
-    let _server = rt
-        .block_on(ControlServer::start(
-            path.clone(),
-            cookie.clone(),
-            console.clone(),
-        ))
-        .unwrap();
+    let _server = serve(&rt, &path, &cookie, console.clone()).unwrap();
     let client =
         ControlClient::connect("q@127.0.0.1", &path, cookie, Duration::from_secs(5)).unwrap();
     let (summary, out, _) = drive(&Remote::new(client), "echo one\nquit\necho two\n");

@@ -9,6 +9,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use runtime::gen_stage::{
     Cancel, Consumer, ConsumerOptions, ConsumerRef, ConsumerSupervisor, ConsumerSupervisorOptions,
     Producer, ProducerConsumer, ProducerConsumerOptions, ProducerConsumerRef, ProducerOptions,
-    ProducerRef, StageFlow, SubscribeOptions,
+    ProducerRef, Source, StageFlow, SubscribeOptions,
 };
 use runtime::introspect::{self, ChildKind};
 use runtime::server::StartError;
@@ -71,10 +72,25 @@ impl Producer for Counter {
     }
 }
 
+/// Starts a [`Counter`] that produces `0..limit`.
+async fn counter(limit: u64) -> ProducerRef<Counter> {
+    ProducerRef::start(Counter, limit, ProducerOptions::default())
+        .await
+        .expect("producer starts")
+}
+
 async fn queue(options: ProducerOptions) -> ProducerRef<Queue> {
     ProducerRef::start(Queue, (), options)
         .await
         .expect("producer starts")
+}
+
+/// Pushes `events` one `push` at a time, as separate clients of the producer
+/// would (not as one batch).
+fn push_each(producer: &ProducerRef<Queue>, events: Range<u64>) {
+    for event in events {
+        producer.push(event).unwrap();
+    }
 }
 
 // ---------------------------------------------------------------- consumers
@@ -106,7 +122,7 @@ impl Consumer for Collect {
 
 async fn collect<S>(source: &S, options: SubscribeOptions) -> (ConsumerRef<Collect>, Seen)
 where
-    S: runtime::gen_stage::Source<u64>,
+    S: Source<u64>,
 {
     let seen = Seen::default();
     let consumer = ConsumerRef::start(
@@ -187,6 +203,23 @@ impl Consumer for Instrumented {
     }
 }
 
+/// Starts an [`Instrumented`] consumer of `producer`; the probe is how the
+/// test opens its gate and reads what it measured.
+async fn instrumented(
+    producer: &ProducerRef<Queue>,
+    options: SubscribeOptions,
+) -> (ConsumerRef<Instrumented>, Arc<Probe>) {
+    let probe = Probe::new(producer);
+    let consumer = ConsumerRef::start(
+        Instrumented,
+        probe.clone(),
+        ConsumerOptions::new().subscribe_to(producer, options),
+    )
+    .await
+    .expect("consumer starts");
+    (consumer, probe)
+}
+
 // ------------------------------------------------------- producer-consumers
 
 /// Turns each `x` into `2x, 2x + 1`: twice as many events out as in.
@@ -214,21 +247,28 @@ impl ProducerConsumer for Expand {
     }
 }
 
+/// Starts an [`Expand`] stage subscribed to `source` (max 10, min 5).
+async fn expand<S: Source<u64>>(source: &S) -> ProducerConsumerRef<Expand> {
+    ProducerConsumerRef::start(
+        Expand,
+        (),
+        ProducerConsumerOptions::new().subscribe_to(source, SubscribeOptions::new(10, 5)),
+    )
+    .await
+    .expect("producer-consumer starts")
+}
+
 // ------------------------------------------------------------------- tests
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn producer_to_consumer_delivers_everything_in_order() {
-    let producer = ProducerRef::start(Counter, 10_000, ProducerOptions::default())
-        .await
-        .unwrap();
+    let producer = counter(10_000).await;
     let (_consumer, seen) = collect(&producer, SubscribeOptions::default()).await;
     eventually("10 000 events", || seen.lock().len() == 10_000).await;
     assert_eq!(*seen.lock(), (0..10_000).collect::<Vec<_>>());
 
     // The same with a tiny demand, so that the consumer asks hundreds of times.
-    let producer = ProducerRef::start(Counter, 1_000, ProducerOptions::default())
-        .await
-        .unwrap();
+    let producer = counter(1_000).await;
     let (_consumer, seen) = collect(&producer, SubscribeOptions::new(3, 1)).await;
     eventually("1 000 events", || seen.lock().len() == 1_000).await;
     assert_eq!(*seen.lock(), (0..1_000).collect::<Vec<_>>());
@@ -240,9 +280,7 @@ async fn producer_to_consumer_delivers_everything_in_order() {
 async fn pushed_and_cast_events_arrive_in_order() {
     let producer = queue(ProducerOptions::default()).await;
     let (_consumer, seen) = collect(&producer, SubscribeOptions::new(10, 5)).await;
-    for i in 0..50 {
-        producer.push(i).unwrap();
-    }
+    push_each(&producer, 0..50);
     producer.cast(Cmd::Emit((50..80).collect())).unwrap();
     producer.push_all((80..100).collect()).unwrap();
     eventually("100 events", || seen.lock().len() == 100).await;
@@ -251,9 +289,7 @@ async fn pushed_and_cast_events_arrive_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn several_consumers_share_the_events_each_in_order() {
-    let producer = ProducerRef::start(Counter, 5_000, ProducerOptions::default())
-        .await
-        .unwrap();
+    let producer = counter(5_000).await;
     let mut sinks = Vec::new();
     for _ in 0..3 {
         sinks.push(collect(&producer, SubscribeOptions::new(10, 5)).await);
@@ -285,18 +321,9 @@ async fn several_consumers_share_the_events_each_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn slow_consumer_never_holds_more_than_max_demand() {
     let producer = queue(ProducerOptions::default()).await;
-    let probe = Probe::new(&producer);
-    let _consumer = ConsumerRef::start(
-        Instrumented,
-        probe.clone(),
-        ConsumerOptions::new().subscribe_to(&producer, SubscribeOptions::new(10, 5)),
-    )
-    .await
-    .unwrap();
+    let (_consumer, probe) = instrumented(&producer, SubscribeOptions::new(10, 5)).await;
 
-    for i in 0..100 {
-        producer.push(i).unwrap();
-    }
+    push_each(&producer, 0..100);
     // The consumer asked for 10 and is stuck on its first batch: the producer
     // sent exactly 10 and buffers the other 90.
     eventually("90 buffered", || {
@@ -340,9 +367,7 @@ async fn slow_consumer_never_holds_more_than_max_demand() {
 async fn buffer_overflow_drops_the_oldest_and_counts_exactly() {
     // No consumer: everything is buffered, and 15 of 25 do not fit.
     let producer = queue(ProducerOptions::default().buffer_size(10)).await;
-    for i in 0..25 {
-        producer.push(i).unwrap();
-    }
+    push_each(&producer, 0..25);
     eventually("15 dropped", || producer.dropped() == 15).await;
     assert_eq!(producer.buffered(), 10);
 
@@ -359,17 +384,8 @@ async fn buffer_overflow_drops_the_oldest_and_counts_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn overflow_while_a_consumer_is_busy_keeps_order() {
     let producer = queue(ProducerOptions::default().buffer_size(10)).await;
-    let probe = Probe::new(&producer);
-    let _consumer = ConsumerRef::start(
-        Instrumented,
-        probe.clone(),
-        ConsumerOptions::new().subscribe_to(&producer, SubscribeOptions::new(5, 0)),
-    )
-    .await
-    .unwrap();
-    for i in 0..30 {
-        producer.push(i).unwrap();
-    }
+    let (_consumer, probe) = instrumented(&producer, SubscribeOptions::new(5, 0)).await;
+    push_each(&producer, 0..30);
     // 0..5 went to the consumer; of 5..30 the buffer keeps the newest 10.
     eventually("15 dropped", || producer.dropped() == 15).await;
     assert_eq!(producer.buffered(), 10);
@@ -385,16 +401,8 @@ async fn overflow_while_a_consumer_is_busy_keeps_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn producer_consumer_transforms_and_preserves_order() {
-    let producer = ProducerRef::start(Counter, 1_000, ProducerOptions::default())
-        .await
-        .unwrap();
-    let expand = ProducerConsumerRef::start(
-        Expand,
-        (),
-        ProducerConsumerOptions::new().subscribe_to(&producer, SubscribeOptions::new(10, 5)),
-    )
-    .await
-    .unwrap();
+    let producer = counter(1_000).await;
+    let expand = expand(&producer).await;
     let (_consumer, seen) = collect(&expand, SubscribeOptions::new(7, 3)).await;
     eventually("2 000 events", || seen.lock().len() == 2_000).await;
     assert_eq!(*seen.lock(), (0..2_000).collect::<Vec<_>>());
@@ -404,16 +412,8 @@ async fn producer_consumer_transforms_and_preserves_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn producer_consumer_passes_demand_back() {
     let producer = queue(ProducerOptions::default()).await;
-    let expand = ProducerConsumerRef::start(
-        Expand,
-        (),
-        ProducerConsumerOptions::new().subscribe_to(&producer, SubscribeOptions::new(10, 5)),
-    )
-    .await
-    .unwrap();
-    for i in 0..100 {
-        producer.push(i).unwrap();
-    }
+    let expand = expand(&producer).await;
+    push_each(&producer, 0..100);
     // Nobody consumes from `expand`: it takes its first 10 and asks for no more.
     eventually("90 buffered upstream", || producer.buffered() == 90).await;
     assert_eq!(producer.dispatched(), 10);
@@ -455,6 +455,39 @@ impl Jobs {
     fn attempts(&self, event: u64) -> u32 {
         self.attempts.lock().get(&event).copied().unwrap_or(0)
     }
+
+    /// The finished events, sorted: workers finish in any order.
+    fn done_sorted(&self) -> Vec<u64> {
+        let mut done = self.done.lock().clone();
+        done.sort_unstable();
+        done
+    }
+}
+
+/// Consumer-supervisor options whose worker for each event runs `job` with
+/// the shared [`Jobs`], so that no test has to clone it into the closure.
+fn workers<F, Fut>(jobs: &Arc<Jobs>, job: F) -> ConsumerSupervisorOptions<u64>
+where
+    F: Fn(Arc<Jobs>, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), ProcessError>> + Send + 'static,
+{
+    let jobs = jobs.clone();
+    ConsumerSupervisorOptions::new(move |event| job(jobs.clone(), event))
+}
+
+/// Workers that each record their event and then block until `gate` gives
+/// them a permit: the test decides when they finish.
+fn gated_workers(jobs: &Arc<Jobs>, gate: &Arc<Semaphore>) -> ConsumerSupervisorOptions<u64> {
+    let gate = gate.clone();
+    workers(jobs, move |jobs, event| {
+        let gate = gate.clone();
+        async move {
+            jobs.enter(event);
+            gate.acquire().await?.forget();
+            jobs.leave(event, true);
+            Ok(())
+        }
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -462,26 +495,15 @@ async fn consumer_supervisor_runs_at_most_max_demand_workers() {
     let producer = queue(ProducerOptions::default()).await;
     let jobs = Arc::new(Jobs::default());
     let gate = Arc::new(Semaphore::new(0));
-    let (j, g) = (jobs.clone(), gate.clone());
     let supervisor = ConsumerSupervisor::start(
-        ConsumerSupervisorOptions::new(move |event: u64| {
-            let (jobs, gate) = (j.clone(), g.clone());
-            async move {
-                jobs.enter(event);
-                gate.acquire().await?.forget();
-                jobs.leave(event, true);
-                Ok(())
-            }
-        })
-        .named("gen_stage_test_workers")
-        .subscribe_to(&producer, SubscribeOptions::new(10, 5)),
+        gated_workers(&jobs, &gate)
+            .named("gen_stage_test_workers")
+            .subscribe_to(&producer, SubscribeOptions::new(10, 5)),
     )
     .await
     .unwrap();
 
-    for i in 0..200 {
-        producer.push(i).unwrap();
-    }
+    push_each(&producer, 0..200);
     // Ten workers, all blocked; the rest waits in the producer.
     eventually("10 workers", || {
         supervisor.running() == 10 && jobs.current.load(Ordering::SeqCst) == 10
@@ -511,9 +533,7 @@ async fn consumer_supervisor_runs_at_most_max_demand_workers() {
 
     let max = jobs.max_concurrent.load(Ordering::SeqCst);
     assert!(max <= 10, "{max} workers ran at once");
-    let mut done = jobs.done.lock().clone();
-    done.sort_unstable();
-    assert_eq!(done, (0..200).collect::<Vec<_>>());
+    assert_eq!(jobs.done_sorted(), (0..200).collect::<Vec<_>>());
 
     assert_eq!(
         within(
@@ -536,23 +556,19 @@ async fn consumer_supervisor_runs_at_most_max_demand_workers() {
 async fn crashed_workers_are_retried_and_successful_ones_are_not() {
     let producer = queue(ProducerOptions::default()).await;
     let jobs = Arc::new(Jobs::default());
-    let j = jobs.clone();
     let supervisor = ConsumerSupervisor::start(
-        ConsumerSupervisorOptions::new(move |event: u64| {
-            let jobs = j.clone();
-            async move {
-                let attempt = jobs.enter(event);
-                if attempt == 1 && event == 7 {
-                    jobs.leave(event, false);
-                    panic!("worker for 7 panics on its first run");
-                }
-                if attempt == 1 && event % 5 == 0 {
-                    jobs.leave(event, false);
-                    return Err(format!("first run of {event} fails").into());
-                }
-                jobs.leave(event, true);
-                Ok(())
+        workers(&jobs, |jobs, event| async move {
+            let attempt = jobs.enter(event);
+            if attempt == 1 && event == 7 {
+                jobs.leave(event, false);
+                panic!("worker for 7 panics on its first run");
             }
+            if attempt == 1 && event % 5 == 0 {
+                jobs.leave(event, false);
+                return Err(format!("first run of {event} fails").into());
+            }
+            jobs.leave(event, true);
+            Ok(())
         })
         .restart(Restart::Transient)
         .intensity(100, Duration::from_secs(60))
@@ -561,9 +577,7 @@ async fn crashed_workers_are_retried_and_successful_ones_are_not() {
     .await
     .unwrap();
 
-    for i in 0..40 {
-        producer.push(i).unwrap();
-    }
+    push_each(&producer, 0..40);
     eventually("40 done", || jobs.done.lock().len() == 40).await;
     eventually("no worker left", || supervisor.running() == 0).await;
     for event in 0..40 {
@@ -577,19 +591,15 @@ async fn crashed_workers_are_retried_and_successful_ones_are_not() {
 async fn temporary_workers_are_not_retried() {
     let producer = queue(ProducerOptions::default()).await;
     let jobs = Arc::new(Jobs::default());
-    let j = jobs.clone();
     let supervisor = ConsumerSupervisor::start(
-        ConsumerSupervisorOptions::new(move |event: u64| {
-            let jobs = j.clone();
-            async move {
-                jobs.enter(event);
-                let ok = event % 2 == 0;
-                jobs.leave(event, ok);
-                if ok {
-                    Ok(())
-                } else {
-                    Err("odd".into())
-                }
+        workers(&jobs, |jobs, event| async move {
+            jobs.enter(event);
+            let ok = event % 2 == 0;
+            jobs.leave(event, ok);
+            if ok {
+                Ok(())
+            } else {
+                Err("odd".into())
             }
         })
         .restart(Restart::Temporary)
@@ -597,9 +607,7 @@ async fn temporary_workers_are_not_retried() {
     )
     .await
     .unwrap();
-    for i in 0..20 {
-        producer.push(i).unwrap();
-    }
+    push_each(&producer, 0..20);
     eventually("all attempted", || (0..20).all(|e| jobs.attempts(e) >= 1)).await;
     eventually("no worker left", || supervisor.running() == 0).await;
     assert!((0..20).all(|e| jobs.attempts(e) == 1));
@@ -614,15 +622,11 @@ async fn temporary_workers_are_not_retried() {
 async fn consumer_supervisor_fails_past_its_restart_intensity() {
     let producer = queue(ProducerOptions::default()).await;
     let jobs = Arc::new(Jobs::default());
-    let j = jobs.clone();
     let supervisor = ConsumerSupervisor::start(
-        ConsumerSupervisorOptions::new(move |event: u64| {
-            let jobs = j.clone();
-            async move {
-                jobs.enter(event);
-                jobs.leave(event, false);
-                Err::<(), ProcessError>("always fails".into())
-            }
+        workers(&jobs, |jobs, event| async move {
+            jobs.enter(event);
+            jobs.leave(event, false);
+            Err::<(), ProcessError>("always fails".into())
         })
         .named("gen_stage_test_doomed")
         .intensity(2, Duration::from_secs(60))
@@ -650,25 +654,14 @@ async fn stopping_a_consumer_supervisor_aborts_or_drains_its_workers() {
         let producer = queue(ProducerOptions::default()).await;
         let jobs = Arc::new(Jobs::default());
         let gate = Arc::new(Semaphore::new(0));
-        let (j, g) = (jobs.clone(), gate.clone());
         let supervisor = ConsumerSupervisor::start(
-            ConsumerSupervisorOptions::new(move |event: u64| {
-                let (jobs, gate) = (j.clone(), g.clone());
-                async move {
-                    jobs.enter(event);
-                    gate.acquire().await?.forget();
-                    jobs.leave(event, true);
-                    Ok(())
-                }
-            })
-            .shutdown(shutdown)
-            .subscribe_to(&producer, SubscribeOptions::new(4, 2)),
+            gated_workers(&jobs, &gate)
+                .shutdown(shutdown)
+                .subscribe_to(&producer, SubscribeOptions::new(4, 2)),
         )
         .await
         .unwrap();
-        for i in 0..10 {
-            producer.push(i).unwrap();
-        }
+        push_each(&producer, 0..10);
         eventually("4 workers blocked", || {
             jobs.current.load(Ordering::SeqCst) == 4 && producer.buffered() == 6
         })
@@ -707,16 +700,12 @@ async fn the_books_pipeline_processes_every_pushed_event() {
     // ConsumerSupervisor: `subscribe_to: [{Producer, max_demand: 10, min_demand: 5}]`,
     // one transient Task per event.
     let jobs = Arc::new(Jobs::default());
-    let j = jobs.clone();
     let supervisor = ConsumerSupervisor::start(
-        ConsumerSupervisorOptions::new(move |item: u64| {
-            let jobs = j.clone();
-            async move {
-                jobs.enter(item);
-                tokio::task::yield_now().await;
-                jobs.leave(item, true);
-                Ok(())
-            }
+        workers(&jobs, |jobs, item| async move {
+            jobs.enter(item);
+            tokio::task::yield_now().await;
+            jobs.leave(item, true);
+            Ok(())
         })
         .restart(Restart::Transient)
         .subscribe_to(&found, SubscribeOptions::new(10, 5)),
@@ -724,14 +713,10 @@ async fn the_books_pipeline_processes_every_pushed_event() {
     .await
     .unwrap();
 
-    for item in 0..200 {
-        producer.push(item).unwrap();
-    }
+    push_each(&producer, 0..200);
     eventually("200 processed", || jobs.done.lock().len() == 200).await;
     eventually("no worker left", || supervisor.running() == 0).await;
-    let mut done = jobs.done.lock().clone();
-    done.sort_unstable();
-    assert_eq!(done, (0..200).collect::<Vec<_>>());
+    assert_eq!(jobs.done_sorted(), (0..200).collect::<Vec<_>>());
     assert!(jobs.max_concurrent.load(Ordering::SeqCst) <= 10);
     assert_eq!(producer.dropped(), 0);
     assert_eq!(producer.buffered(), 0);
@@ -749,13 +734,7 @@ async fn consumers_exit_with_their_producers_reason() {
     // A crash: consumer, producer-consumer and consumer supervisor all follow.
     let producer = queue(ProducerOptions::default()).await;
     let (consumer, _) = collect(&producer, SubscribeOptions::new(10, 5)).await;
-    let expand = ProducerConsumerRef::start(
-        Expand,
-        (),
-        ProducerConsumerOptions::new().subscribe_to(&producer, SubscribeOptions::new(10, 5)),
-    )
-    .await
-    .unwrap();
+    let expand = expand(&producer).await;
     let (downstream, _) = collect(&expand, SubscribeOptions::new(10, 5)).await;
     let supervisor = ConsumerSupervisor::start(
         ConsumerSupervisorOptions::new(|_: u64| async { Ok(()) })
@@ -837,9 +816,7 @@ async fn a_stopped_consumer_is_forgotten_by_its_producer() {
         consumer.stop_and_wait(ExitReason::Normal, DEADLINE).await,
         ExitReason::Normal
     );
-    for i in 0..5 {
-        producer.push(i).unwrap();
-    }
+    push_each(&producer, 0..5);
     eventually("5 buffered", || producer.buffered() == 5).await;
     assert_eq!(
         producer.dispatched(),
@@ -964,13 +941,10 @@ async fn a_supervisor_holds_and_restarts_the_books_pipeline() {
             let producer = ProducerRef::<Queue>::lookup(PRODUCER)
                 .await
                 .ok_or_else(|| StartError::InitFailed("no producer".into()))?;
-            let options = ConsumerSupervisorOptions::new(move |item: u64| {
-                let jobs = jobs.clone();
-                async move {
-                    jobs.enter(item);
-                    jobs.leave(item, true);
-                    Ok(())
-                }
+            let options = workers(&jobs, |jobs, item| async move {
+                jobs.enter(item);
+                jobs.leave(item, true);
+                Ok(())
             })
             .subscribe_to(&producer, SubscribeOptions::new(10, 5));
             Ok(ConsumerSupervisor::start_linked(options, supervisor)
@@ -987,21 +961,15 @@ async fn a_supervisor_holds_and_restarts_the_books_pipeline() {
     .unwrap();
 
     let producer = ProducerRef::<Queue>::lookup(PRODUCER).await.unwrap();
-    for item in 0..50 {
-        producer.push(item).unwrap();
-    }
+    push_each(&producer, 0..50);
     eventually("50 processed", || jobs.done.lock().len() == 50).await;
 
     // The producer crashes: the supervisor restarts it and the stage after it.
     producer.cast(Cmd::Crash).unwrap();
     let producer = restarted_producer(PRODUCER, &producer).await;
-    for item in 50..100 {
-        producer.push(item).unwrap();
-    }
+    push_each(&producer, 50..100);
     eventually("100 processed", || jobs.done.lock().len() == 100).await;
-    let mut done = jobs.done.lock().clone();
-    done.sort_unstable();
-    assert_eq!(done, (0..100).collect::<Vec<_>>());
+    assert_eq!(jobs.done_sorted(), (0..100).collect::<Vec<_>>());
     supervisor.stop().await;
     assert!(!producer.is_alive());
 }

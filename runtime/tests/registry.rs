@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, Counter, CounterCall, CounterCast, Journal};
+use common::{eventually, Counter, CounterCall, CounterCast, Idle, Journal};
 use runtime::{process, server, ExitReason, Registry};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -49,23 +49,11 @@ async fn names_are_unique_among_live_processes() {
 
 #[tokio::test]
 async fn lookup_with_the_wrong_type_finds_nothing() {
-    struct Other;
-    impl runtime::GenServer for Other {
-        type Args = ();
-        type State = ();
-        type Call = ();
-        type Reply = ();
-        type Cast = ();
-        type Info = ();
-        async fn init(&self, _: &runtime::Pid<Self>, _: ()) -> Result<(), runtime::ProcessError> {
-            Ok(())
-        }
-    }
     let registry = Registry::new();
     registry
         .register("typed", &process::spawn(counter(), 0))
         .unwrap();
-    assert!(registry.lookup::<Other>("typed").is_none());
+    assert!(registry.lookup::<Idle>("typed").is_none());
     assert!(registry.lookup::<Counter>("typed").is_some());
 }
 

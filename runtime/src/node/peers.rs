@@ -128,6 +128,26 @@ impl State {
         }
         held
     }
+
+    /// Records a session that opened, numbered in the order of opening (its
+    /// `seq`, compared with the nodedown marks), and returns that number.
+    fn record_opened(&mut self, ses: &NodeServerSessionInformation, closing: bool) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.sessions.insert(
+            ses.actor.get_id(),
+            SessionRec {
+                actor: ses.actor.clone(),
+                seq,
+                addr: ses.peer_addr.clone(),
+                incoming: ses.is_server,
+                peer: None,
+                authenticated: false,
+                closing,
+            },
+        );
+        seq
+    }
 }
 
 /// What the `Node` handle, the session subscription and the monitor share.
@@ -343,20 +363,7 @@ impl Shared {
     fn on_opened(&self, ses: &NodeServerSessionInformation) {
         let mut st = self.state.lock();
         let closing = st.stopping;
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        st.sessions.insert(
-            ses.actor.get_id(),
-            SessionRec {
-                actor: ses.actor.clone(),
-                seq,
-                addr: ses.peer_addr.clone(),
-                incoming: ses.is_server,
-                peer: None,
-                authenticated: false,
-                closing,
-            },
-        );
+        st.record_opened(ses, closing);
     }
 
     fn on_authenticated(&self, ses: &NodeServerSessionInformation, ready: bool) {
@@ -379,24 +386,8 @@ impl Shared {
             }
             let seq = match st.sessions.get(&id) {
                 Some(rec) => rec.seq,
-                None => {
-                    // Not seen opening (cannot happen with ractor_cluster 0.16).
-                    let seq = st.next_seq;
-                    st.next_seq += 1;
-                    st.sessions.insert(
-                        id,
-                        SessionRec {
-                            actor: ses.actor.clone(),
-                            seq,
-                            addr: ses.peer_addr.clone(),
-                            incoming: ses.is_server,
-                            peer: None,
-                            authenticated: false,
-                            closing: false,
-                        },
-                    );
-                    seq
-                }
+                // Not seen opening (cannot happen with ractor_cluster 0.16).
+                None => st.record_opened(ses, false),
             };
             let stale = st.down_marks.get(&node).is_some_and(|mark| seq < *mark);
             let rec = st.sessions.get_mut(&id).expect("inserted above");

@@ -20,6 +20,17 @@ use tokio::task::AbortHandle;
 
 use crate::exit::ExitReason;
 
+/// Keeps `waker` in `slot` to wake the task that waits on a queue, cloning it
+/// only when the slot is empty or holds a waker for another task: a reader
+/// polled again and again then clones nothing. Shared by this mailbox and by
+/// other single-reader queues built like it (a connection's outbox).
+#[inline]
+pub fn park_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        *slot = Some(waker.clone());
+    }
+}
+
 pub(crate) struct Mailbox<M> {
     id: u64,
     inner: Mutex<Inner<M>>,
@@ -99,13 +110,7 @@ impl<M> Mailbox<M> {
                 }
                 None => {
                     inner.busy = false;
-                    if !inner
-                        .waker
-                        .as_ref()
-                        .is_some_and(|w| w.will_wake(cx.waker()))
-                    {
-                        inner.waker = Some(cx.waker().clone());
-                    }
+                    park_waker(&mut inner.waker, cx.waker());
                     Poll::Pending
                 }
             }

@@ -24,6 +24,7 @@ use crate::gen_server::{Flow, GenServer};
 use crate::pid::{Envelope, Pid};
 use mailbox::Mailbox;
 
+pub use mailbox::park_waker;
 pub use supervisor::{ProcessChildren, ProcessSpec, ProcessSupervisor, SpawnError};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

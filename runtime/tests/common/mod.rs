@@ -16,6 +16,10 @@ use runtime::{CallFlow, ExitReason, Flow, GenServer, Pid, ProcessError};
 #[allow(unused_imports)] // not every test file polls
 pub use runtime::testkit::eventually;
 
+mod idle;
+#[allow(unused_imports)] // not every test file needs it
+pub use idle::Idle;
+
 /// A shared log that servers write their lifecycle events into.
 #[derive(Clone, Default)]
 pub struct Journal(pub Arc<Mutex<Vec<String>>>);
