@@ -624,12 +624,6 @@ mod tests {
     fn console() -> Console {
         let console = Console::new("test");
         console
-            .register(
-                "echo",
-                "[WORDS...]",
-                "prints its arguments",
-                |args| async move { Ok(args.all().join("|")) },
-            )
             .register("pair", "A B [C]", "two or three", |args| async move {
                 Ok(format!(
                     "{}+{}+{:?}",
@@ -638,6 +632,14 @@ mod tests {
                     args.get(2)
                 ))
             })
+            // Over shared state: the separator.
+            .register_with(
+                "echo",
+                "[WORDS...]",
+                "prints its arguments",
+                &"|",
+                |separator, args| async move { Ok(args.all().join(separator)) },
+            )
             .register("json", "VALUE", "parses JSON", |args| async move {
                 Ok(args.json(0, "VALUE", None)?.to_string())
             })
