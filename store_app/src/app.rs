@@ -48,6 +48,10 @@ impl Notifier for PageNotifier {
         )
     }
 
+    fn item_out(&self, item_id: u64) {
+        web::notify_local_item_out(&self.0, item_id);
+    }
+
     fn memory_reloaded(&self, before: &[CompleteProduct], after: &[CompleteProduct]) {
         let notices = web::notify_memory_reloaded(&self.0, before, after);
         if notices > 0 {
@@ -148,7 +152,9 @@ impl App {
         };
         let store = StoreClient::new(store_actor.clone(), node.clone());
         let replication = Replication::new(pubsub.clone());
-        let (inventory_loader, replication_handler) = (loader.clone(), replication.clone());
+        let notifier: Arc<dyn Notifier> = Arc::new(PageNotifier(pubsub.clone()));
+        let (inventory_loader, replication_handler, replication_notifier) =
+            (loader.clone(), replication.clone(), notifier.clone());
         let root = Supervisor::start(
             SupervisorOptions::new(Strategy::OneForOne).named("Sneakers23.Supervisor"),
             vec![
@@ -164,7 +170,13 @@ impl App {
                 .named(INVENTORY),
                 ChildSpec::gen_server(
                     "replication",
-                    move || ReplicationServer::new(replication_handler.clone(), INVENTORY),
+                    move || {
+                        ReplicationServer::new(
+                            replication_handler.clone(),
+                            INVENTORY,
+                            replication_notifier.clone(),
+                        )
+                    },
                     || (),
                 ),
             ],
@@ -173,12 +185,7 @@ impl App {
         .map_err(start_error)?;
         let channels = ProcessSupervisor::lookup(CHANNELS)
             .ok_or_else(|| start_error("the channel supervisor did not start"))?;
-        let context = Sneakers23::new(
-            INVENTORY,
-            store,
-            replication,
-            Arc::new(PageNotifier(pubsub.clone())),
-        );
+        let context = Sneakers23::new(INVENTORY, store, replication, notifier);
         let watch = node
             .as_ref()
             .map(|node| StoreWatch::start(node.clone(), context.clone()));

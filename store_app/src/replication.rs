@@ -7,7 +7,9 @@
 //! server). Each node's [`ReplicationServer`] receives it and applies the
 //! result to its own inventory server *as replicated*: memory only — no store
 //! write, no re-broadcast, no page notification (the origin already notified
-//! every node's pages), so nothing loops.
+//! every node's pages), so nothing loops. The one thing a node announces for
+//! a replicated sale is the item going out, to its own carts only
+//! ([`Notifier::item_out`]), once its own memory is out.
 //!
 //! A sale travels as the store's resulting figure, not as "sell one": applying
 //! it twice, or after a reload that already includes it, changes nothing.
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::{InventoryCall, InventoryServer};
 use crate::model::Availability;
+use crate::sneakers23::{notify_if_item_out, Notifier};
 
 /// The PubSub topic replication travels on.
 pub const TOPIC: &str = "inventory_replication";
@@ -95,20 +98,27 @@ impl Replication {
 pub struct ReplicationServer {
     replication: Replication,
     inventory: String,
+    notifier: Arc<dyn Notifier>,
 }
 
 impl ReplicationServer {
-    /// A server receiving on `replication`'s topic and applying to the
-    /// inventory server registered as `inventory`.
-    pub fn new(replication: Replication, inventory: impl Into<String>) -> Self {
+    /// A server receiving on `replication`'s topic, applying to the
+    /// inventory server registered as `inventory`, and telling this node's
+    /// carts through `notifier` when a replicated sale takes an item's last unit.
+    pub fn new(
+        replication: Replication,
+        inventory: impl Into<String>,
+        notifier: Arc<dyn Notifier>,
+    ) -> Self {
         ReplicationServer {
             replication,
             inventory: inventory.into(),
+            notifier,
         }
     }
 
     /// Applies one replicated event to this node's inventory (`being_replicated?: true`).
-    pub async fn apply(inventory: &Pid<InventoryServer>, event: ReplicationEvent) {
+    async fn apply(&self, inventory: &Pid<InventoryServer>, event: ReplicationEvent) {
         let result = match event {
             ReplicationEvent::MarkProductReleased { product_id } => inventory
                 .request(|r| InventoryCall::MarkReleased(product_id, r))
@@ -117,7 +127,13 @@ impl ReplicationServer {
             ReplicationEvent::ItemSold { availability } => inventory
                 .request(|r| InventoryCall::ApplySale(availability, r))
                 .await
-                .map(|answer| answer.err().map(|err| err.to_string())),
+                .map(|answer| match answer {
+                    Ok(change) => {
+                        notify_if_item_out(self.notifier.as_ref(), change.before, change.after);
+                        None
+                    }
+                    Err(err) => Some(err.to_string()),
+                }),
             ReplicationEvent::CatalogueChanged => inventory
                 .request(InventoryCall::Reload)
                 .await
@@ -176,7 +192,7 @@ impl GenServer for ReplicationServer {
         _state: &mut (),
     ) -> Result<Flow, ProcessError> {
         match runtime::server::whereis::<InventoryServer>(&self.inventory) {
-            Some(inventory) => Self::apply(&inventory, event).await,
+            Some(inventory) => self.apply(&inventory, event).await,
             None => tracing::warn!(?event, "no inventory server: replicated event lost"),
         }
         Ok(Flow::Continue)

@@ -19,7 +19,7 @@ use crate::inventory::{CompleteProduct, InventoryCall, InventoryError, Inventory
 use crate::model::{Availability, Item};
 use crate::replication::Replication;
 use crate::store_client::{StoreCallError, StoreClient};
-use crate::store_requests::{Seeded, StoreFailure};
+use crate::store_requests::{Purchase, Seeded, StoreFailure};
 
 /// The registered name of a node's inventory server.
 pub const INVENTORY: &str = "Sneakers23.Inventory";
@@ -35,6 +35,20 @@ pub trait Notifier: Send + Sync + 'static {
     /// pages (only these: every node reloads on its own) what differs between
     /// `before` and `after`. Nothing by default.
     fn memory_reloaded(&self, _before: &[CompleteProduct], _after: &[CompleteProduct]) {}
+    /// An item has no unit left in this node's memory: tell the carts
+    /// joined on **this node** (the book's `notify_local_item_stock_change`).
+    /// Every node calls it from its own sale handling, replicated sales
+    /// included, so each tells its own carts once its own memory is out —
+    /// never before, which a cluster-wide broadcast from the seller could do.
+    fn item_out(&self, item_id: u64);
+}
+
+/// Tells the notifier when a change in this node's memory took an item's
+/// last unit (it had some before, none after).
+pub fn notify_if_item_out(notifier: &dyn Notifier, before: Availability, after: Availability) {
+    if after.available_count == 0 && before.available_count > 0 {
+        notifier.item_out(after.item_id);
+    }
 }
 
 /// Why a context operation failed. Flat, so that a caller tells the cases
@@ -44,6 +58,10 @@ pub enum Sneakers23Error {
     /// The store refused the sale: no units of this item are left.
     #[error("item {0} is out of stock")]
     OutOfStock(u64),
+    /// The store refused a purchase and sold nothing: these items have no
+    /// unit left.
+    #[error("out of stock: {}", crate::store::item_list(.0))]
+    SoldOut(Vec<u64>),
     /// The store refused for another reason: an unknown id, a seed that does
     /// not fit, a database failure (never `OutOfStock`: see above).
     #[error(transparent)]
@@ -65,6 +83,9 @@ impl From<StoreCallError> for Sneakers23Error {
         match err {
             StoreCallError::Refused(StoreFailure::OutOfStock(item)) => {
                 Sneakers23Error::OutOfStock(item)
+            }
+            StoreCallError::Refused(StoreFailure::SoldOut(items)) => {
+                Sneakers23Error::SoldOut(items)
             }
             StoreCallError::Refused(failure) => Sneakers23Error::Refused(failure),
             down => Sneakers23Error::StoreDown(down),
@@ -177,6 +198,46 @@ impl Sneakers23 {
         self.record_sale(stored_before, stored).await
     }
 
+    /// The book's `purchase_cart`: one unit of each item, all or nothing, in
+    /// one store transaction (refused with `SoldOut` naming every item with
+    /// no unit left, and then nothing is sold); then, like any sale, memory,
+    /// the other nodes and the pages, item by item. Returns each item's
+    /// availability as this node's pages showed it before, and after.
+    pub async fn purchase(
+        &self,
+        item_ids: &[u64],
+    ) -> Result<Vec<(Availability, Availability)>, Sneakers23Error> {
+        let sold = match self.store.request(Purchase(item_ids.to_vec())).await {
+            Ok(sold) => sold,
+            Err(StoreCallError::Refused(StoreFailure::SoldOut(out))) => {
+                // As for a single sale: the store is the truth.
+                for &item_id in &out {
+                    let none = Availability {
+                        item_id,
+                        available_count: 0,
+                    };
+                    self.record_sale(none, none).await?;
+                }
+                return Err(Sneakers23Error::SoldOut(out));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        // The purchase is durable: it is acknowledged whatever happens to
+        // this node's memory now (an inventory server being restarted reloads
+        // the store's figures anyway).
+        let mut changes = Vec::with_capacity(sold.len());
+        for (stored_before, stored) in sold {
+            match self.record_sale(stored_before, stored).await {
+                Ok(change) => changes.push(change),
+                Err(err) => {
+                    tracing::warn!(item = stored.item_id, %err, "a purchased item did not reach this node's memory");
+                    changes.push((stored_before, stored));
+                }
+            }
+        }
+        Ok(changes)
+    }
+
     /// Memory, the other nodes and the pages, after the store sold a unit
     /// (`stored_before` → `stored`). The sale is durable: it is announced
     /// whatever this node's memory knows.
@@ -197,6 +258,7 @@ impl Sneakers23 {
         if let Some(item) = item {
             self.notifier.item_stock_change(&item, before, after);
         }
+        notify_if_item_out(self.notifier.as_ref(), before, after);
         Ok((before, after))
     }
 

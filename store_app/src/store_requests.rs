@@ -67,6 +67,21 @@ impl StoreCall for ItemSold {
     }
 }
 
+/// The book's `purchase_cart`: one unit of each item, all or nothing, in one
+/// store transaction, durably; answers each item's availability before and
+/// after, in the order asked. Refused with [`StoreFailure::SoldOut`] naming
+/// every item with no unit left (then nothing is sold).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purchase(pub Vec<u64>);
+
+impl StoreCall for Purchase {
+    type Answer = Vec<(Availability, Availability)>;
+
+    fn execute(self, store: &Store, _path: &str) -> Result<Self::Answer, StoreFailure> {
+        Ok(store.purchase(&self.0)?)
+    }
+}
+
 /// Fill an empty store with a catalogue (`demo` or `flash`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seed(pub String);
@@ -147,6 +162,11 @@ pub enum StoreFailure {
     /// The database failed.
     #[error("store error: {0}")]
     Failed(String),
+    /// A purchase was refused and nothing sold: these items have no unit
+    /// left. (Last, so that nodes of the previous release still decode the
+    /// variants before it during a rolling deploy.)
+    #[error("out of stock: {}", crate::store::item_list(.0))]
+    SoldOut(Vec<u64>),
 }
 
 impl From<StoreError> for StoreFailure {
@@ -154,6 +174,7 @@ impl From<StoreError> for StoreFailure {
         match err {
             StoreError::NotFound(what) => StoreFailure::NotFound(what),
             StoreError::OutOfStock(id) => StoreFailure::OutOfStock(id),
+            StoreError::SoldOut(ids) => StoreFailure::SoldOut(ids),
             other => StoreFailure::Failed(other.to_string()),
         }
     }
@@ -172,6 +193,8 @@ pub enum StoreRequest {
     Seed(Seed),
     /// See [`Status`].
     Status(Status),
+    /// See [`Purchase`] (last: see [`StoreFailure::SoldOut`]).
+    Purchase(Purchase),
 }
 
 /// Runs `request` and encodes its answer (`Result<R::Answer, StoreFailure>`)
@@ -187,6 +210,7 @@ pub fn execute(
         StoreRequest::ItemSold(r) => answer(r, store, path),
         StoreRequest::Seed(r) => answer(r, store, path),
         StoreRequest::Status(r) => answer(r, store, path),
+        StoreRequest::Purchase(r) => answer(r, store, path),
     }
 }
 
@@ -238,7 +262,14 @@ macro_rules! wrapped_in_store_request {
     };
 }
 
-wrapped_in_store_request!(LoadSnapshot, MarkProductReleased, ItemSold, Seed, Status);
+wrapped_in_store_request!(
+    LoadSnapshot,
+    MarkProductReleased,
+    ItemSold,
+    Seed,
+    Status,
+    Purchase
+);
 
 #[cfg(test)]
 mod tests {

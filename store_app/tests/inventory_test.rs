@@ -33,6 +33,8 @@ struct Pages {
     released: Mutex<Vec<u64>>,
     stock: Mutex<Vec<(u64, u32, u32)>>,
     reloads: Mutex<Vec<Reload>>,
+    /// Items this node's carts were told are out.
+    out: Mutex<Vec<u64>>,
 }
 
 impl Notifier for Pages {
@@ -49,6 +51,10 @@ impl Notifier for Pages {
 
     fn memory_reloaded(&self, before: &[CompleteProduct], after: &[CompleteProduct]) {
         self.reloads.lock().push((before.to_vec(), after.to_vec()));
+    }
+
+    fn item_out(&self, item_id: u64) {
+        self.out.lock().push(item_id);
     }
 }
 
@@ -77,13 +83,13 @@ async fn start_node(pubsub: &PubSub, store: StoreClient, loader: Arc<dyn Loader>
     .await
     .unwrap();
     let replication = Replication::new(pubsub.clone());
+    let pages = Arc::new(Pages::default());
     server::start(
-        ReplicationServer::new(replication.clone(), name.clone()),
+        ReplicationServer::new(replication.clone(), name.clone(), pages.clone()),
         (),
     )
     .await
     .unwrap();
-    let pages = Arc::new(Pages::default());
     let context = Sneakers23::new(name, store, replication, pages.clone());
     TestNode { context, pages }
 }
@@ -254,6 +260,83 @@ async fn releases_and_sales_replicate_to_the_other_inventory_without_looping() {
     assert_eq!(owner.pages.stock.lock().len(), 1);
     assert_eq!(other.pages.stock.lock().len(), 1);
     assert_eq!(stock_of(&products(&owner).await, item), start - 2);
+}
+
+/// An item of the first product with exactly `count` units in the demo catalogue.
+async fn item_with(node: &TestNode, count: u32) -> u64 {
+    products(node).await[0]
+        .items
+        .iter()
+        .find(|i| i.available_count == count)
+        .unwrap()
+        .item
+        .id
+}
+
+#[tokio::test]
+async fn purchase_sells_a_whole_cart_or_nothing_and_names_what_is_out() {
+    let (_dir, store, client) = seeded_store().await;
+    let node = start_node(&PubSub::new(), client, Arc::new(StoreLoader(store.clone()))).await;
+    let (scarce, plenty) = (item_with(&node, 3).await, item_with(&node, 8).await);
+    let plenty_stock = stock_of(&products(&node).await, plenty);
+
+    let changes = node.context.purchase(&[scarce, plenty]).await.unwrap();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|(b, a)| (a.item_id, b.available_count, a.available_count))
+            .collect::<Vec<_>>(),
+        vec![(scarce, 3, 2), (plenty, plenty_stock, plenty_stock - 1)]
+    );
+    node.context.purchase(&[scarce]).await.unwrap();
+    node.context.purchase(&[scarce]).await.unwrap();
+    assert_eq!(
+        *node.pages.out.lock(),
+        vec![scarce],
+        "the last unit: carts told"
+    );
+
+    let refused = node.context.purchase(&[plenty, scarce]).await.unwrap_err();
+    assert_eq!(refused, Sneakers23Error::SoldOut(vec![scarce]));
+    assert_eq!(refused.to_string(), format!("out of stock: item {scarce}"));
+    assert_eq!(
+        stock_of(&products(&node).await, plenty),
+        plenty_stock - 1,
+        "nothing of a refused cart was sold, in memory"
+    );
+    let stored = store.availability().unwrap();
+    let stored_plenty = stored.iter().find(|a| a.item_id == plenty).unwrap();
+    assert_eq!(
+        stored_plenty.available_count,
+        plenty_stock - 1,
+        "nor in the store"
+    );
+}
+
+#[tokio::test]
+async fn every_node_tells_its_own_carts_when_a_sale_anywhere_takes_the_last_unit() {
+    let pubsub = PubSub::new();
+    let (_dir, store, client) = seeded_store().await;
+    let seller = start_node(
+        &pubsub,
+        client.clone(),
+        Arc::new(StoreLoader(store.clone())),
+    )
+    .await;
+    let other = start_node(&pubsub, client, Arc::new(StoreLoader(store.clone()))).await;
+    let item = item_with(&seller, 3).await;
+    for _ in 0..2 {
+        seller.context.item_sold(item).await.unwrap();
+    }
+    assert!(seller.pages.out.lock().is_empty() && other.pages.out.lock().is_empty());
+    seller.context.purchase(&[item]).await.unwrap();
+    assert_eq!(*seller.pages.out.lock(), vec![item]);
+    // The other node tells its carts once its own memory is out.
+    poll_for("the replicated sale's item_out", SOON, || async {
+        (*other.pages.out.lock() == vec![item]).then_some(())
+    })
+    .await;
+    assert_eq!(stock_of(&products(&other).await, item), 0);
 }
 
 /// A loader that finds nothing the first time (a node that started before it

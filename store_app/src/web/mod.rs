@@ -16,6 +16,7 @@
 //!   [`render_sizes`]: the askama templates in `store_app/templates/`.
 
 mod inventory_ref;
+mod item_out;
 mod level;
 mod product_channel;
 mod product_socket;
@@ -38,6 +39,7 @@ use parking_lot::Mutex;
 use runtime::process::ProcessSupervisor;
 
 pub use inventory_ref::{InventoryRef, InventoryUnavailable};
+pub use item_out::{item_out_topic, notify_local_item_out, ITEM_OUT, ITEM_OUT_PREFIX};
 pub use level::{StockLevel, HIGH_FROM, MEDIUM_FROM};
 pub use product_channel::{
     notify_item_stock_change, notify_memory_reloaded, notify_product_released, product_topic,

@@ -176,7 +176,8 @@ pub fn notify_item_stock_change(
 
 /// Tells this node's pages (a local broadcast: every node reloads on its own)
 /// what differs between two loads of its memory: products released since,
-/// sizes whose level changed. Products and sizes `before` did not hold are
+/// sizes whose level changed; and this node's carts, which sizes went out
+/// (`item_out`, not counted in the notices). Products and sizes `before` did not hold are
 /// skipped: no page could have joined them here (joins of a product memory
 /// does not hold are refused). Returns the number of notices sent.
 pub fn notify_memory_reloaded(
@@ -206,6 +207,9 @@ pub fn notify_memory_reloaded(
             let Some(&old_count) = old_counts.get(&entry.item.id) else {
                 continue;
             };
+            if entry.available_count == 0 && old_count > 0 {
+                super::notify_local_item_out(pubsub, entry.item.id);
+            }
             let level = StockLevel::from_count(entry.available_count);
             if level == StockLevel::from_count(old_count) {
                 continue;
