@@ -18,6 +18,7 @@ use runtime::process::ProcessSupervisor;
 use runtime::ractor::ActorRef;
 use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
 
+use crate::checkout::Checkout;
 use crate::inventory::loader::{ClusterLoader, Loader, StoreLoader};
 use crate::inventory::{CompleteProduct, InventoryServer};
 use crate::model::{Availability, Item};
@@ -100,6 +101,8 @@ pub struct AppOptions {
 pub struct App {
     /// The context (console, web, mock shoppers).
     pub context: Sneakers23,
+    /// Checkout (the web's `POST /checkout`, the console's `checkout.stats`).
+    pub checkout: Checkout,
     /// The channel processes' supervisor (for the web endpoint).
     pub channels: ProcessSupervisor,
     /// The PubSub.
@@ -190,6 +193,7 @@ impl App {
             .as_ref()
             .map(|node| StoreWatch::start(node.clone(), context.clone()));
         Ok(App {
+            checkout: Checkout::new(context.clone()),
             context,
             channels,
             pubsub,

@@ -15,8 +15,13 @@ use store_app::inventory::{CompleteProduct, Inventory, InventoryCall, InventoryS
 use store_app::model::Availability;
 use store_app::web::{
     notify_item_stock_change, notify_memory_reloaded, notify_product_released, product_topic,
-    render_sizes, InventoryRef, ProductSocket, StockLevel, StockNotice,
+    render_sizes, InventoryRef, ProductSocket, Shopper, StockLevel, StockNotice,
 };
+
+/// The node's secret, as the endpoint's signer holds it.
+fn signer() -> channels::token::Signer {
+    channels::token::Signer::new("s".repeat(64))
+}
 
 fn complete_products() -> Vec<CompleteProduct> {
     Inventory::new(catalogue::demo()).complete_products()
@@ -32,7 +37,10 @@ async fn inventory(snapshot: Snapshot) -> Pid<InventoryServer> {
 /// A page's socket whose channels read the demo catalogue.
 async fn demo_socket(case: &ChannelCase) -> TestSocket<ProductSocket> {
     let inventory = inventory(catalogue::demo()).await;
-    case.socket(ProductSocket::new(inventory.into()), ())
+    case.socket(
+        ProductSocket::new(inventory.into(), signer()),
+        Shopper::default(),
+    )
 }
 
 /// A page's socket joined to `product:<id>`; the test sees the topic's broadcasts.
@@ -319,7 +327,10 @@ mod join_reply {
         let soon = products.iter().find(|p| !p.product.released).unwrap();
 
         // The page joins, and its connection goes away.
-        let mut page = case.socket(ProductSocket::new(inventory.clone().into()), ());
+        let mut page = case.socket(
+            ProductSocket::new(inventory.clone().into(), signer()),
+            Shopper::default(),
+        );
         let before = page
             .join(&product_topic(released.product.id), json!({}))
             .await
@@ -344,7 +355,10 @@ mod join_reply {
         assert!(reply.is_ok(), "{reply:?}");
 
         // phoenix.js reconnects and rejoins: the replies carry both changes.
-        let mut page = case.socket(ProductSocket::new(inventory.into()), ());
+        let mut page = case.socket(
+            ProductSocket::new(inventory.into(), signer()),
+            Shopper::default(),
+        );
         let after = page
             .join(&product_topic(released.product.id), json!({}))
             .await
@@ -376,7 +390,10 @@ mod join_reply {
         let case = ChannelCase::new().await;
         // A web node just restarted, before it reloaded from the store.
         let empty = inventory(Snapshot::default()).await;
-        let mut socket = case.socket(ProductSocket::new(empty.into()), ());
+        let mut socket = case.socket(
+            ProductSocket::new(empty.into(), signer()),
+            Shopper::default(),
+        );
         let refused = socket.join("product:1", json!({})).await.unwrap_err();
         assert_eq!(
             refused,
@@ -398,7 +415,10 @@ mod join_reply {
         gone.stop_and_wait(ExitReason::Normal, std::time::Duration::from_secs(5))
             .await;
         for inventory in [missing, gone.into()] {
-            let mut socket = case.socket(ProductSocket::new(inventory.clone()), ());
+            let mut socket = case.socket(
+                ProductSocket::new(inventory.clone(), signer()),
+                Shopper::default(),
+            );
             let channel = socket
                 .subscribe_and_join("product:1", json!({}))
                 .await

@@ -12,6 +12,14 @@
 //   at most once, so a page whose connection dropped (its server restarting)
 //   missed some; phoenix.js rejoins after reconnecting, calling the same
 //   `receive("ok")` callback, and the page catches up from the reply.
+//
+// The cart (book ch9): the page joins `cart:<window.cartId>` on the same
+// socket, which proves the id with `window.cartToken` at connect. The join
+// sends the cart kept in localStorage (`serialized`, a signed token); the
+// channel pushes `cart` {items, serialized} after the join, after a change in
+// another tab, when an item in the cart sells out, and after a checkout
+// empties it. Picking a size pushes `add_item`, a remove button
+// `remove_item`; the replies carry the new cart.
 (function () {
   "use strict"
 
@@ -95,17 +103,146 @@
     })
   }
 
+  // ---- the cart ----
+
+  var CART_STORAGE_KEY = "sneakers23.cart"
+
+  var cartStore = {
+    load: function () {
+      try { return window.localStorage.getItem(CART_STORAGE_KEY) } catch (e) { return null }
+    },
+    save: function (serialized) {
+      try { window.localStorage.setItem(CART_STORAGE_KEY, serialized) } catch (e) { /* private mode */ }
+    }
+  }
+
+  var cartDom = {
+    panel: function () { return document.querySelector(".cart") },
+
+    // Shows a message in the cart panel ("" clears it).
+    notice: function (text) {
+      var el = document.querySelector(".cart__notice")
+      if (el) el.textContent = text
+    },
+
+    // Draws the cart: one line per item with its remove button, sold-out
+    // marks, and the checkout form (disabled while empty or holding a sold-out
+    // size). Catalogue strings go in as text, never as HTML.
+    render: function (cart) {
+      var list = document.querySelector(".cart__items")
+      if (!list) return
+      while (list.firstChild) list.removeChild(list.firstChild)
+      var items = Array.isArray(cart.items) ? cart.items : []
+      items.forEach(function (item) {
+        var li = document.createElement("li")
+        li.className = "cart__item" + (item.out_of_stock ? " cart__item--out" : "")
+        li.dataset.itemId = String(item.id)
+        var name = document.createElement("span")
+        name.className = "cart__item-name"
+        name.textContent = item.brand + " " + item.name
+        var detail = document.createElement("span")
+        detail.className = "cart__item-detail"
+        detail.textContent = item.color + " · size " + item.size
+        var price = document.createElement("span")
+        price.className = "cart__item-price"
+        price.textContent = item.price
+        li.appendChild(name)
+        li.appendChild(detail)
+        if (item.out_of_stock) {
+          var out = document.createElement("span")
+          out.className = "cart__item-out"
+          out.textContent = "sold out"
+          li.appendChild(out)
+        }
+        li.appendChild(price)
+        var remove = document.createElement("button")
+        remove.type = "button"
+        remove.className = "cart__remove"
+        remove.value = String(item.id)
+        remove.textContent = "Remove"
+        remove.setAttribute("aria-label", "Remove " + item.name + " size " + item.size)
+        li.appendChild(remove)
+        list.appendChild(li)
+      })
+      var empty = document.querySelector(".cart__empty")
+      if (empty) empty.hidden = items.length > 0
+      var field = document.querySelector(".cart__checkout input[name=serialized]")
+      if (field) field.value = cart.serialized || ""
+      var button = document.querySelector(".cart__checkout-button")
+      if (button) {
+        button.disabled = items.length === 0 || items.some(function (i) { return i.out_of_stock })
+      }
+      // Sizes in the cart are marked on the product listings.
+      var inCart = {}
+      items.forEach(function (item) { inCart[String(item.id)] = true })
+      var entries = document.querySelectorAll(".size-container__entry")
+      Array.prototype.forEach.call(entries, function (el) {
+        var picked = inCart[el.value] === true
+        el.classList.toggle("size-container__entry--in-cart", picked)
+        el.setAttribute("aria-pressed", picked ? "true" : "false")
+      })
+    }
+  }
+
+  function applyCart(cart) {
+    if (!cart || typeof cart.serialized !== "string") return
+    cartStore.save(cart.serialized)
+    cartDom.render(cart)
+  }
+
+  function setupCartChannel(socket, cartId) {
+    // Params as a function: every rejoin sends the cart as it is now.
+    var cartChannel = socket.channel("cart:" + cartId, function () {
+      var serialized = cartStore.load()
+      return serialized ? { serialized: serialized } : {}
+    })
+    cartChannel.join()
+      .receive("error", function (reason) {
+        console.error("Cart join failed", reason)
+        cartDom.notice("Your cart is unavailable: reload the page.")
+      })
+    cartChannel.on("cart", applyCart)
+
+    function send(event, itemId) {
+      cartDom.notice("")
+      cartChannel.push(event, { item_id: itemId })
+        .receive("ok", applyCart)
+        .receive("error", function (reply) {
+          cartDom.notice((reply && reply.message) || "That did not work: please try again.")
+        })
+        .receive("timeout", function () {
+          cartDom.notice("The store did not answer: please try again.")
+        })
+    }
+
+    document.addEventListener("click", function (event) {
+      var target = event.target instanceof Element ? event.target : null
+      if (!target) return
+      var size = target.closest(".size-container__entry")
+      if (size && !size.disabled) {
+        send(size.classList.contains("size-container__entry--in-cart") ? "remove_item" : "add_item", size.value)
+        return
+      }
+      var remove = target.closest(".cart__remove")
+      if (remove) send("remove_item", remove.value)
+    })
+  }
+
   if (typeof Phoenix === "undefined") {
     console.error("phoenix.min.js did not load: the page will not update live")
     return
   }
   var productIds = dom.getProductIds()
-  if (productIds.length > 0) {
-    // WebSocket first; long poll if it cannot connect within 2.5 s.
-    var productSocket = new Phoenix.Socket("/product_socket", { longPollFallbackMs: 2500 })
+  var cartId = typeof window.cartId === "string" ? window.cartId : null
+  if (productIds.length > 0 || cartId) {
+    // WebSocket first; long poll if it cannot connect within 2.5 s. The cart
+    // token proves which cart this page may join.
+    var params = window.cartToken ? { cart_token: window.cartToken } : {}
+    var productSocket = new Phoenix.Socket("/product_socket", { longPollFallbackMs: 2500, params: params })
     productSocket.connect()
     productIds.forEach(function (id) {
       setupProductChannel(productSocket, id)
     })
+    if (cartId && cartDom.panel()) setupCartChannel(productSocket, cartId)
   }
 })()

@@ -89,6 +89,7 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
             metrics: Metrics::local(),
             assets_dir: cli.assets_dir.clone().unwrap_or_else(default_assets_dir),
             options: cli.server.endpoint.options(),
+            checkout: app.checkout.clone(),
         }
         .endpoint()
     };

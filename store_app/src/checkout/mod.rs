@@ -1,11 +1,14 @@
 //! The checkout context (the book's `Sneakers23.Checkout`): carts, and the
-//! ids that tie a shopper's tabs to one cart. Nothing here knows about
-//! sockets or pages; the web layer's cart channel and pages call these.
+//! ids that tie a shopper's tabs to one cart, and buying a cart
+//! ([`Checkout::purchase_cart`]). Nothing here knows about sockets or pages;
+//! the web layer's cart channel and checkout page call these.
 
+mod purchase;
 mod shopping_cart;
 
 use channels::token::Signer;
 
+pub use purchase::{Checkout, CheckoutError, CheckoutStats, Purchased};
 pub use shopping_cart::{CartError, CartItem, ShoppingCart, CART_MAX_AGE, CART_SALT};
 
 /// The length of a cart id, in characters.

@@ -15,18 +15,22 @@
 //! - [`StockLevel`]: counts as the page shows them; [`render_page`] and
 //!   [`render_sizes`]: the askama templates in `store_app/templates/`.
 
+mod cart_session;
+mod cart_view;
+mod checkout_page;
 mod inventory_ref;
 mod item_out;
 mod level;
 mod product_channel;
 mod product_socket;
 mod product_state;
+mod shopping_cart_channel;
+mod spliced_page;
 mod view;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
 use channels::endpoint::{Endpoint, EndpointOptions};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
@@ -38,6 +42,12 @@ use http_body_util::Full;
 use parking_lot::Mutex;
 use runtime::process::ProcessSupervisor;
 
+pub use cart_session::{
+    cart_id_of_socket_token, cart_session, shopper_script, socket_token, CartSession, CART_COOKIE,
+    CART_SESSION_SALT, CART_SOCKET_SALT,
+};
+pub use cart_view::cart_to_map;
+pub use checkout_page::{CheckoutPages, CHECKOUT_MAX_BODY};
 pub use inventory_ref::{InventoryRef, InventoryUnavailable};
 pub use item_out::{item_out_topic, notify_local_item_out, ITEM_OUT, ITEM_OUT_PREFIX};
 pub use level::{StockLevel, HIGH_FROM, MEDIUM_FROM};
@@ -45,11 +55,17 @@ pub use product_channel::{
     notify_item_stock_change, notify_memory_reloaded, notify_product_released, product_topic,
     ProductChannel, StockNotice, RELEASED, STOCK_CHANGE, TOPIC_PREFIX,
 };
-pub use product_socket::{ProductSocket, PRODUCT_SOCKET_PATH};
+pub use product_socket::{ProductSocket, Shopper, CART_TOKEN_PARAM, PRODUCT_SOCKET_PATH};
 pub use product_state::product_state;
+pub use shopping_cart_channel::{
+    cart_topic, CartInfo, CartState, ShoppingCartChannel, CART, CART_TOPIC_PREFIX, CART_UPDATED,
+};
+pub use spliced_page::SHOPPER_MARKER;
 pub use view::{page_size_estimate, render_page, render_page_into, render_sizes, Price};
 
+use crate::checkout::Checkout;
 use crate::inventory::CompleteProduct;
+use spliced_page::{GzipParts, SplicedPage};
 
 /// The environment variable that overrides where the static files are.
 pub const ASSETS_DIR_ENV: &str = "STORE_ASSETS_DIR";
@@ -85,10 +101,13 @@ pub struct StoreWeb {
     pub assets_dir: PathBuf,
     /// HTTP connection limits and drain settings.
     pub options: EndpointOptions,
+    /// Buys carts (`POST /checkout`).
+    pub checkout: Checkout,
 }
 
 impl StoreWeb {
-    /// The endpoint: `GET /`, `GET /health`, `/product_socket`, `/assets/js/*`,
+    /// The endpoint: `GET /`, `GET /health`, `GET` and `POST /checkout`,
+    /// `/product_socket`, `/assets/js/*`,
     /// `/assets/css/*`, `/assets/phoenix.min.js` (from the npm package) and
     /// `/images/*` (the catalogue's image paths); nothing else of the assets
     /// folder is public.
@@ -102,6 +121,7 @@ impl StoreWeb {
             metrics,
             assets_dir,
             options,
+            checkout,
         } = self;
         let phoenix_js = assets_dir.join(PHOENIX_JS_DIR);
         if !phoenix_js.join("phoenix.min.js").is_file() {
@@ -114,9 +134,17 @@ impl StoreWeb {
             longpoll: true,
             ..config
         };
-        let socket = ProductSocket::new(inventory.clone());
+        let socket = ProductSocket::new(inventory.clone(), signer.clone());
+        let checkout_pages = CheckoutPages {
+            checkout,
+            inventory: inventory.clone(),
+            signer: signer.clone(),
+            pubsub: pubsub.clone(),
+        };
+        let (show, buy) = (checkout_pages.clone(), checkout_pages);
         let page = Arc::new(StorePage {
             inventory,
+            signer: signer.clone(),
             rendered: Mutex::new(None),
         });
         Endpoint::builder(pubsub, supervisor)
@@ -126,8 +154,15 @@ impl StoreWeb {
             .socket(PRODUCT_SOCKET_PATH, socket, socket_config)
             .route(Method::GET, "/", move |request| {
                 let page = page.clone();
-                let gzip = accepts_gzip(request.headers());
-                async move { page.respond(gzip).await }
+                async move { page.respond(request.headers()).await }
+            })
+            .route(Method::GET, "/checkout", move |request| {
+                let pages = show.clone();
+                async move { pages.show(request).await }
+            })
+            .route(Method::POST, "/checkout", move |request| {
+                let pages = buy.clone();
+                async move { pages.buy(request).await }
             })
             .route(Method::GET, "/health", |_request| async {
                 plain(StatusCode::OK, "ok")
@@ -144,6 +179,8 @@ impl StoreWeb {
 /// The `GET /` handler's state.
 struct StorePage {
     inventory: InventoryRef,
+    /// Signs the cart session cookie and the page's cart token.
+    signer: Signer,
     /// The last page rendered, and the product list it was rendered from.
     /// The inventory server hands out the same shared list until the next
     /// release or sale, so until then every request is answered with the
@@ -151,13 +188,14 @@ struct StorePage {
     rendered: Mutex<Option<Arc<Rendered>>>,
 }
 
-/// One rendering of the page.
+/// One rendering of the page, shared by every browser until the next
+/// change; each response splices in the browser's own cart lines.
 struct Rendered {
     from: Arc<[CompleteProduct]>,
-    html: Bytes,
+    page: SplicedPage,
     /// The same page gzip-compressed, made on the first request that accepts
     /// it (a 311 KB page of 100 products compresses to ~4 %).
-    gzip: OnceLock<Bytes>,
+    gzip: OnceLock<GzipParts>,
 }
 
 /// Pages smaller than this are sent as they are: compressing them saves less
@@ -165,7 +203,7 @@ struct Rendered {
 const GZIP_FROM_BYTES: usize = 1400;
 
 impl StorePage {
-    async fn respond(&self, accepts_gzip: bool) -> Response<Body> {
+    async fn respond(&self, headers: &http::HeaderMap) -> Response<Body> {
         let products = match self.inventory.complete_products().await {
             Ok(products) => products,
             Err(err) => {
@@ -189,25 +227,31 @@ impl StorePage {
                 }
                 let rendered = Arc::new(Rendered {
                     from: products,
-                    html: Bytes::from(html),
+                    page: SplicedPage::new(html),
                     gzip: OnceLock::new(),
                 });
                 *self.rendered.lock() = Some(rendered.clone());
                 rendered
             }
         };
-        let response = Response::builder()
+        let session = cart_session(headers, &self.signer);
+        let shopper = shopper_script(&self.signer, &session.cart_id);
+        let mut response = Response::builder()
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
             .header(header::CACHE_CONTROL, "no-store")
             .header(header::VARY, "accept-encoding");
-        let response = if accepts_gzip && rendered.html.len() >= GZIP_FROM_BYTES {
-            let gzip = rendered.gzip.get_or_init(|| gzip(&rendered.html));
-            response
-                .header(header::CONTENT_ENCODING, "gzip")
-                .body(Full::new(gzip.clone()))
-        } else {
-            response.body(Full::new(rendered.html.clone()))
-        };
+        if let Some(cookie) = session.set_cookie {
+            response = response.header(header::SET_COOKIE, cookie);
+        }
+        let response =
+            if accepts_gzip(headers) && rendered.page.len_without_insert() >= GZIP_FROM_BYTES {
+                let gzip = rendered.gzip.get_or_init(|| rendered.page.gzip());
+                response
+                    .header(header::CONTENT_ENCODING, "gzip")
+                    .body(Full::new(gzip.body(&shopper)))
+            } else {
+                response.body(Full::new(rendered.page.body(&shopper)))
+            };
         response.expect("static response parts are valid")
     }
 
@@ -238,20 +282,6 @@ fn accepts_gzip(headers: &http::HeaderMap) -> bool {
             });
             (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
         })
-}
-
-/// `html` gzip-compressed at the fast level (it is made once per change).
-fn gzip(html: &[u8]) -> Bytes {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(html.len() / 8),
-        flate2::Compression::fast(),
-    );
-    encoder
-        .write_all(html)
-        .and_then(|()| encoder.finish())
-        .map(Bytes::from)
-        .expect("compressing into memory cannot fail")
 }
 
 #[cfg(test)]

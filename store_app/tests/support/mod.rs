@@ -153,6 +153,9 @@ impl NodeProc {
     }
 }
 
+pub mod page;
+pub use page::shared_page;
+
 /// The `<article>` of one product on the store page.
 pub fn product_listing(html: &str, product_id: u64) -> &str {
     let start = html
