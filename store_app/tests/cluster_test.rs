@@ -279,7 +279,10 @@ fn starting_a_running_node_or_its_store_twice_changes_nothing() {
     assert_eq!(after.split(" units").next().unwrap(), before);
     let now = app.get("/");
     assert_eq!(now.status, 200);
-    assert_eq!(support::shared_page(&now.body), support::shared_page(&page));
+    assert_eq!(
+        support::page::shared_page(&now.body),
+        support::page::shared_page(&page)
+    );
     assert!(env
         .rpc_ok(APP, "inventory.sell 2")
         .starts_with("sold item 2: "));

@@ -1,6 +1,7 @@
-//! A minimal HTTP/1.1 `GET` for tests of servers that embed the runtime:
-//! the status line, the headers and the body of one request on a fresh
-//! connection (`Connection: close`), bounded — without an HTTP client crate.
+//! A minimal HTTP/1.1 `GET` and form `POST` for tests of servers that embed
+//! the runtime: the status line, the headers and the body of one request on
+//! a fresh connection (`Connection: close`), bounded — without an HTTP
+//! client crate.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -34,6 +35,34 @@ pub fn http_get(address: SocketAddr, path: &str, limit: Duration) -> HttpRespons
         .read_to_end(&mut raw)
         .unwrap_or_else(|e| panic!("GET {path}: no complete response within {limit:?}: {e}"));
     parse(path, &raw)
+}
+
+/// `POST path` with a form-encoded `form` body (`a=1&b=2`). Unlike
+/// [`http_get`] it returns connection failures, for tests that expect some
+/// (a server killed mid-run).
+pub fn http_post_form(
+    address: SocketAddr,
+    path: &str,
+    form: &str,
+    limit: Duration,
+) -> std::io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect_timeout(&address, limit)?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.set_write_timeout(Some(limit))?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    if !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("POST {path}: the connection closed before a response"),
+        ));
+    }
+    Ok(parse(path, &raw))
 }
 
 /// [`http_get`] from async code (on a blocking thread).

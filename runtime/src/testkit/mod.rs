@@ -69,7 +69,7 @@ pub use crate::node::cookie::COOKIE_ENV_VARS;
 pub use crate::release::{COOKIE_DIR_ENV, NAME_DIR_ENV};
 pub use app_cluster::AppCluster;
 pub use dirs::{clear_cookie_env, NodeDirs, TempDir};
-pub use http::{http_get, http_get_async, HttpResponse};
+pub use http::{http_get, http_get_async, http_post_form, HttpResponse};
 pub use node_process::{http_port_in, NodeProcess, Streams, WaitError};
 pub use run::{run_bounded, Run};
 pub use wait::{eventually, poll_for, poll_for_blocking, POLL};

@@ -75,7 +75,12 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
     .await?;
     if let Some(release) = &node {
         channels::console_commands::register(release.console(), &pubsub);
-        store_app::console_commands::register(release.console(), &app.context);
+        store_app::console_commands::register(
+            release.console(),
+            &app.context,
+            &app.checkout,
+            &signer,
+        );
     }
     let address = cli.server.web_address(start.as_ref());
     let stop = release::stop_requested(node.as_ref())?;

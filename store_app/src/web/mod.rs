@@ -46,7 +46,7 @@ pub use cart_session::{
     cart_id_of_socket_token, cart_session, shopper_script, socket_token, CartSession, CART_COOKIE,
     CART_SESSION_SALT, CART_SOCKET_SALT,
 };
-pub use cart_view::cart_to_map;
+pub use cart_view::{cart_to_map, find as find_cart_line};
 pub use checkout_page::{CheckoutPages, CHECKOUT_MAX_BODY};
 pub use inventory_ref::{InventoryRef, InventoryUnavailable};
 pub use item_out::{item_out_topic, notify_local_item_out, ITEM_OUT, ITEM_OUT_PREFIX};

@@ -8,6 +8,9 @@
 //! read from the node's log); every wait is bounded; and nodes are killed on
 //! drop, also when an assertion fails.
 
+// Each test binary that includes this module uses only part of it.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
@@ -22,6 +25,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sneakers23");
 /// Bound for anything that should take milliseconds to a few seconds (generous:
 /// CI runs these next to other test binaries on two cores).
 pub const SOON: Duration = Duration::from_secs(60);
+/// The secret every node of a test cluster shares (what signs carts).
+pub const SECRET_KEY_BASE: &str =
+    "test-cluster-secret-key-base-test-cluster-secret-key-base-0123456789";
 /// Time between two polls.
 pub const POLL: Duration = Duration::from_millis(50);
 
@@ -40,8 +46,11 @@ impl Deref for Env {
 impl Env {
     pub fn new(label: &str) -> Self {
         Env(
-            AppCluster::new(BIN, &format!("store-cluster-{label}"), SOON)
-                .clearing(&["DATA_DIR", "CATALOGUE"]),
+            AppCluster::new(BIN, &format!("store-cluster-{label}"), SOON).clearing(&[
+                "DATA_DIR",
+                "CATALOGUE",
+                "SECRET_KEY_BASE_FILE",
+            ]),
         )
     }
 
@@ -53,10 +62,10 @@ impl Env {
     /// Starts `short@127.0.0.1` and waits until it serves (or says it serves
     /// no web page).
     pub fn start(&self, short: &str, extra: &[&str]) -> NodeProc {
-        NodeProc::spawn(
-            format!("{short}@127.0.0.1"),
-            self.start_command(short, extra),
-        )
+        let mut command = self.start_command(short, extra);
+        // One cluster, one secret: a cart signed on one node opens on another.
+        command.env("SECRET_KEY_BASE", SECRET_KEY_BASE);
+        NodeProc::spawn(format!("{short}@127.0.0.1"), command)
     }
 
     /// Starts the node owning this cluster's data directory, serving the page.
@@ -142,8 +151,13 @@ impl NodeProc {
 
     /// `GET path` on this node's web server.
     pub fn get(&self, path: &str) -> HttpResponse {
+        http_get(self.http_address(), path, SOON)
+    }
+
+    /// This node's web server's address.
+    pub fn http_address(&self) -> std::net::SocketAddr {
         let port = self.http_port().expect("this node serves HTTP");
-        http_get(([127, 0, 0, 1], port).into(), path, SOON)
+        ([127, 0, 0, 1], port).into()
     }
 
     /// The `/product_socket` URL phoenix.js would use (the client appends `/websocket`).
@@ -154,7 +168,6 @@ impl NodeProc {
 }
 
 pub mod page;
-pub use page::shared_page;
 
 /// The `<article>` of one product on the store page.
 pub fn product_listing(html: &str, product_id: u64) -> &str {

@@ -1,0 +1,299 @@
+//! Checkout under a flash sale, with every node its own OS process: shoppers
+//! on two web nodes buy overlapping carts at once, and the store owner is
+//! killed (`kill -9`) in the middle of it. Whatever was acknowledged is
+//! bought, nothing is sold twice, and the store and every node's memory agree.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use channels::token::Signer;
+use runtime::testkit::http_post_form;
+use store_app::checkout::ShoppingCart;
+use store_app::model::Item;
+use support::{products, Env, Products, SECRET_KEY_BASE, SOON};
+
+const APP: &str = "app@127.0.0.1";
+const APP2: &str = "app2@127.0.0.1";
+
+/// The units on sale in the race: the first size of products 1–50 of the
+/// flash catalogue, one unit each.
+const UNITS: usize = 50;
+
+/// A shopper's cart: the items, and the signed token the page would post.
+struct Cart {
+    items: Vec<u64>,
+    serialized: String,
+}
+
+/// What checkout answered one shopper.
+#[derive(Debug)]
+struct Outcome {
+    items: Vec<u64>,
+    /// The HTTP status, or `None` when the connection failed.
+    status: Option<u16>,
+}
+
+/// `(item id, product id)` of the units on sale, from a node's memory.
+fn units_on_sale(memory: &Products) -> Vec<(u64, u64)> {
+    memory
+        .iter()
+        .take(UNITS)
+        .map(|(&product_id, line)| {
+            let (&item_id, (_, units)) = line.items.iter().next().unwrap();
+            assert_eq!(*units, 1, "the flash catalogue has one unit per size");
+            (item_id, product_id)
+        })
+        .collect()
+}
+
+/// `count` carts over `on_sale`: one single-item cart per unit (so that
+/// every unit finds a buyer whatever the larger carts do), then carts of 1–3
+/// units chosen by a fixed pseudo-random sequence, all shuffled.
+fn carts(on_sale: &[(u64, u64)], count: usize) -> Vec<Cart> {
+    let signer = Signer::new(SECRET_KEY_BASE);
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |bound: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % bound
+    };
+    let mut picks: Vec<Vec<usize>> = (0..on_sale.len()).map(|i| vec![i]).collect();
+    while picks.len() < count {
+        let mut pick = BTreeSet::new();
+        let size = 1 + next(3);
+        while pick.len() < size {
+            pick.insert(next(on_sale.len()));
+        }
+        picks.push(pick.into_iter().collect());
+    }
+    for i in (1..picks.len()).rev() {
+        picks.swap(i, next(i + 1));
+    }
+    picks
+        .into_iter()
+        .map(|pick| {
+            let mut cart = ShoppingCart::new();
+            for &i in &pick {
+                let (id, product_id) = on_sale[i];
+                cart.add_item(&Item {
+                    id,
+                    product_id,
+                    sku: String::new(),
+                    size: String::new(),
+                })
+                .unwrap();
+            }
+            Cart {
+                items: cart.item_ids(),
+                serialized: cart.serialize(&signer),
+            }
+        })
+        .collect()
+}
+
+/// Every cart posted to `POST /checkout`, 16 shoppers at a time, the web
+/// nodes taken in turn; `after_each` runs after every answer.
+fn checkout_all(
+    carts: &[Cart],
+    webs: &[SocketAddr],
+    after_each: impl Fn(usize) + Sync,
+) -> Vec<Outcome> {
+    let next = AtomicUsize::new(0);
+    let outcomes = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(cart) = carts.get(i) else { return };
+                let form = format!("serialized={}", cart.serialized);
+                let response = http_post_form(webs[i % webs.len()], "/checkout", &form, SOON);
+                let outcome = Outcome {
+                    items: cart.items.clone(),
+                    status: response.ok().map(|r| r.status),
+                };
+                let answered = {
+                    let mut outcomes = outcomes.lock().unwrap();
+                    outcomes.push(outcome);
+                    outcomes.len()
+                };
+                after_each(answered);
+            });
+        }
+    });
+    outcomes.into_inner().unwrap()
+}
+
+/// The items of acknowledged purchases; asserts none was bought twice.
+fn bought_once(outcomes: &[Outcome]) -> BTreeSet<u64> {
+    let mut bought = BTreeSet::new();
+    for outcome in outcomes.iter().filter(|o| o.status == Some(200)) {
+        for &item in &outcome.items {
+            assert!(
+                bought.insert(item),
+                "item {item} was sold twice: {outcomes:?}"
+            );
+        }
+    }
+    bought
+}
+
+fn start_cluster(env: &Env) -> (support::NodeProc, support::NodeProc) {
+    let data = env.data_dir();
+    let app = env.start(
+        "app",
+        &["--data-dir", data.to_str().unwrap(), "--catalogue", "flash"],
+    );
+    let app2 = env.start("app2", &[]);
+    env.connect_to_store(APP2, APP);
+    (app, app2)
+}
+
+#[test]
+fn two_hundred_shoppers_on_two_web_nodes_buy_each_unit_exactly_once() {
+    let env = Env::new("checkout-race");
+    let (app, app2) = start_cluster(&env);
+    let before = products(&env.rpc_ok(APP, "store.products"));
+    let on_sale = units_on_sale(&before);
+    let carts = carts(&on_sale, 200);
+
+    let outcomes = checkout_all(&carts, &[app.http_address(), app2.http_address()], |_| {});
+
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome.status, Some(200) | Some(409)),
+            "a purchase is bought or refused as sold out, nothing else: {outcome:?}"
+        );
+    }
+    let bought = bought_once(&outcomes);
+    let expected_items: BTreeSet<u64> = on_sale.iter().map(|&(id, _)| id).collect();
+    assert_eq!(bought, expected_items, "every unit found exactly one buyer");
+
+    // The store holds exactly that, and so does every node's memory.
+    let mut expected = before.clone();
+    for &(item, _) in &on_sale {
+        support::set_units(&mut expected, item, 0);
+    }
+    assert_eq!(products(&env.rpc_ok(APP, "store.products")), expected);
+    env.wait_for_products(APP, &expected);
+    env.wait_for_products(APP2, &expected);
+
+    // Both nodes counted what they sold.
+    let stats = |node: &str| {
+        let out = env.rpc_ok(node, "checkout.stats");
+        let field = |name: &str| -> usize {
+            out.split(&format!("{name} "))
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {out:?}"))
+        };
+        (field("purchases"), field("units sold"))
+    };
+    let ((p1, u1), (p2, u2)) = (stats(APP), stats(APP2));
+    let acknowledged = outcomes.iter().filter(|o| o.status == Some(200)).count();
+    assert_eq!(p1 + p2, acknowledged);
+    assert_eq!(u1 + u2, UNITS);
+}
+
+#[test]
+fn a_store_owner_killed_mid_sale_keeps_every_acknowledged_purchase() {
+    let env = Env::new("checkout-kill");
+    let (mut app, app2) = start_cluster(&env);
+    let before = products(&env.rpc_ok(APP, "store.products"));
+    let on_sale = units_on_sale(&before);
+    let carts = carts(&on_sale, 200);
+    let web = app2.http_address();
+
+    // The first half, with the store's node killed after 30 answers.
+    let killed = std::sync::Once::new();
+    let app_pid = app.pid().to_string();
+    let first = checkout_all(&carts[..100], &[web], |answered| {
+        if answered >= 30 {
+            killed.call_once(|| {
+                let status = std::process::Command::new("kill")
+                    .args(["-9", &app_pid])
+                    .status()
+                    .expect("kill runs");
+                assert!(status.success());
+            });
+        }
+    });
+    app.wait_exit(SOON);
+    assert!(
+        first.iter().any(|o| o.status == Some(200)),
+        "some purchases went through before the kill: {first:?}"
+    );
+    assert!(
+        first
+            .iter()
+            .all(|o| o.status != Some(200)
+                || o.items.iter().all(|i| on_sale.iter().any(|s| s.0 == *i))),
+        "{first:?}"
+    );
+
+    // The owner comes back on the same data; app2 rejoins it by itself.
+    let data = env.data_dir();
+    let _app = env.start(
+        "app",
+        &["--data-dir", data.to_str().unwrap(), "--catalogue", "flash"],
+    );
+    env.wait_for_store(APP2, APP);
+    let second = checkout_all(&carts[100..], &[web], |_| {});
+
+    let tally = |outcomes: &[Outcome]| {
+        let mut tally = std::collections::BTreeMap::new();
+        for o in outcomes {
+            *tally.entry(o.status).or_insert(0) += 1;
+        }
+        tally
+    };
+    eprintln!(
+        "before and during the kill: {:?}; after the restart: {:?}",
+        tally(&first),
+        tally(&second)
+    );
+    assert!(
+        first
+            .iter()
+            .any(|o| o.status != Some(200) && o.status != Some(409)),
+        "the kill interrupted the sale: {:?}",
+        tally(&first)
+    );
+    let outcomes: Vec<Outcome> = first.into_iter().chain(second).collect();
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome.status, Some(200) | Some(409) | Some(503)),
+            "bought, sold out, or refused while the store was away: {outcome:?}"
+        );
+    }
+    let bought = bought_once(&outcomes);
+    let stored = products(&env.rpc_ok(APP, "store.products"));
+    for &item in &bought {
+        assert_eq!(
+            support::units(&stored, item),
+            0,
+            "acknowledged item {item} is sold in the store"
+        );
+    }
+    // Nothing else changed, and nothing went below zero (units are unsigned,
+    // and every unit sold is one the store had).
+    for (product, line) in &stored {
+        for (item, (_, units)) in &line.items {
+            let was = before[product].items[item].1;
+            assert!(
+                *units == was || (*units == 0 && was == 1),
+                "item {item}: {was} -> {units}"
+            );
+            if !on_sale.iter().any(|s| s.0 == *item) {
+                assert_eq!(*units, was, "item {item} was not on sale");
+            }
+        }
+    }
+    env.wait_for_products(APP2, &stored);
+    env.wait_for_products(APP, &stored);
+}
