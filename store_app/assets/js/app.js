@@ -197,9 +197,19 @@
       return serialized ? { serialized: serialized } : {}
     })
     cartChannel.join()
-      .receive("error", function (reason) {
-        console.error("Cart join failed", reason)
-        cartDom.notice("Your cart is unavailable: reload the page.")
+      .receive("ok", function () { cartDom.notice("") })
+      .receive("error", function (reply) {
+        if (reply && reply.reason === "unauthorized") {
+          // The page's cart token no longer opens the cart: the server's
+          // secret changed (a development node restarted without
+          // SECRET_KEY_BASE). Rejoining cannot help; a reload gets a new one.
+          console.warn("Cart join refused: the page's cart token is no longer valid")
+          cartChannel.leave()
+          cartDom.notice("Your cart session has expired: reload the page to keep shopping.")
+          return
+        }
+        console.error("Cart join failed", reply)
+        cartDom.notice("Your cart is unavailable right now: retrying.")
       })
     cartChannel.on("cart", applyCart)
 

@@ -139,7 +139,11 @@ export function freePort() {
 
 // The store page at `url` in jsdom, with its scripts run as a browser would,
 // after its load event. `errors` collects what the page's scripts report.
-export async function openStorePage(url) {
+//
+// `options.cookieJar` shares cookies between pages (two tabs of one browser);
+// `options.storage` is the localStorage the page starts with (what a browser
+// keeps across a reload), as {key: value}.
+export async function openStorePage(url, options = {}) {
   const errors = []
   const virtualConsole = new VirtualConsole()
   const text = (value) => (value !== null && typeof value === "object" ? JSON.stringify(value) : String(value))
@@ -150,6 +154,12 @@ export async function openStorePage(url) {
     resources: "usable",
     pretendToBeVisual: true,
     virtualConsole,
+    ...(options.cookieJar ? { cookieJar: options.cookieJar } : {}),
+    beforeParse(window) {
+      for (const [key, value] of Object.entries(options.storage || {})) {
+        window.localStorage.setItem(key, value)
+      }
+    },
   })
   await new Promise((resolve) => dom.window.addEventListener("load", resolve))
   return { dom, errors, url }
