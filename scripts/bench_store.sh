@@ -9,7 +9,12 @@
 #   replication  a sale issued on back (control socket, in-process) to the
 #                stock_change frame at a WebSocket client on app: p50/p99/max
 #                over 1,000 sequential sales (flash catalogue)
-#   all          both
+#   checkout     durable purchases per second and their latency: SHOPPERS
+#                (64) shoppers POST /checkout with signed carts of 1–3 sizes,
+#                spread over two web nodes (app owns the store, app2 reaches it
+#                over the cluster); stocked catalogue. SYNC_EACH_WRITE=1 runs
+#                the store as before group commit (one fdatasync per write).
+#   all          page and replication
 #
 # Every run starts fresh nodes in a temporary directory — a private name
 # directory (NODE_NAME_DIR), a random cookie (RELEASE_COOKIE), a new data
@@ -22,6 +27,7 @@
 #   RUNS=1 SECONDS_PER_PATH=5 scripts/bench_store.sh page
 #   CONNECTIONS=64 THREADS=2 scripts/bench_store.sh page
 #   SALES=500 scripts/bench_store.sh replication
+#   SYNC_EACH_WRITE=1 scripts/bench_store.sh checkout
 #   PERF=1 RUNS=1 scripts/bench_store.sh replication   # perf record back and app
 #
 # Environment: RUNS (3), CONNECTIONS (32), SECONDS_PER_PATH (10), PATHS
@@ -42,6 +48,7 @@ SECONDS_PER_PATH="${SECONDS_PER_PATH:-10}"
 PATHS="${PATHS:-/,/health}"
 CATALOGUES="${CATALOGUES:-demo flash}"
 SALES="${SALES:-1000}"
+SHOPPERS="${SHOPPERS:-64}"
 THREADS="${THREADS:-1}"
 BENCH_ARGS="${BENCH_ARGS:-}"
 # shellcheck source=lib/bench.sh
@@ -50,22 +57,28 @@ NODE_BIN="${NODE_BIN:-$BIN/sneakers23}"
 BENCH_BIN="$BIN/store_bench"
 
 case "$WORKLOAD" in
-    page | replication | all) ;;
-    *) echo "bench_store: unknown workload $WORKLOAD (page, replication, all)" >&2; exit 2 ;;
+    page | replication | checkout | all) ;;
+    *) echo "bench_store: unknown workload $WORKLOAD (page, replication, checkout, all)" >&2; exit 2 ;;
 esac
 command -v jq >/dev/null 2>&1 || { echo "bench_store: jq is needed for the summaries" >&2; exit 1; }
 
 bench_build store_app store_bench
 
 APP=app@127.0.0.1
+APP2=app2@127.0.0.1
 BACK=back@127.0.0.1
+# Every node of a run shares one secret (a cart signed on one opens on the
+# other); store_bench checkout signs its carts with it.
+SECRET_KEY_BASE="$(od -An -N48 -tx1 /dev/urandom | tr -d ' \n')"
+export SECRET_KEY_BASE
+if [[ "${SYNC_EACH_WRITE:-}" == 1 ]]; then export STORE_SYNC_EACH_WRITE=1; fi
 WORK=""
 PIDS=()
 RESULTS="$(mktemp)"
 
 stop_nodes() {
     if [[ -n "$WORK" ]]; then
-        for node in "$BACK" "$APP"; do
+        for node in "$BACK" "$APP2" "$APP"; do
             "$NODE_BIN" stop --timeout 10 "$node" >/dev/null 2>&1 || true
         done
         for pid in "${PIDS[@]}"; do
@@ -141,6 +154,32 @@ start_nodes() {
     fail "back never saw the store (last store.status: $status)"
 }
 
+# start_checkout_nodes: fresh app (stocked catalogue) and app2, both serving
+# the web, app2 connected to app's store; sets PORT and PORT2.
+start_checkout_nodes() {
+    WORK="$(mktemp -d "${DATA_ROOT:-${TMPDIR:-/tmp}}/bench_store.XXXXXX")"
+    chmod 700 "$WORK"
+    mkdir -m 700 "$WORK/names"
+    export NODE_NAME_DIR="$WORK/names"
+    RELEASE_COOKIE="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+    export RELEASE_COOKIE
+    start_node "$APP" app --data-dir "$WORK/data" --catalogue stocked --http-port 0
+    PORT="$(wait_for_port "$WORK/app.log" "${PIDS[-1]}" "bench_store: app" 100)" || fail "app did not report its port"
+    start_node "$APP2" app2 --http-port 0
+    PORT2="$(wait_for_port "$WORK/app2.log" "${PIDS[-1]}" "bench_store: app2" 100)" || fail "app2 did not report its port"
+    rpc "$APP2" node.connect "$APP" >/dev/null || fail "app2 could not connect to app"
+    local status=""
+    for _ in $(seq 1 150); do
+        status="$(rpc "$APP2" store.status 2>/dev/null || true)"
+        if grep -q '^store on' <<<"$status" && ! grep -q '^memory: 0 products' <<<"$status"; then
+            echo "bench_store: app on port $PORT, app2 on port $PORT2; app2: ${status//$'\n'/; }" >&2
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "app2 never saw the store (last store.status: $status)"
+}
+
 PERF_PIDS=()
 perf_start() {
     [[ "${PERF:-}" == 1 ]] || return 0
@@ -159,7 +198,33 @@ perf_stop() {
         kill -INT "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    PERF_PIDS=()
+    # start_checkout_nodes: fresh app (stocked catalogue) and app2, both serving
+# the web, app2 connected to app's store; sets PORT and PORT2.
+start_checkout_nodes() {
+    WORK="$(mktemp -d "${DATA_ROOT:-${TMPDIR:-/tmp}}/bench_store.XXXXXX")"
+    chmod 700 "$WORK"
+    mkdir -m 700 "$WORK/names"
+    export NODE_NAME_DIR="$WORK/names"
+    RELEASE_COOKIE="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+    export RELEASE_COOKIE
+    start_node "$APP" app --data-dir "$WORK/data" --catalogue stocked --http-port 0
+    PORT="$(wait_for_port "$WORK/app.log" "${PIDS[-1]}" "bench_store: app" 100)" || fail "app did not report its port"
+    start_node "$APP2" app2 --http-port 0
+    PORT2="$(wait_for_port "$WORK/app2.log" "${PIDS[-1]}" "bench_store: app2" 100)" || fail "app2 did not report its port"
+    rpc "$APP2" node.connect "$APP" >/dev/null || fail "app2 could not connect to app"
+    local status=""
+    for _ in $(seq 1 150); do
+        status="$(rpc "$APP2" store.status 2>/dev/null || true)"
+        if grep -q '^store on' <<<"$status" && ! grep -q '^memory: 0 products' <<<"$status"; then
+            echo "bench_store: app on port $PORT, app2 on port $PORT2; app2: ${status//$'\n'/; }" >&2
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "app2 never saw the store (last store.status: $status)"
+}
+
+PERF_PIDS=()
     for name in app back; do
         [[ -f "/tmp/bench_store.$name.perf.data" ]] || continue
         echo "--- perf: $name" >&2
@@ -212,6 +277,28 @@ run_replication() {
     sleep 1
 }
 
+run_checkout() {
+    local run="$1"
+    start_checkout_nodes
+    echo "bench_store: checkout run $run/$RUNS${STORE_SYNC_EACH_WRITE:+ (one sync per write)}; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    local out
+    # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+    out="$("$BENCH_BIN" --threads "$THREADS" checkout \
+        --urls "http://127.0.0.1:$PORT,http://127.0.0.1:$PORT2" --shoppers "$SHOPPERS" \
+        --seconds "$SECONDS_PER_PATH" $BENCH_ARGS)" || fail "store_bench checkout failed"
+    echo "$out"
+    jq -c --arg m "${STORE_SYNC_EACH_WRITE:+sync_each_write}" '. + {mode: (if $m == "" then "group_commit" else $m end)}' <<<"$out" >>"$RESULTS"
+    # What the store's own figures say: every acknowledged unit is gone from it.
+    echo "bench_store: $(rpc "$APP" checkout.stats) on app; $(rpc "$APP2" checkout.stats) on app2" >&2
+    stop_nodes
+    sleep 1
+}
+
+if [[ "$WORKLOAD" == checkout ]]; then
+    for run in $(seq 1 "$RUNS"); do
+        run_checkout "$run"
+    done
+fi
 if [[ "$WORKLOAD" == page || "$WORKLOAD" == all ]]; then
     for catalogue in $CATALOGUES; do
         for run in $(seq 1 "$RUNS"); do
@@ -246,5 +333,12 @@ jq -s -c '
       sale_to_frame_max_ms: (map(.sale_to_frame.max_ms) | summary),
       rpc_reply_p50_ms: (map(.rpc_reply.p50_ms) | summary),
       rpc_reply_p99_ms: (map(.rpc_reply.p99_ms) | summary),
-      control_noop_p50_ms: (map(.control_noop.p50_ms) | summary)}})
+      control_noop_p50_ms: (map(.control_noop.p50_ms) | summary)}}),
+  (map(select(.workload == "checkout")) | group_by(.mode)[] |
+     {checkout: {mode: .[0].mode, shoppers: .[0].shoppers,
+      purchases_per_s: (map(.purchases_per_s) | summary),
+      units_per_s: (map(.units_per_s) | summary),
+      p50_ms: (map(.latency.p50_ms) | summary),
+      p99_ms: (map(.latency.p99_ms) | summary),
+      non_200: (map(.non_200) | add), errors: (map(.errors) | add)}})
 ' "$RESULTS"

@@ -65,15 +65,30 @@ fn stock(p: usize, s: usize) -> u32 {
 }
 
 /// The names [`by_name`] knows.
-pub const NAMES: [&str; 2] = ["demo", "flash"];
+pub const NAMES: [&str; 3] = ["demo", "flash", "stocked"];
 
-/// A catalogue by name (`demo` or `flash`).
+/// A catalogue by name (`demo`, `flash` or `stocked`).
 pub fn by_name(name: &str) -> Option<Snapshot> {
     match name {
         "demo" => Some(demo()),
         "flash" => Some(flash()),
+        "stocked" => Some(stocked()),
         _ => None,
     }
+}
+
+/// Units of every size in the [`stocked`] catalogue.
+pub const STOCKED_UNITS: u32 = 100_000;
+
+/// The flash catalogue's 100 products with a warehouse behind them:
+/// [`STOCKED_UNITS`] of every size, so that a checkout benchmark buys for
+/// as long as it runs without selling anything out.
+pub fn stocked() -> Snapshot {
+    let mut catalogue = flash();
+    for stock in &mut catalogue.availability {
+        stock.available_count = STOCKED_UNITS;
+    }
+    catalogue
 }
 
 /// The flash-sale catalogue: the four shoes in 25 colourways each (100

@@ -154,7 +154,7 @@ pub enum StoreFailure {
     #[error("item {0} is out of stock")]
     OutOfStock(u64),
     /// `Seed` with a catalogue name nobody knows.
-    #[error("no catalogue named {0:?} (known: demo, flash)")]
+    #[error("no catalogue named {0:?} (known: demo, flash, stocked)")]
     UnknownCatalogue(String),
     /// `Seed` on a store that already has a catalogue.
     #[error("the store already holds {0} products; seed only fills an empty store")]

@@ -1,4 +1,4 @@
-//! `store_bench`: the store's two performance figures, measured.
+//! `store_bench`: the store's performance figures, measured.
 //!
 //! Why it exists: the issue asks for (1) the `GET /` page rate against the same
 //! server's trivial route (`GET /health`) — the page is rendered from memory,
@@ -23,12 +23,16 @@
 //!   `inventory.sell` request is written and stops when the reader task takes
 //!   the matching `stock_change` frame off the socket. One sale at a time: the
 //!   next one is issued after the previous frame arrived. One JSON line.
+//! - [`checkout`]: shoppers on keep-alive connections to several web nodes,
+//!   each posting signed carts of 1–3 sizes to `POST /checkout` one after
+//!   another; durable purchases per second and their latency. One JSON line.
 //!
 //! Both clocks are `Instant`s of this one process, so no cross-process clock
 //! is involved. Percentiles are nearest-rank over every sample (as in
 //! `channels`' loadgen), not a histogram's buckets. Progress and errors go to
 //! stderr; the exit status is non-zero when a run could not be made.
 
+mod checkout;
 mod page;
 mod replication;
 
@@ -43,6 +47,8 @@ enum Workload {
     Page(page::PageArgs),
     /// Sale on back -> stock_change frame at a client on app: latency.
     Replication(replication::ReplicationArgs),
+    /// Durable purchases per second and their latency, many shoppers at once.
+    Checkout(checkout::CheckoutArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +66,9 @@ fn main() -> ExitCode {
         Workload::Replication(args) => {
             replication::run(&runtime, args).and_then(|s| Ok(vec![json(&s)?]))
         }
+        Workload::Checkout(args) => runtime
+            .block_on(checkout::run(args))
+            .and_then(|s| Ok(vec![json(&s)?])),
     };
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     report::exit("store_bench", result)

@@ -97,7 +97,7 @@ pub async fn run(args: PageArgs) -> Result<Vec<PageSummary>, String> {
 }
 
 /// `http://HOST:PORT[/...]` -> the Host header and the address.
-async fn resolve(url: &str) -> Result<(String, SocketAddr), String> {
+pub(crate) async fn resolve(url: &str) -> Result<(String, SocketAddr), String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("bad --url {url:?}: {e}"))?;
     if uri.scheme_str() != Some("http") {
         return Err(format!("--url must be an http:// URL, not {url:?}"));
@@ -140,7 +140,7 @@ async fn probe(addr: SocketAddr, request: &[u8], path: &str) -> Result<(), Strin
     Ok(())
 }
 
-async fn open(addr: SocketAddr) -> Result<TcpStream, String> {
+pub(crate) async fn open(addr: SocketAddr) -> Result<TcpStream, String> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
@@ -265,17 +265,20 @@ async fn connection(
 }
 
 /// A response read off the connection (its bytes are in the buffer).
-struct ResponseInfo {
-    status: u16,
-    head_len: usize,
-    body_len: usize,
+pub(crate) struct ResponseInfo {
+    pub(crate) status: u16,
+    pub(crate) head_len: usize,
+    pub(crate) body_len: usize,
     /// The server will close the connection after it.
-    close: bool,
+    pub(crate) close: bool,
 }
 
 /// Reads one complete response into `buf` (cleared first). Bodies must have a
 /// `Content-Length` (the endpoint's responses all do); chunked ones are an error.
-async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<ResponseInfo, String> {
+pub(crate) async fn read_response(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> Result<ResponseInfo, String> {
     buf.clear();
     let (head_len, status, body_len, close) = loop {
         if read_more(stream, buf).await? == 0 {

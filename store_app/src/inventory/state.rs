@@ -41,6 +41,10 @@ pub struct Inventory {
     products: BTreeMap<u64, Product>,
     items: BTreeMap<u64, Item>,
     availability: BTreeMap<u64, Availability>,
+    /// Each product's item ids, in id order (items never change after a
+    /// load: only their stock does), so that a product's sizes are found
+    /// without a pass over every item.
+    sizes: BTreeMap<u64, Vec<u64>>,
 }
 
 impl Inventory {
@@ -51,10 +55,16 @@ impl Inventory {
             items,
             availability,
         } = snapshot;
+        let items: BTreeMap<u64, Item> = items.into_iter().map(|i| (i.id, i)).collect();
+        let mut sizes: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for item in items.values() {
+            sizes.entry(item.product_id).or_default().push(item.id);
+        }
         Inventory {
             products: products.into_iter().map(|p| (p.id, p)).collect(),
-            items: items.into_iter().map(|i| (i.id, i)).collect(),
+            items,
             availability: availability.into_iter().map(|a| (a.item_id, a)).collect(),
+            sizes,
         }
     }
 
@@ -63,18 +73,7 @@ impl Inventory {
         let mut products: Vec<CompleteProduct> = self
             .products
             .values()
-            .map(|product| CompleteProduct {
-                product: product.clone(),
-                items: self
-                    .items
-                    .values()
-                    .filter(|item| item.product_id == product.id)
-                    .map(|item| CompleteItem {
-                        item: item.clone(),
-                        available_count: self.available(item.id),
-                    })
-                    .collect(),
-            })
+            .map(|product| self.complete(product))
             .collect();
         products.sort_by_key(|p| (p.product.order, p.product.id));
         products
@@ -82,19 +81,22 @@ impl Inventory {
 
     /// One product with its sizes and stock.
     pub fn complete_product(&self, id: u64) -> Option<CompleteProduct> {
-        let product = self.products.get(&id)?;
-        Some(CompleteProduct {
+        self.products.get(&id).map(|product| self.complete(product))
+    }
+
+    fn complete(&self, product: &Product) -> CompleteProduct {
+        let sizes = self.sizes.get(&product.id).map_or(&[][..], Vec::as_slice);
+        CompleteProduct {
             product: product.clone(),
-            items: self
-                .items
-                .values()
-                .filter(|item| item.product_id == id)
+            items: sizes
+                .iter()
+                .filter_map(|id| self.items.get(id))
                 .map(|item| CompleteItem {
                     item: item.clone(),
                     available_count: self.available(item.id),
                 })
                 .collect(),
-        })
+        }
     }
 
     /// Units left of an item (0 for an item without a record).

@@ -86,7 +86,7 @@ impl CheckoutPages {
             .query()
             .and_then(|q| form_field(q.as_bytes(), "serialized"));
         let cart = restore_cart(&self.signer, serialized.as_deref());
-        let Some(products) = self.products().await else {
+        let Some(products) = self.products(&cart).await else {
             return unavailable();
         };
         let lines = lines(&cart, &products);
@@ -143,7 +143,7 @@ impl CheckoutPages {
         let serialized = form_field(&body, "serialized");
         let cart = restore_cart(&self.signer, serialized.as_deref());
         let outcome = self.checkout.purchase_cart(&cart).await;
-        let Some(products) = self.products().await else {
+        let Some(products) = self.products(&cart).await else {
             // The purchase's outcome stands; only its page cannot be drawn.
             return match outcome {
                 Ok(_) => plain(StatusCode::OK, "Thank you: your order is confirmed."),
@@ -230,8 +230,9 @@ impl CheckoutPages {
         }
     }
 
-    async fn products(&self) -> Option<std::sync::Arc<[CompleteProduct]>> {
-        match self.inventory.complete_products().await {
+    /// The cart's products as this node's memory holds them.
+    async fn products(&self, cart: &ShoppingCart) -> Option<Vec<CompleteProduct>> {
+        match self.inventory.cart_products(cart).await {
             Ok(products) => Some(products),
             Err(err) => {
                 tracing::warn!(%err, "checkout page unavailable");

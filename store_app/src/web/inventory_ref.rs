@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use runtime::{server, CallError, Pid};
 
-use crate::inventory::{CompleteProduct, InventoryCall, InventoryServer};
+use crate::checkout::ShoppingCart;
+use crate::inventory::{CompleteItem, CompleteProduct, InventoryCall, InventoryServer};
 
 /// How the web layer reaches the inventory server.
 #[derive(Clone, Debug)]
@@ -54,6 +55,28 @@ impl InventoryRef {
         Ok(pid
             .request(|r| InventoryCall::CompleteProduct(id, r))
             .await?)
+    }
+
+    /// One item with its units left, `None` if memory does not hold it
+    /// (`InventoryCall::Item`).
+    pub async fn item(&self, id: u64) -> Result<Option<CompleteItem>, InventoryUnavailable> {
+        Ok(self.pid()?.request(|r| InventoryCall::Item(id, r)).await?)
+    }
+
+    /// The products of a cart's lines, with their sizes and stock: what a
+    /// cart is rendered from, without copying the whole catalogue (which
+    /// every sale changes) for every cart.
+    pub async fn cart_products(
+        &self,
+        cart: &ShoppingCart,
+    ) -> Result<Vec<CompleteProduct>, InventoryUnavailable> {
+        let mut products = Vec::with_capacity(cart.items().len());
+        for line in cart.items() {
+            if let Some(product) = self.complete_product(line.product_id).await? {
+                products.push(product);
+            }
+        }
+        Ok(products)
     }
 
     /// The server to ask now.

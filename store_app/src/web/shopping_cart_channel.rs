@@ -84,12 +84,11 @@ impl ShoppingCartChannel {
 
     /// The cart as the page shows it, rendered from this node's memory.
     async fn render(&self, cart: &ShoppingCart) -> Result<Value, Value> {
-        let products = self.inventory.complete_products().await.map_err(|err| {
-            refusal(
-                "inventory_unavailable",
-                format!("the store cannot show carts right now: {err}"),
-            )
-        })?;
+        let products = self
+            .inventory
+            .cart_products(cart)
+            .await
+            .map_err(unavailable)?;
         Ok(cart_to_map(cart, &products, &self.signer))
     }
 
@@ -104,21 +103,18 @@ impl ShoppingCartChannel {
         let item_id = item_id_param(payload)?;
         let mut cart = state.cart.clone();
         let (added, removed) = if event == "add_item" {
-            let products = self.inventory.complete_products().await.map_err(|err| {
-                refusal(
-                    "inventory_unavailable",
-                    format!("the store cannot add to carts right now: {err}"),
-                )
-            })?;
-            let (product, entry) = products
-                .iter()
-                .find_map(|p| {
-                    p.items
-                        .iter()
-                        .find(|i| i.item.id == item_id)
-                        .map(|i| (p, i))
-                })
+            let entry = self
+                .inventory
+                .item(item_id)
+                .await
+                .map_err(unavailable)?
                 .ok_or_else(|| refusal("unknown_item", format!("no item {item_id}")))?;
+            let product = self
+                .inventory
+                .complete_product(entry.item.product_id)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| refusal("unknown_item", format!("no product for item {item_id}")))?;
             if !product.product.released {
                 return Err(refusal(
                     "not_released",
@@ -300,6 +296,13 @@ fn item_id_param(payload: &Payload) -> Result<u64, Value> {
             ),
         )
     })
+}
+
+fn unavailable(err: super::InventoryUnavailable) -> Value {
+    refusal(
+        "inventory_unavailable",
+        format!("the store cannot show carts right now: {err}"),
+    )
 }
 
 /// An error reply: `{error, message}` (`error` as the book's atoms).
