@@ -41,8 +41,9 @@ struct Cli {
     /// The database directory: the one node given it owns the data.
     #[arg(long, env = "DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
-    /// The catalogue an empty database is seeded with: demo, or flash (every
-    /// size one unit left; used by the replication benchmark).
+    /// The catalogue an empty database is seeded with: demo, flash (every
+    /// size one unit left; the replication benchmark's) or stocked (every
+    /// size 100,000 units; the checkout benchmark's).
     #[arg(long, env = "CATALOGUE", default_value = "demo", value_parser = clap::builder::PossibleValuesParser::new(store_app::catalogue::NAMES), global = true)]
     catalogue: String,
     /// Static files (js, css, images, node_modules/phoenix); default: the crate's assets/.
