@@ -63,6 +63,10 @@ instructions() {
 
 The store is open:   http://127.0.0.1:${port}   and   http://127.0.0.1:${port2}   (open both)
 
+Shop: pick sizes to fill your cart (every tab of the browser shares it, live),
+then Checkout. Watch the sale from the console:
+  ${bin#"$root"/} rpc app@127.0.0.1 'checkout.stats'
+
 Release a product and start the mock shoppers from the back node:
   ${bin#"$root"/} rpc back@127.0.0.1 'inventory.release 2'
   ${bin#"$root"/} rpc back@127.0.0.1 'mock.sell_random_until_gone 500'
