@@ -160,6 +160,17 @@ fn two_hundred_shoppers_on_two_web_nodes_buy_each_unit_exactly_once() {
     let before = products(&env.rpc_ok(APP, "store.products"));
     let on_sale = units_on_sale(&before);
     let carts = carts(&on_sale, 200);
+    // Operators read a shopper's cart from its token, on any node.
+    let shown = env.rpc_ok(APP2, &format!("cart.show {}", carts[0].serialized));
+    for item in &carts[0].items {
+        assert!(shown.contains(&format!("item {item}: ")), "{shown}");
+    }
+    assert!(shown.contains("— 1 left"), "{shown}");
+    let forged = env.rpc(APP2, "cart.show not-a-cart");
+    assert!(
+        forged.code != Some(0) && forged.stderr.contains("not a cart of this store"),
+        "{forged:?}"
+    );
 
     let outcomes = checkout_all(&carts, &[app.http_address(), app2.http_address()], |_| {});
 
