@@ -28,10 +28,11 @@
 #   CONNECTIONS=64 THREADS=2 scripts/bench_store.sh page
 #   SALES=500 scripts/bench_store.sh replication
 #   SYNC_EACH_WRITE=1 scripts/bench_store.sh checkout
-#   PERF=1 RUNS=1 scripts/bench_store.sh replication   # perf record back and app
+#   PERF=1 RUNS=1 scripts/bench_store.sh replication   # perf record app and back (app2 for checkout)
 #
 # Environment: RUNS (3), CONNECTIONS (32), SECONDS_PER_PATH (10), PATHS
-# (/,/health), CATALOGUES (the page runs'; "demo flash"), SALES (1000),
+# (/,/health), CATALOGUES (the page runs'; "demo flash"), SALES (1000), SHOPPERS (64),
+# SYNC_EACH_WRITE=1 (checkout: the store syncs every write on its own),
 # THREADS (store_bench worker threads; 1), SKIP_BUILD=1,
 # BENCH_ARGS (appended to store_bench's flags), DATA_ROOT (where the data
 # directory goes; default $TMPDIR or /tmp — its filesystem's fsync cost is
@@ -74,6 +75,7 @@ export SECRET_KEY_BASE
 if [[ "${SYNC_EACH_WRITE:-}" == 1 ]]; then export STORE_SYNC_EACH_WRITE=1; fi
 WORK=""
 PIDS=()
+PORT2=""
 RESULTS="$(mktemp)"
 
 stop_nodes() {
@@ -127,9 +129,12 @@ start_node() {
     fail "$node did not answer within 30 s"
 }
 
-# start_nodes CATALOGUE: fresh app + back, connected; sets PORT.
+# start_nodes CATALOGUE [web]: fresh app (owns the data, serves the web) and
+# a second node connected to it: back (--no-http), or with "web" app2 serving
+# the web too; waits until the second node reaches the store. Sets PORT (and
+# PORT2 for app2) and SECOND (the second node's name).
 start_nodes() {
-    local catalogue="$1"
+    local catalogue="$1" web="${2:-}"
     WORK="$(mktemp -d "${DATA_ROOT:-${TMPDIR:-/tmp}}/bench_store.XXXXXX")"
     chmod 700 "$WORK"
     mkdir -m 700 "$WORK/names"
@@ -138,53 +143,34 @@ start_nodes() {
     export RELEASE_COOKIE
     start_node "$APP" app --data-dir "$WORK/data" --catalogue "$catalogue" --http-port 0
     PORT="$(wait_for_port "$WORK/app.log" "${PIDS[-1]}" "bench_store: app" 100)" || fail "app did not report its port"
-    start_node "$BACK" back --no-http
-    rpc "$BACK" node.connect "$APP" >/dev/null || fail "back could not connect to app"
-    # The store service reaches back a moment after the connection; then back
-    # loads the catalogue into its memory.
+    if [[ "$web" == web ]]; then
+        SECOND="$APP2"
+        start_node "$APP2" app2 --http-port 0
+        PORT2="$(wait_for_port "$WORK/app2.log" "${PIDS[-1]}" "bench_store: app2" 100)" || fail "app2 did not report its port"
+    else
+        SECOND="$BACK"
+        start_node "$BACK" back --no-http
+    fi
+    rpc "$SECOND" node.connect "$APP" >/dev/null || fail "$SECOND could not connect to app"
+    # The store service reaches the second node a moment after the
+    # connection; then it loads the catalogue into its memory.
     local status=""
     for _ in $(seq 1 150); do
-        status="$(rpc "$BACK" store.status 2>/dev/null || true)"
+        status="$(rpc "$SECOND" store.status 2>/dev/null || true)"
         if grep -q '^store on' <<<"$status" && ! grep -q '^memory: 0 products' <<<"$status"; then
-            echo "bench_store: app on port $PORT; back: ${status//$'\n'/; }" >&2
+            echo "bench_store: app on port $PORT${PORT2:+, app2 on port $PORT2}; $SECOND: ${status//$'\n'/; }" >&2
             return 0
         fi
         sleep 0.1
     done
-    fail "back never saw the store (last store.status: $status)"
-}
-
-# start_checkout_nodes: fresh app (stocked catalogue) and app2, both serving
-# the web, app2 connected to app's store; sets PORT and PORT2.
-start_checkout_nodes() {
-    WORK="$(mktemp -d "${DATA_ROOT:-${TMPDIR:-/tmp}}/bench_store.XXXXXX")"
-    chmod 700 "$WORK"
-    mkdir -m 700 "$WORK/names"
-    export NODE_NAME_DIR="$WORK/names"
-    RELEASE_COOKIE="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-    export RELEASE_COOKIE
-    start_node "$APP" app --data-dir "$WORK/data" --catalogue stocked --http-port 0
-    PORT="$(wait_for_port "$WORK/app.log" "${PIDS[-1]}" "bench_store: app" 100)" || fail "app did not report its port"
-    start_node "$APP2" app2 --http-port 0
-    PORT2="$(wait_for_port "$WORK/app2.log" "${PIDS[-1]}" "bench_store: app2" 100)" || fail "app2 did not report its port"
-    rpc "$APP2" node.connect "$APP" >/dev/null || fail "app2 could not connect to app"
-    local status=""
-    for _ in $(seq 1 150); do
-        status="$(rpc "$APP2" store.status 2>/dev/null || true)"
-        if grep -q '^store on' <<<"$status" && ! grep -q '^memory: 0 products' <<<"$status"; then
-            echo "bench_store: app on port $PORT, app2 on port $PORT2; app2: ${status//$'\n'/; }" >&2
-            return 0
-        fi
-        sleep 0.1
-    done
-    fail "app2 never saw the store (last store.status: $status)"
+    fail "$SECOND never saw the store (last store.status: $status)"
 }
 
 PERF_PIDS=()
 perf_start() {
     [[ "${PERF:-}" == 1 ]] || return 0
-    # PIDS holds app's then back's process (start order).
-    local names=(app back) i
+    # PIDS holds app's then the second node's process (start order).
+    local names=(app "${SECOND%%@*}") i
     for i in 0 1; do
         perf record -F 999 -g -e cpu-clock -p "${PIDS[$i]}" \
             -o "/tmp/bench_store.${names[$i]}.perf.data" 2>/dev/null &
@@ -198,34 +184,8 @@ perf_stop() {
         kill -INT "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    # start_checkout_nodes: fresh app (stocked catalogue) and app2, both serving
-# the web, app2 connected to app's store; sets PORT and PORT2.
-start_checkout_nodes() {
-    WORK="$(mktemp -d "${DATA_ROOT:-${TMPDIR:-/tmp}}/bench_store.XXXXXX")"
-    chmod 700 "$WORK"
-    mkdir -m 700 "$WORK/names"
-    export NODE_NAME_DIR="$WORK/names"
-    RELEASE_COOKIE="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-    export RELEASE_COOKIE
-    start_node "$APP" app --data-dir "$WORK/data" --catalogue stocked --http-port 0
-    PORT="$(wait_for_port "$WORK/app.log" "${PIDS[-1]}" "bench_store: app" 100)" || fail "app did not report its port"
-    start_node "$APP2" app2 --http-port 0
-    PORT2="$(wait_for_port "$WORK/app2.log" "${PIDS[-1]}" "bench_store: app2" 100)" || fail "app2 did not report its port"
-    rpc "$APP2" node.connect "$APP" >/dev/null || fail "app2 could not connect to app"
-    local status=""
-    for _ in $(seq 1 150); do
-        status="$(rpc "$APP2" store.status 2>/dev/null || true)"
-        if grep -q '^store on' <<<"$status" && ! grep -q '^memory: 0 products' <<<"$status"; then
-            echo "bench_store: app on port $PORT, app2 on port $PORT2; app2: ${status//$'\n'/; }" >&2
-            return 0
-        fi
-        sleep 0.1
-    done
-    fail "app2 never saw the store (last store.status: $status)"
-}
-
-PERF_PIDS=()
-    for name in app back; do
+    PERF_PIDS=()
+    for name in app "${SECOND%%@*}"; do
         [[ -f "/tmp/bench_store.$name.perf.data" ]] || continue
         echo "--- perf: $name" >&2
         perf report -i "/tmp/bench_store.$name.perf.data" --stdio --no-children \
@@ -279,13 +239,15 @@ run_replication() {
 
 run_checkout() {
     local run="$1"
-    start_checkout_nodes
+    start_nodes stocked web
     echo "bench_store: checkout run $run/$RUNS${STORE_SYNC_EACH_WRITE:+ (one sync per write)}; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    perf_start
     local out
     # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
     out="$("$BENCH_BIN" --threads "$THREADS" checkout \
         --urls "http://127.0.0.1:$PORT,http://127.0.0.1:$PORT2" --shoppers "$SHOPPERS" \
         --seconds "$SECONDS_PER_PATH" $BENCH_ARGS)" || fail "store_bench checkout failed"
+    perf_stop
     echo "$out"
     jq -c --arg m "${STORE_SYNC_EACH_WRITE:+sync_each_write}" '. + {mode: (if $m == "" then "group_commit" else $m end)}' <<<"$out" >>"$RESULTS"
     # What the store's own figures say: every acknowledged unit is gone from it.

@@ -1,6 +1,6 @@
 // The cart of book chapter 9 on the real store page, in jsdom: two tabs of
-// one browser (one cookie jar) share one cart, live; a size sold out by
-// another shopper is marked in the cart; the cart survives a reload (kept in
+// one browser (one cookie jar) share one cart, live; a size another shopper
+// buys the last unit of (another browser, its own cart) is marked in the cart; the cart survives a reload (kept in
 // localStorage, as the book does); checking out empties it in every tab.
 //
 // The test starts its own store node (SNEAKERS23_BIN, built by run.sh) with a
@@ -88,13 +88,39 @@ test("picking a size adds it to the cart, in every tab", async () => {
 })
 
 test("another shopper buying the last unit marks it sold out in the cart", async () => {
+  // Sell size 7 down to its last unit from the console...
   const left = await units(3)
   assert.ok(left > 0)
-  for (let i = 0; i < left; i++) await rpc("inventory.sell 3")
-  for (const tab of tabs) {
+  for (let i = 1; i < left; i++) await rpc("inventory.sell 3")
+  // ...then another browser (its own cookie jar, its own cart) buys it through
+  // its page: add the size, check out with the form's token.
+  const stranger = await openStorePage(url, { cookieJar: new CookieJar() })
+  tabs.push(stranger)
+  assert.notEqual(cartId(stranger), cartId(tabs[0]))
+  await cartJoined(stranger, 1)
+  $(stranger, '.size-container__entry[value="3"]').click()
+  await eventually("size 7 in the other shopper's cart", () => cartItems(stranger).includes(3))
+  const serialized = $(stranger, ".cart__checkout input[name=serialized]").value
+  const bought = await fetch(`${url}/checkout`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `serialized=${encodeURIComponent(serialized)}`,
+  })
+  assert.equal(bought.status, 200, await bought.text())
+  assert.equal(await units(3), 0)
+  for (const tab of tabs.slice(0, 2)) {
     await eventually("size 7 sold out in the cart", () => $(tab, '.cart__item--out[data-item-id="3"]') !== null)
     assert.equal($(tab, ".cart__checkout-button").disabled, true, "a cart with a sold-out size cannot check out")
   }
+  // Buying the first browser's cart now is refused, naming the size, and sells nothing.
+  const mine = $(tabs[0], ".cart__checkout input[name=serialized]").value
+  const refused = await fetch(`${url}/checkout`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `serialized=${encodeURIComponent(mine)}`,
+  })
+  assert.equal(refused.status, 409)
+  assert.match(await refused.text(), /Sold out before you checked out: Air Stride size 7/)
 })
 
 test("a remove button takes the size out of the cart, in every tab", async () => {
@@ -138,11 +164,11 @@ test("checking out buys the cart and empties it in every tab", async () => {
   assert.equal(response.status, 200, html)
   assert.match(html, /Order confirmed/)
   assert.equal(await units(5), before - 1, "one unit sold, durably")
-  for (const tab of tabs) {
+  for (const tab of tabs.filter((t) => cartId(t) === cartId(one))) {
     await eventually("the cart is emptied", () => cartItems(tab).length === 0)
   }
   // The node counted the purchase for its operators.
-  assert.match(await rpc("checkout.stats"), /purchases 1, sold out 0, failed 0, units sold 1/)
+  assert.match(await rpc("checkout.stats"), /purchases 2, sold out 1, failed 0, units sold 2/)
 })
 
 test("the pages' scripts reported no errors", () => {

@@ -9,7 +9,8 @@
 //! head is kept as deflate blocks ending on a byte boundary (a sync flush),
 //! the browser's lines go in as one *stored* (uncompressed) deflate block,
 //! and the tail follows as the final blocks of the stream; the gzip trailer's
-//! CRC-32 is combined from the three parts' CRCs. Any gzip decoder reads the
+//! CRC-32 continues the head's with the lines and the tail (a few hundred
+//! bytes: the marker sits before the page's closing scripts). Any gzip decoder reads the
 //! result as one member (RFC 1951 §3.2.4, RFC 1952).
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -34,7 +35,8 @@ pub struct GzipParts {
     /// The tail's deflate blocks, the last one final.
     tail: Bytes,
     head_crc: crc32fast::Hasher,
-    tail_crc: crc32fast::Hasher,
+    /// The tail uncompressed, for the CRC.
+    tail_plain: Bytes,
     /// Uncompressed bytes of head and tail.
     plain_len: usize,
 }
@@ -80,7 +82,7 @@ impl SplicedPage {
             head: Bytes::from(head),
             tail: Bytes::from(deflate(&self.tail, FlushCompress::Finish)),
             head_crc: crc_of(&self.head),
-            tail_crc: crc_of(&self.tail),
+            tail_plain: self.tail.clone(),
             plain_len: self.len_without_insert(),
         }
     }
@@ -102,9 +104,11 @@ impl GzipParts {
         body.put_u16_le(!len);
         body.put_slice(insert);
         body.put_slice(&self.tail);
+        // The tail is the page's last lines (its scripts): hashing it again
+        // is cheaper than combining CRCs.
         let mut crc = self.head_crc.clone();
-        crc.combine(&crc_of(insert));
-        crc.combine(&self.tail_crc);
+        crc.update(insert);
+        crc.update(&self.tail_plain);
         body.put_u32_le(crc.finalize());
         body.put_u32_le((self.plain_len + insert.len()) as u32);
         body.freeze()
