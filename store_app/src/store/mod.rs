@@ -7,7 +7,7 @@
 //! `sync_file_range`, which neither flushes the device's write cache nor the
 //! file's size, so `Store::durable` follows it with an `fdatasync` of sled's
 //! data file (measured: about 0.3 ms per write here). Writers waiting for
-//! their write to be durable share one such sync ([`group_commit`]), so the
+//! their write to be durable share one such sync ([`GroupCommit`]), so the
 //! store acknowledges thousands of writes a second, each one on disk.
 //!
 //! A sale — one unit, or a whole cart at checkout — is one sled transaction
@@ -114,7 +114,7 @@ impl Store {
         })
     }
 
-    /// Returns once the write just applied is durable (see [`group_commit`]).
+    /// Returns once the write just applied is durable (see [`GroupCommit`]).
     fn durable(&self) -> Result<(), StoreError> {
         if self.sync_each_write {
             return self.sync();
