@@ -40,4 +40,5 @@ pub mod subscriber_id;
 pub mod testing;
 pub mod token;
 pub mod topic;
+pub mod tracker;
 pub mod transport;
