@@ -1,0 +1,281 @@
+//! The tracker's replicas gossiping over PubSub, several "nodes" in one test
+//! process joined by a fake network that can cut a node off and let it back
+//! (a partition, a hung node) — the protocol's own behaviour, deterministic
+//! and fast. (The multi-process tests, real nodes over ractor_cluster, are
+//! the store's: one process's "cluster" would share one registry.)
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use channels::message::Broadcast;
+use channels::pubsub::{Adapter, PubSub, SubscriberId};
+use channels::tracker::{DiffHandler, TopicDiff, Tracker, TrackerOptions};
+use parking_lot::Mutex;
+use runtime::testkit::poll_for;
+use serde_json::json;
+
+const SOON: Duration = Duration::from_secs(10);
+
+/// The fake network: every node's PubSub, and the nodes cut off.
+#[derive(Default)]
+struct Network {
+    nodes: Mutex<HashMap<String, Weak<PubSubHolder>>>,
+    cut: Mutex<HashSet<String>>,
+}
+
+struct PubSubHolder(PubSub);
+
+struct Link {
+    network: Arc<Network>,
+    node: String,
+}
+
+impl Network {
+    fn reachable(&self, from: &str, to: &str) -> Option<PubSub> {
+        let cut = self.cut.lock();
+        if cut.contains(from) || cut.contains(to) {
+            return None;
+        }
+        self.nodes
+            .lock()
+            .get(to)
+            .and_then(Weak::upgrade)
+            .map(|h| h.0.clone())
+    }
+}
+
+impl Adapter for Link {
+    fn broadcast_remote(&self, broadcast: &Broadcast, _from: Option<SubscriberId>) {
+        let names: Vec<String> = self.network.nodes.lock().keys().cloned().collect();
+        for name in names.into_iter().filter(|n| n != &self.node) {
+            if let Some(pubsub) = self.network.reachable(&self.node, &name) {
+                pubsub.dispatch_local(None, Arc::new(broadcast.clone()));
+            }
+        }
+    }
+
+    fn direct_broadcast(&self, node: &str, broadcast: &Broadcast) -> bool {
+        match self.network.reachable(&self.node, node) {
+            Some(pubsub) => {
+                pubsub.dispatch_local(None, Arc::new(broadcast.clone()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn node_name(&self) -> String {
+        self.node.clone()
+    }
+}
+
+/// Every diff a node's tracker reported, in order.
+#[derive(Default)]
+struct Diffs(Mutex<Vec<BTreeMap<String, TopicDiff>>>);
+
+impl DiffHandler for Diffs {
+    fn handle_diff(&self, diff: &BTreeMap<String, TopicDiff>) {
+        self.0.lock().push(diff.clone());
+    }
+}
+
+struct Node {
+    _pubsub: Arc<PubSubHolder>,
+    tracker: Tracker,
+    diffs: Arc<Diffs>,
+}
+
+fn options() -> TrackerOptions {
+    TrackerOptions {
+        broadcast_period: Duration::from_millis(30),
+        down_period: Duration::from_secs(1),
+        permdown_period: Duration::from_secs(3),
+        ..TrackerOptions::new("test")
+    }
+}
+
+async fn node(network: &Arc<Network>, name: &str, options: TrackerOptions) -> Node {
+    let pubsub = PubSub::new();
+    pubsub.set_adapter(Arc::new(Link {
+        network: network.clone(),
+        node: name.to_string(),
+    }));
+    let holder = Arc::new(PubSubHolder(pubsub.clone()));
+    network
+        .nodes
+        .lock()
+        .insert(name.to_string(), Arc::downgrade(&holder));
+    let diffs = Arc::new(Diffs::default());
+    let tracker = Tracker::start(options, pubsub, diffs.clone())
+        .await
+        .unwrap();
+    Node {
+        _pubsub: holder,
+        tracker,
+        diffs,
+    }
+}
+
+async fn keys(tracker: &Tracker, topic: &str) -> Vec<String> {
+    let mut keys: Vec<String> = tracker
+        .list(topic)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Waits until `tracker` lists exactly `expected` in `topic`.
+async fn lists(tracker: &Tracker, topic: &str, expected: &[&str]) {
+    let what = format!("{} to list {expected:?} in {topic}", tracker.replica());
+    poll_for(&what, SOON, || async {
+        (keys(tracker, topic).await == expected).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn three_nodes_see_each_others_presences_and_their_leaving() {
+    let network = Arc::new(Network::default());
+    let nodes = [
+        node(&network, "a@host", options()).await,
+        node(&network, "b@host", options()).await,
+        node(&network, "c@host", options()).await,
+    ];
+    let mut processes = Vec::new();
+    for (node, user) in nodes.iter().zip(["alice", "bob", "carol"]) {
+        let process = node.tracker.process();
+        node.tracker
+            .track(&process, "lobby", user, json!({"online_at": 1}))
+            .await
+            .unwrap()
+            .unwrap();
+        processes.push(process);
+    }
+    for node in &nodes {
+        lists(&node.tracker, "lobby", &["alice", "bob", "carol"]).await;
+    }
+    // The local join was reported at once, the others as they arrived.
+    let joined: Vec<String> = nodes[0]
+        .diffs
+        .0
+        .lock()
+        .iter()
+        .flat_map(|d| d["lobby"].joins.iter().map(|e| e.key.clone()))
+        .collect();
+    assert_eq!(joined[0], "alice");
+    assert_eq!(joined.len(), 3, "{joined:?}");
+
+    // bob's process exits: everyone sees him leave.
+    drop(processes.remove(1));
+    for node in &nodes {
+        lists(&node.tracker, "lobby", &["alice", "carol"]).await;
+    }
+    let left: Vec<String> = nodes[2]
+        .diffs
+        .0
+        .lock()
+        .iter()
+        .flat_map(|d| d["lobby"].leaves.iter().map(|e| e.key.clone()))
+        .collect();
+    assert_eq!(left, vec!["bob"]);
+}
+
+#[tokio::test]
+async fn a_node_cut_off_leaves_everyones_view_and_converges_when_it_returns() {
+    let network = Arc::new(Network::default());
+    let a = node(&network, "a@host", options()).await;
+    let b = node(&network, "b@host", options()).await;
+    let alice = a.tracker.process();
+    a.tracker
+        .track(&alice, "lobby", "alice", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    let bob = b.tracker.process();
+    b.tracker
+        .track(&bob, "lobby", "bob", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    lists(&a.tracker, "lobby", &["alice", "bob"]).await;
+
+    // b hangs (or the network splits): after the down period a drops bob.
+    network.cut.lock().insert("b@host".into());
+    lists(&a.tracker, "lobby", &["alice"]).await;
+    let stats = a.tracker.stats().await.unwrap();
+    assert_eq!(stats.replicas[0].1, "down", "{stats:?}");
+    // Meanwhile b changes: carol joins, bob leaves.
+    let carol = b.tracker.process();
+    b.tracker
+        .track(&carol, "lobby", "carol", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    drop(bob);
+
+    // b comes back: both views converge, with what changed meanwhile.
+    network.cut.lock().clear();
+    lists(&a.tracker, "lobby", &["alice", "carol"]).await;
+    lists(&b.tracker, "lobby", &["alice", "carol"]).await;
+}
+
+#[tokio::test]
+async fn a_node_gone_for_the_permdown_period_is_forgotten() {
+    let network = Arc::new(Network::default());
+    let a = node(&network, "a@host", options()).await;
+    let b = node(&network, "b@host", options()).await;
+    let bob = b.tracker.process();
+    b.tracker
+        .track(&bob, "lobby", "bob", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    lists(&a.tracker, "lobby", &["bob"]).await;
+    network.cut.lock().insert("b@host".into());
+    poll_for("a to forget b", SOON, || async {
+        let stats = a.tracker.stats().await.unwrap();
+        (stats.entries == 0 && stats.replicas.is_empty()).then_some(())
+    })
+    .await;
+    // Heard from again, b is a new peer: a asks for its whole set.
+    network.cut.lock().clear();
+    lists(&a.tracker, "lobby", &["bob"]).await;
+}
+
+#[tokio::test]
+async fn a_restarted_node_replaces_its_previous_incarnation_at_once() {
+    let network = Arc::new(Network::default());
+    // Long down and permdown periods: only the new incarnation can clear b's entry.
+    let patient = TrackerOptions {
+        down_period: Duration::from_secs(60),
+        permdown_period: Duration::from_secs(600),
+        ..options()
+    };
+    let a = node(&network, "a@host", patient.clone()).await;
+    let b = node(&network, "b@host", patient.clone()).await;
+    let bob = b.tracker.process();
+    b.tracker
+        .track(&bob, "lobby", "bob", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    lists(&a.tracker, "lobby", &["bob"]).await;
+
+    // b is killed: its tracker stops without a word; a new b starts.
+    b.tracker.stop();
+    std::mem::forget(bob);
+    drop(b);
+    let b2 = node(&network, "b@host", patient).await;
+    let dave = b2.tracker.process();
+    b2.tracker
+        .track(&dave, "lobby", "dave", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    lists(&a.tracker, "lobby", &["dave"]).await;
+}
