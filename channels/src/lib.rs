@@ -30,6 +30,7 @@ pub mod message;
 pub mod metrics;
 pub mod mount;
 pub mod outbox;
+pub mod presence;
 pub mod pubsub;
 pub mod secret;
 pub mod serializer;

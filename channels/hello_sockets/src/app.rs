@@ -13,9 +13,11 @@ use std::sync::Arc;
 use channels::endpoint::{Endpoint, EndpointOptions};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
+use channels::presence::Presence;
 use channels::pubsub::cluster::{join_cluster, ClusterLink};
 use channels::pubsub::PubSub;
 use channels::token::Signer;
+use channels::tracker::TrackerOptions;
 use runtime::console::Console;
 use runtime::node::Node;
 use runtime::process::ProcessSupervisor;
@@ -28,6 +30,8 @@ use crate::{HelloSockets, Pipeline};
 pub const CHANNELS: &str = "HelloSockets.Channels";
 /// The registered name of the task supervisor for async replies.
 pub const TASKS: &str = "HelloSockets.TaskSupervisor";
+/// The presence tracker's name, the same on every node.
+pub const PRESENCE: &str = "HelloSockets.Presence";
 
 /// What a node is started with.
 pub struct AppOptions {
@@ -87,6 +91,9 @@ impl App {
             None => None,
         };
         let pipeline = Pipeline::start(pubsub.clone(), None).await?;
+        // Every node starts the presence tracker under the same name: their
+        // replicas find each other over the cluster PubSub.
+        let presence = Presence::start(TrackerOptions::new(PRESENCE), pubsub.clone()).await?;
         let endpoint = HelloSockets {
             pubsub,
             supervisor: channels,
@@ -96,6 +103,7 @@ impl App {
             tasks: Some(tasks),
             pipeline: Some(pipeline),
             options: options.endpoint,
+            presence: Some(presence.clone()),
         }
         .endpoint();
         Ok(App {

@@ -25,6 +25,7 @@ pub mod console_commands;
 mod dedupe_channel;
 mod ping_channel;
 mod pipeline;
+mod presence_channel;
 mod recurring_channel;
 mod stats_socket;
 mod user_socket;
@@ -41,6 +42,7 @@ pub use bench_channel::BenchChannel;
 pub use dedupe_channel::{DedupeChannel, DedupeInfo, DedupeState};
 pub use ping_channel::PingChannel;
 pub use pipeline::{unix_ms_now, Item, Pipeline, Producer, BUFFER_SIZE};
+pub use presence_channel::{AfterJoin, PresenceChannel, PresenceState};
 pub use recurring_channel::{RecurringChannel, SendToken, UserId};
 pub use stats_socket::{StatsChannel, StatsSocket, SLOW_PING};
 pub use user_socket::UserSocket;
@@ -49,6 +51,7 @@ pub use wildcard_channel::WildcardChannel;
 use channels::endpoint::{Endpoint, EndpointOptions};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
+use channels::presence::Presence;
 use channels::pubsub::PubSub;
 use channels::token::Signer;
 use channels::transport::{plain, query_params};
@@ -72,6 +75,9 @@ pub struct HelloSockets {
     pub pipeline: Option<Pipeline>,
     /// HTTP connection limits and drain settings.
     pub options: EndpointOptions,
+    /// The presence tracker behind `presence:*` (the route is mounted only
+    /// with one).
+    pub presence: Option<Presence>,
 }
 
 /// The hello_sockets endpoint with local-only metrics.
@@ -90,6 +96,7 @@ pub fn endpoint(
         tasks: None,
         pipeline: None,
         options: EndpointOptions::default(),
+        presence: None,
     }
     .endpoint()
 }
@@ -107,6 +114,7 @@ impl HelloSockets {
             tasks,
             pipeline,
             options,
+            presence,
         } = self;
         let token_signer = signer.clone();
         let user_socket = SocketConfig {
@@ -118,7 +126,11 @@ impl HelloSockets {
             .options(options)
             .signer(signer.clone())
             .metrics(metrics)
-            .socket("/socket", UserSocket::new(signer.clone()), user_socket)
+            .socket(
+                "/socket",
+                UserSocket::new(signer.clone()).with_presence(presence),
+                user_socket,
+            )
             .socket("/auth_socket", AuthSocket::new(signer), config.clone())
             .socket("/stats_socket", StatsSocket, config)
             .route(Method::GET, "/token", move |request| {

@@ -1,19 +1,33 @@
 //! `HelloSocketsWeb.UserSocket`: open to anyone, no id.
 
+use channels::presence::Presence;
 use channels::socket::{ConnectInfo, Params, Refused, Routes, Socket};
 use channels::token::Signer;
 
-use super::{BenchChannel, DedupeChannel, PingChannel, RecurringChannel, UserId, WildcardChannel};
+use super::{
+    BenchChannel, DedupeChannel, PingChannel, PresenceChannel, RecurringChannel, UserId,
+    WildcardChannel,
+};
 
-/// The book's `UserSocket`.
+/// The book's `UserSocket`, and the presence example's room.
 pub struct UserSocket {
     signer: Signer,
+    presence: Option<Presence>,
 }
 
 impl UserSocket {
     /// A user socket whose `recurring` channel signs tokens with `signer`.
     pub fn new(signer: Signer) -> Self {
-        UserSocket { signer }
+        UserSocket {
+            signer,
+            presence: None,
+        }
+    }
+
+    /// Mounts `presence:*` on this presence tracker (none: not mounted).
+    pub fn with_presence(mut self, presence: Option<Presence>) -> Self {
+        self.presence = presence;
+        self
     }
 }
 
@@ -40,5 +54,8 @@ impl Socket for UserSocket {
             .channel("dupe", DedupeChannel)
             .channel("recurring", RecurringChannel::new(self.signer.clone()))
             .channel("bench:*", BenchChannel);
+        if let Some(presence) = &self.presence {
+            routes.channel("presence:*", PresenceChannel::new(presence.clone()));
+        }
     }
 }

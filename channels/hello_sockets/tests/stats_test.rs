@@ -33,6 +33,7 @@ async fn start(config: SocketConfig, metrics: Metrics) -> SocketAddr {
         tasks: None,
         pipeline: None,
         options: Default::default(),
+        presence: None,
     }
     .endpoint();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -72,6 +72,7 @@ impl Server {
             tasks: None,
             pipeline: None,
             options,
+            presence: None,
         }
         .endpoint();
         let listener = TcpListener::bind("127.0.0.1:0")
