@@ -267,7 +267,7 @@ async fn a_restarted_node_replaces_its_previous_incarnation_at_once() {
     lists(&a.tracker, "lobby", &["bob"]).await;
 
     // b is killed: its tracker stops without a word; a new b starts.
-    b.tracker.stop();
+    b.tracker.kill();
     std::mem::forget(bob);
     drop(b);
     let b2 = node(&network, "b@host", patient).await;
@@ -278,4 +278,28 @@ async fn a_restarted_node_replaces_its_previous_incarnation_at_once() {
         .unwrap()
         .unwrap();
     lists(&a.tracker, "lobby", &["dave"]).await;
+}
+
+#[tokio::test]
+async fn a_node_that_stops_cleanly_takes_its_entries_with_it_at_once() {
+    let network = Arc::new(Network::default());
+    // A down period longer than the test's bound: only the goodbye can do it.
+    let patient = TrackerOptions {
+        down_period: Duration::from_secs(60),
+        permdown_period: Duration::from_secs(600),
+        ..options()
+    };
+    let a = node(&network, "a@host", patient.clone()).await;
+    let b = node(&network, "b@host", patient).await;
+    let bob = b.tracker.process();
+    b.tracker
+        .track(&bob, "lobby", "bob", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    lists(&a.tracker, "lobby", &["bob"]).await;
+    b.tracker.stop().await;
+    lists(&a.tracker, "lobby", &[]).await;
+    assert!(a.tracker.stats().await.unwrap().replicas.is_empty());
+    std::mem::forget(bob);
 }

@@ -132,6 +132,14 @@ test("two clients on two nodes see each other, updates and a killed client's lea
     return metas.length === 1 && metas[0].status === "away";
   });
 
+  // Operators see the same from either node's console.
+  const listed = await run(["rpc", nodes.presb.name, "tracker.list presence:lobby"]);
+  assert.deepEqual(listed.split("\n").map((l) => l.split("  ").slice(0, 2).join(" ")).sort(),
+    [`alice ${nodes.presa.name}`, `bob ${nodes.presb.name}`, `carol ${nodes.presb.name}`]);
+  const stats = await run(["rpc", nodes.presa.name, "tracker.stats"]);
+  assert.match(stats, /3 entries/);
+  assert.match(stats, new RegExp(`${nodes.presb.name}#\\d+ up`));
+
   bobClient.kill("SIGKILL");
   await eventually("bob to leave both lists", () =>
     users(alice).join() === "alice,carol" && users(carol).join() === "alice,carol");

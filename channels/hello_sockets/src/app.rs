@@ -53,6 +53,7 @@ pub struct App {
     pub endpoint: Arc<Endpoint>,
     root: Supervisor,
     cluster: Option<ClusterLink>,
+    presence: Presence,
 }
 
 impl App {
@@ -94,6 +95,9 @@ impl App {
         // Every node starts the presence tracker under the same name: their
         // replicas find each other over the cluster PubSub.
         let presence = Presence::start(TrackerOptions::new(PRESENCE), pubsub.clone()).await?;
+        if let Some((_, console)) = &options.node {
+            channels::tracker::console_commands::register(console, presence.tracker());
+        }
         let endpoint = HelloSockets {
             pubsub,
             supervisor: channels,
@@ -110,12 +114,17 @@ impl App {
             endpoint,
             root,
             cluster,
+            presence,
         })
     }
 
-    /// Stops what [`App::start`] started, last first: the cluster PubSub,
-    /// then the supervision tree. Call it once the web server has drained.
+    /// Stops what [`App::start`] started, last first: the presence tracker
+    /// (saying goodbye), the cluster PubSub, then the supervision tree. Call
+    /// it once the web server has drained.
     pub async fn stop(self) {
+        // First, while the cluster is still there: the other nodes drop this
+        // node's presences at once instead of after the down period.
+        self.presence.tracker().stop().await;
         if let Some(cluster) = self.cluster {
             cluster.stop().await;
         }

@@ -10,6 +10,7 @@
 //!   PubSub ([`Tracker`] is its handle).
 
 pub mod clock;
+pub mod console_commands;
 pub mod server;
 pub mod state;
 

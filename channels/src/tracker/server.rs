@@ -114,6 +114,11 @@ enum Gossip {
     TransferAck {
         transfer: Transfer,
     },
+    /// The replica is shutting down cleanly: its entries go now, not after
+    /// the down period (Phoenix's graceful permdown).
+    Leaving {
+        replica: ReplicaId,
+    },
 }
 
 mod context_pairs {
@@ -313,6 +318,16 @@ impl TrackerServer {
                 let transfer = state.set.extract(&replica, &context);
                 self.send(Some(&replica.node), &Gossip::TransferAck { transfer });
             }
+            Gossip::Leaving { replica } => {
+                if replica == self.replica || !state.peers.contains_key(&replica) {
+                    return;
+                }
+                tracing::info!(replica = %replica, "tracker replica left: its entries are dropped");
+                let diff = state.set.replica_down(&replica);
+                self.report(diff);
+                state.set.remove_down_replica(&replica);
+                state.peers.remove(&replica);
+            }
             Gossip::TransferAck { transfer } => {
                 if transfer.replica == self.replica {
                     return;
@@ -474,6 +489,28 @@ impl GenServer for TrackerServer {
         Ok(CallFlow::Reply(()))
     }
 
+    /// A clean stop tells the other replicas, so that this node's entries
+    /// leave their lists now (a crash or a kill leaves them to the down
+    /// period).
+    async fn terminate(
+        &self,
+        _myself: &ProcessPid<Self>,
+        reason: &runtime::ExitReason,
+        _state: &mut TrackerState,
+    ) {
+        if matches!(
+            reason,
+            runtime::ExitReason::Normal | runtime::ExitReason::Shutdown
+        ) {
+            self.send(
+                None,
+                &Gossip::Leaving {
+                    replica: self.replica.clone(),
+                },
+            );
+        }
+    }
+
     async fn handle_info(
         &self,
         _myself: &ProcessPid<Self>,
@@ -624,9 +661,18 @@ impl Tracker {
         self.pid.request(TrackerCall::Stats).await
     }
 
-    /// Stops the tracker process.
-    pub fn stop(&self) {
-        self.pid.stop(runtime::ExitReason::Shutdown);
+    /// Stops the tracker cleanly: the other replicas drop this node's
+    /// entries at once. Returns once it has stopped (at most 5 s).
+    pub async fn stop(&self) {
+        self.pid
+            .stop_and_wait(runtime::ExitReason::Shutdown, Duration::from_secs(5))
+            .await;
+    }
+
+    /// Stops the tracker as a crash would: the other replicas keep this
+    /// node's entries until the down period passes (for tests of that path).
+    pub fn kill(&self) {
+        self.pid.stop(runtime::ExitReason::Killed);
     }
 }
 
