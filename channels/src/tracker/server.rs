@@ -3,7 +3,7 @@
 //! keeps the replica in step with the other nodes' over the cluster PubSub.
 //!
 //! Every broadcast period (default 1.5 s) it broadcasts a heartbeat on
-//! `phx_tracker:<name>`: its context, and its delta when it changed anything.
+//! `phx_tracker:<name>:<shard>`: its context, and its delta when it changed anything.
 //! A peer merges a delta that follows on from what it knows of the sender;
 //! after a gap (a lost heartbeat, a partition, a new replica) it asks the
 //! sender for a transfer of its whole set instead (`direct_broadcast` to the
@@ -43,16 +43,19 @@ pub struct TrackerOptions {
     pub down_period: Duration,
     /// Silence after which a replica's entries are dropped.
     pub permdown_period: Duration,
+    /// Shard processes per node (the same on every node).
+    pub pool_size: usize,
 }
 
 impl TrackerOptions {
-    /// Phoenix's defaults: 1.5 s, 30 s, 20 min.
+    /// Phoenix's defaults: 1.5 s, 30 s, 20 min, one shard.
     pub fn new(name: impl Into<String>) -> Self {
         TrackerOptions {
             name: name.into(),
             broadcast_period: Duration::from_millis(1500),
             down_period: Duration::from_secs(30),
             permdown_period: Duration::from_secs(20 * 60),
+            pool_size: 1,
         }
     }
 }
@@ -190,6 +193,8 @@ pub struct TrackerState {
 /// The tracker process's behaviour.
 pub struct TrackerServer {
     options: TrackerOptions,
+    /// Which shard of the pool this is.
+    shard: usize,
     pubsub: PubSub,
     replica: ReplicaId,
     handler: Arc<dyn DiffHandler>,
@@ -197,7 +202,7 @@ pub struct TrackerServer {
 
 impl TrackerServer {
     fn topic(&self) -> String {
-        format!("phx_tracker:{}", self.options.name)
+        format!("phx_tracker:{}:{}", self.options.name, self.shard)
     }
 
     fn report(&self, diff: Diff) {
@@ -536,9 +541,14 @@ impl GenServer for TrackerServer {
 }
 
 /// A node's tracker: cheap to clone.
+///
+/// It runs `pool_size` shard processes; a topic's entries live in the shard
+/// its name hashes to, on every node alike (every node of a tracker must use
+/// the same pool size), so tracks in different topics are handled in
+/// parallel and each shard's deltas stay small.
 #[derive(Clone)]
 pub struct Tracker {
-    pid: ProcessPid<TrackerServer>,
+    shards: Arc<[ProcessPid<TrackerServer>]>,
     replica: ReplicaId,
     next_pid: Arc<AtomicU64>,
 }
@@ -561,15 +571,20 @@ impl Tracker {
             node: pubsub.node_name(),
             vsn,
         };
-        let server = TrackerServer {
-            options,
-            pubsub,
-            replica: replica.clone(),
-            handler,
-        };
-        let pid = runtime::server::start(server, ()).await?;
+        let pool_size = options.pool_size.max(1);
+        let mut shards = Vec::with_capacity(pool_size);
+        for shard in 0..pool_size {
+            let server = TrackerServer {
+                options: options.clone(),
+                shard,
+                pubsub: pubsub.clone(),
+                replica: replica.clone(),
+                handler: handler.clone(),
+            };
+            shards.push(runtime::server::start(server, ()).await?);
+        }
         Ok(Tracker {
-            pid,
+            shards: shards.into(),
             replica,
             next_pid: Arc::new(AtomicU64::new(1)),
         })
@@ -578,6 +593,11 @@ impl Tracker {
     /// This node's replica.
     pub fn replica(&self) -> &ReplicaId {
         &self.replica
+    }
+
+    /// The shard holding `topic`.
+    fn shard(&self, topic: &str) -> &ProcessPid<TrackerServer> {
+        &self.shards[shard_of(topic, self.shards.len())]
     }
 
     /// A new tracked-process identity on this node, whose entries are all
@@ -600,9 +620,9 @@ impl Tracker {
         key: &str,
         meta: Value,
     ) -> Result<Result<Entry, TrackError>, TrackerDown> {
-        let (pid, topic, key) = (process.pid.clone(), topic.to_string(), key.to_string());
-        self.pid
-            .request(|r| TrackerCall::Track(pid, topic, key, meta, r))
+        let (pid, topic_owned, key) = (process.pid.clone(), topic.to_string(), key.to_string());
+        self.shard(topic)
+            .request(|r| TrackerCall::Track(pid, topic_owned, key, meta, r))
             .await
     }
 
@@ -613,9 +633,9 @@ impl Tracker {
         topic: &str,
         key: &str,
     ) -> Result<Result<Entry, TrackError>, TrackerDown> {
-        let (pid, topic, key) = (process.pid.clone(), topic.to_string(), key.to_string());
-        self.pid
-            .request(|r| TrackerCall::Untrack(pid, topic, key, r))
+        let (pid, topic_owned, key) = (process.pid.clone(), topic.to_string(), key.to_string());
+        self.shard(topic)
+            .request(|r| TrackerCall::Untrack(pid, topic_owned, key, r))
             .await
     }
 
@@ -627,16 +647,19 @@ impl Tracker {
         key: &str,
         meta: Value,
     ) -> Result<Result<(Entry, Entry), TrackError>, TrackerDown> {
-        let (pid, topic, key) = (process.pid.clone(), topic.to_string(), key.to_string());
-        self.pid
-            .request(|r| TrackerCall::Update(pid, topic, key, meta, r))
+        let (pid, topic_owned, key) = (process.pid.clone(), topic.to_string(), key.to_string());
+        self.shard(topic)
+            .request(|r| TrackerCall::Update(pid, topic_owned, key, meta, r))
             .await
     }
 
     /// The entries of `topic`, on every node whose replica is up.
     pub async fn list(&self, topic: &str) -> Result<Vec<Entry>, TrackerDown> {
-        let topic = topic.to_string();
-        let listed = self.pid.request(|r| TrackerCall::List(topic, r)).await?;
+        let topic_owned = topic.to_string();
+        let listed = self
+            .shard(topic)
+            .request(|r| TrackerCall::List(topic_owned, r))
+            .await?;
         Ok(listed.into_iter().map(|(entry, _)| entry).collect())
     }
 
@@ -650,30 +673,64 @@ impl Tracker {
             .collect())
     }
 
-    /// Every entry whose replica is up.
+    /// Every entry whose replica is up, over every shard.
     pub async fn list_all(&self) -> Result<Vec<Entry>, TrackerDown> {
-        let listed = self.pid.request(TrackerCall::ListAll).await?;
-        Ok(listed.into_iter().map(|(entry, _)| entry).collect())
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let listed = shard.request(TrackerCall::ListAll).await?;
+            all.extend(listed.into_iter().map(|(entry, _)| entry));
+        }
+        Ok(all)
     }
 
-    /// Operators' figures.
+    /// Operators' figures, summed over the shards (replicas as the first
+    /// shard sees them: every shard hears the same nodes).
     pub async fn stats(&self) -> Result<TrackerStats, TrackerDown> {
-        self.pid.request(TrackerCall::Stats).await
+        let mut total: Option<TrackerStats> = None;
+        for shard in self.shards.iter() {
+            let stats = shard.request(TrackerCall::Stats).await?;
+            total = Some(match total {
+                None => stats,
+                Some(mut sum) => {
+                    sum.entries += stats.entries;
+                    sum.last_delta_size += stats.last_delta_size;
+                    sum.deltas_merged += stats.deltas_merged;
+                    sum.transfers_requested += stats.transfers_requested;
+                    sum
+                }
+            });
+        }
+        Ok(total.expect("a tracker has at least one shard"))
     }
 
     /// Stops the tracker cleanly: the other replicas drop this node's
-    /// entries at once. Returns once it has stopped (at most 5 s).
+    /// entries at once. Returns once every shard has stopped (5 s at most each).
     pub async fn stop(&self) {
-        self.pid
-            .stop_and_wait(runtime::ExitReason::Shutdown, Duration::from_secs(5))
-            .await;
+        for shard in self.shards.iter() {
+            shard
+                .stop_and_wait(runtime::ExitReason::Shutdown, Duration::from_secs(5))
+                .await;
+        }
     }
 
     /// Stops the tracker as a crash would: the other replicas keep this
     /// node's entries until the down period passes (for tests of that path).
     pub fn kill(&self) {
-        self.pid.stop(runtime::ExitReason::Killed);
+        for shard in self.shards.iter() {
+            shard.stop(runtime::ExitReason::Killed);
+        }
     }
+}
+
+/// The shard of `topic` among `shards` (FNV-1a: the same on every node and
+/// every build, unlike the standard library's seeded hasher).
+fn shard_of(topic: &str, shards: usize) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in topic.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % shards as u64) as usize
 }
 
 /// A process's identity with the tracker; dropping it untracks every entry
@@ -693,6 +750,8 @@ impl TrackedProcess {
 
 impl Drop for TrackedProcess {
     fn drop(&mut self) {
-        let _ = self.tracker.pid.info(TrackerInfo::Exited(self.pid.clone()));
+        for shard in self.tracker.shards.iter() {
+            let _ = shard.info(TrackerInfo::Exited(self.pid.clone()));
+        }
     }
 }
