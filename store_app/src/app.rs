@@ -11,8 +11,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use channels::presence::Presence;
 use channels::pubsub::cluster::{join_cluster, ClusterLink};
 use channels::pubsub::PubSub;
+use channels::tracker::TrackerOptions;
 use runtime::node::Node;
 use runtime::process::ProcessSupervisor;
 use runtime::ractor::ActorRef;
@@ -33,6 +35,8 @@ use crate::web;
 
 /// The registered name of the channel processes' supervisor.
 pub const CHANNELS: &str = "Sneakers23.Channels";
+/// The cart tracker's name, the same on every node.
+pub const CART_TRACKER: &str = "Sneakers23.CartTracker";
 
 /// Page notifications through the ProductChannel functions.
 pub struct PageNotifier(pub PubSub);
@@ -107,6 +111,10 @@ pub struct App {
     pub channels: ProcessSupervisor,
     /// The PubSub.
     pub pubsub: PubSub,
+    /// Every node's carts, for the admin dashboard (a Phoenix.Tracker
+    /// through Presence: `presence_state` / `presence_diff` on
+    /// `admin:cart_tracker`).
+    pub cart_tracker: Presence,
     store: Option<ActorRef<StoreMsg>>,
     root: Supervisor,
     cluster: Option<ClusterLink>,
@@ -192,11 +200,15 @@ impl App {
         let watch = node
             .as_ref()
             .map(|node| StoreWatch::start(node.clone(), context.clone()));
+        let cart_tracker = Presence::start(TrackerOptions::from_env(CART_TRACKER), pubsub.clone())
+            .await
+            .map_err(start_error)?;
         Ok(App {
             checkout: Checkout::new(context.clone()),
             context,
             channels,
             pubsub,
+            cart_tracker,
             store: store_actor,
             root,
             cluster,
@@ -206,6 +218,9 @@ impl App {
 
     /// Stops the node's parts in reverse order.
     pub async fn stop(self) {
+        // While the cluster is still there: the other nodes drop this node's
+        // carts from the admin's view at once.
+        self.cart_tracker.tracker().stop().await;
         if let Some(watch) = &self.watch {
             watch.stop();
         }

@@ -59,6 +59,8 @@ async fn start_node() -> Node {
         assets_dir: default_assets_dir(),
         options: Default::default(),
         checkout: app.checkout.clone(),
+        cart_tracker: Some(app.cart_tracker.clone()),
+        admin: None,
     }
     .endpoint();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

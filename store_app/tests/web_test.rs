@@ -60,6 +60,8 @@ async fn start_web(inventory: InventoryRef) -> (SocketAddr, PubSub) {
         assets_dir: default_assets_dir(),
         options: Default::default(),
         checkout: no_store_checkout(&pubsub),
+        cart_tracker: None,
+        admin: None,
     }
     .endpoint();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

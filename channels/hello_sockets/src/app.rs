@@ -94,7 +94,7 @@ impl App {
         let pipeline = Pipeline::start(pubsub.clone(), None).await?;
         // Every node starts the presence tracker under the same name: their
         // replicas find each other over the cluster PubSub.
-        let presence = Presence::start(TrackerOptions::new(PRESENCE), pubsub.clone()).await?;
+        let presence = Presence::start(TrackerOptions::from_env(PRESENCE), pubsub.clone()).await?;
         if let Some((_, console)) = &options.node {
             channels::tracker::console_commands::register(console, presence.tracker());
         }

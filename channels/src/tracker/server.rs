@@ -58,6 +58,38 @@ impl TrackerOptions {
             pool_size: 1,
         }
     }
+
+    /// Phoenix's defaults, overridden by `TRACKER_BROADCAST_PERIOD_MS`,
+    /// `TRACKER_DOWN_PERIOD_MS`, `TRACKER_PERMDOWN_PERIOD_MS` and
+    /// `TRACKER_POOL_SIZE` when set (tests shorten the periods; every node of
+    /// a cluster must use the same pool size). A value that is not a number
+    /// is ignored with a warning.
+    pub fn from_env(name: impl Into<String>) -> Self {
+        let mut options = TrackerOptions::new(name);
+        let read = |var: &str| -> Option<u64> {
+            let value = std::env::var(var).ok()?;
+            match value.trim().parse() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    tracing::warn!(%var, %value, "not a number: ignored");
+                    None
+                }
+            }
+        };
+        if let Some(ms) = read("TRACKER_BROADCAST_PERIOD_MS") {
+            options.broadcast_period = Duration::from_millis(ms.max(1));
+        }
+        if let Some(ms) = read("TRACKER_DOWN_PERIOD_MS") {
+            options.down_period = Duration::from_millis(ms);
+        }
+        if let Some(ms) = read("TRACKER_PERMDOWN_PERIOD_MS") {
+            options.permdown_period = Duration::from_millis(ms);
+        }
+        if let Some(n) = read("TRACKER_POOL_SIZE") {
+            options.pool_size = n.max(1) as usize;
+        }
+        options
+    }
 }
 
 /// Joins and leaves of one topic.

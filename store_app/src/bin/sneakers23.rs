@@ -29,7 +29,7 @@ use channels::token::Signer;
 use clap::Parser;
 use runtime::release;
 use store_app::app::{App, AppOptions};
-use store_app::web::{default_assets_dir, InventoryRef, StoreWeb};
+use store_app::web::{default_assets_dir, AdminAccess, InventoryRef, StoreWeb};
 
 #[derive(Parser)]
 #[command(about = "The Sneakers23 store of Real-Time Phoenix, chapter 7")]
@@ -82,7 +82,13 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
             &app.checkout,
             &signer,
         );
+        channels::tracker::console_commands::register(
+            release.console(),
+            app.cart_tracker.tracker(),
+        );
+        store_app::console_commands::register_admin(release.console(), &app.cart_tracker);
     }
+    let admin = AdminAccess::from_env();
     let address = cli.server.web_address(start.as_ref());
     let stop = release::stop_requested(node.as_ref())?;
     let page = || {
@@ -96,6 +102,8 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
             assets_dir: cli.assets_dir.clone().unwrap_or_else(default_assets_dir),
             options: cli.server.endpoint.options(),
             checkout: app.checkout.clone(),
+            cart_tracker: Some(app.cart_tracker.clone()),
+            admin: admin.clone(),
         }
         .endpoint()
     };

@@ -11,9 +11,11 @@
 //! | `store.seed [CATALOGUE]` | fills an empty store with `demo` (the default) or `flash`; every node reloads |
 //! | `store.status` | where the store is and what it holds, next to this node's memory |
 //! | `cart.show TOKEN` | the cart a serialized cart token holds, each size with its stock in this node's memory |
+//! | `admin.carts` | every tracked cart on every node that is up (`register_admin`) |
 //! | `checkout.stats` | purchases, sold-out refusals, failures and units sold by checkout on this node |
 //! | `store.products` | every product with its sizes and stock as the store holds them, in `inventory.products`' format: the truth to compare a node's memory with |
 
+mod admin;
 mod checkout;
 mod inventory;
 mod mock;
@@ -34,4 +36,9 @@ pub fn register(console: &Console, context: &Sneakers23, checkout: &Checkout, si
     inventory::register(console, context);
     mock::register(console, context);
     store::register(console, context);
+}
+
+/// Registers `admin.carts` for the node's cart tracker.
+pub fn register_admin(console: &Console, cart_tracker: &channels::presence::Presence) {
+    admin::register(console, cart_tracker);
 }

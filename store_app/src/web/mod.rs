@@ -15,6 +15,7 @@
 //! - [`StockLevel`]: counts as the page shows them; [`render_page`] and
 //!   [`render_sizes`]: the askama templates in `store_app/templates/`.
 
+mod admin;
 mod cart_session;
 mod cart_view;
 mod checkout_page;
@@ -42,6 +43,10 @@ use http_body_util::Full;
 use parking_lot::Mutex;
 use runtime::process::ProcessSupervisor;
 
+pub use admin::{
+    admin_token, AdminAccess, AdminChannel, AdminCheck, AdminSocket, ADMIN_PASSWORD_ENV,
+    ADMIN_SOCKET_PATH, ADMIN_TOKEN_MAX_AGE, ADMIN_TOKEN_SALT, ADMIN_USER_ENV,
+};
 pub use cart_session::{
     cart_id_of_socket_token, cart_session, shopper_script, socket_token, CartSession, CART_COOKIE,
     CART_SESSION_SALT, CART_SOCKET_SALT,
@@ -58,13 +63,16 @@ pub use product_channel::{
 pub use product_socket::{ProductSocket, Shopper, CART_TOKEN_PARAM, PRODUCT_SOCKET_PATH};
 pub use product_state::product_state;
 pub use shopping_cart_channel::{
-    cart_topic, CartInfo, CartState, ShoppingCartChannel, CART, CART_TOPIC_PREFIX, CART_UPDATED,
+    cart_topic, CartInfo, CartState, ShoppingCartChannel, CART, CART_TOPIC_PREFIX,
+    CART_TRACKER_TOPIC, CART_UPDATED,
 };
 pub use spliced_page::SHOPPER_MARKER;
 pub use view::{page_size_estimate, render_page, render_page_into, render_sizes, Price};
 
 use crate::checkout::Checkout;
 use crate::inventory::CompleteProduct;
+use bytes::Bytes;
+use channels::presence::Presence;
 use spliced_page::{GzipParts, SplicedPage};
 
 /// The environment variable that overrides where the static files are.
@@ -103,6 +111,11 @@ pub struct StoreWeb {
     pub options: EndpointOptions,
     /// Buys carts (`POST /checkout`).
     pub checkout: Checkout,
+    /// Where carts are tracked for the admin dashboard (`None`: not tracked,
+    /// no `/admin_socket`).
+    pub cart_tracker: Option<Presence>,
+    /// Who may open `/admin` (`None`: nobody).
+    pub admin: Option<AdminAccess>,
 }
 
 impl StoreWeb {
@@ -122,6 +135,8 @@ impl StoreWeb {
             assets_dir,
             options,
             checkout,
+            cart_tracker,
+            admin,
         } = self;
         let phoenix_js = assets_dir.join(PHOENIX_JS_DIR);
         if !phoenix_js.join("phoenix.min.js").is_file() {
@@ -134,7 +149,14 @@ impl StoreWeb {
             longpoll: true,
             ..config
         };
-        let socket = ProductSocket::new(inventory.clone(), signer.clone());
+        let socket = ProductSocket::new(inventory.clone(), signer.clone())
+            .with_cart_tracker(cart_tracker.clone());
+        let admin_pages = Arc::new(AdminPages {
+            access: admin,
+            signer: signer.clone(),
+            inventory: inventory.clone(),
+        });
+        let (admin_page, admin_token_page) = (admin_pages.clone(), admin_pages);
         let checkout_pages = CheckoutPages {
             checkout,
             inventory: inventory.clone(),
@@ -147,11 +169,19 @@ impl StoreWeb {
             signer: signer.clone(),
             rendered: Mutex::new(None),
         });
-        Endpoint::builder(pubsub, supervisor)
+        let mut builder = Endpoint::builder(pubsub, supervisor)
             .options(options)
-            .signer(signer)
+            .signer(signer.clone())
             .metrics(metrics)
-            .socket(PRODUCT_SOCKET_PATH, socket, socket_config)
+            .socket(PRODUCT_SOCKET_PATH, socket, socket_config.clone());
+        if let Some(cart_tracker) = cart_tracker {
+            builder = builder.socket(
+                ADMIN_SOCKET_PATH,
+                AdminSocket::new(signer, cart_tracker),
+                socket_config,
+            );
+        }
+        builder
             .route(Method::GET, "/", move |request| {
                 let page = page.clone();
                 async move { page.respond(request.headers()).await }
@@ -164,6 +194,14 @@ impl StoreWeb {
                 let pages = buy.clone();
                 async move { pages.buy(request).await }
             })
+            .route(Method::GET, "/admin", move |request| {
+                let pages = admin_page.clone();
+                async move { pages.page(request.headers()).await }
+            })
+            .route(Method::GET, "/admin/token", move |request| {
+                let pages = admin_token_page.clone();
+                async move { pages.token(request.headers()) }
+            })
             .route(Method::GET, "/health", |_request| async {
                 plain(StatusCode::OK, "ok")
             })
@@ -173,6 +211,84 @@ impl StoreWeb {
             .static_file("/assets/phoenix.min.js", phoenix_js.join("phoenix.min.js"))
             .static_files("/images", assets_dir.join("images"))
             .build()
+    }
+}
+
+/// `GET /admin` and `GET /admin/token`.
+struct AdminPages {
+    access: Option<AdminAccess>,
+    signer: Signer,
+    inventory: InventoryRef,
+}
+
+/// `templates/admin.html`.
+#[derive(askama::Template)]
+#[template(path = "admin.html", whitespace = "minimize")]
+struct AdminView<'a> {
+    products: &'a [CompleteProduct],
+    token: String,
+}
+
+impl AdminPages {
+    /// The answer when the request may not see the dashboard.
+    fn refusal(&self, headers: &http::HeaderMap) -> Option<Response<Body>> {
+        match AdminAccess::check(self.access.as_ref(), headers) {
+            AdminCheck::Allowed => None,
+            AdminCheck::Disabled => Some(plain(
+                StatusCode::FORBIDDEN,
+                "The admin dashboard is off: the node has no ADMIN_USER and ADMIN_PASSWORD.",
+            )),
+            AdminCheck::Unauthorized => {
+                let mut response = plain(StatusCode::UNAUTHORIZED, "Admin credentials required.");
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static(
+                        "Basic realm=\"Sneakers23 admin\", charset=\"UTF-8\"",
+                    ),
+                );
+                Some(response)
+            }
+        }
+    }
+
+    async fn page(&self, headers: &http::HeaderMap) -> Response<Body> {
+        if let Some(refused) = self.refusal(headers) {
+            return refused;
+        }
+        let products = match self.inventory.complete_products().await {
+            Ok(products) => products,
+            Err(err) => {
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("The store is unavailable right now: {err}."),
+                )
+            }
+        };
+        let view = AdminView {
+            products: &products,
+            token: admin_token(&self.signer),
+        };
+        match askama::Template::render(&view) {
+            Ok(html) => Response::builder()
+                .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+                .header(header::CACHE_CONTROL, "no-store")
+                .body(Full::new(Bytes::from(html)))
+                .expect("static response parts are valid"),
+            Err(err) => {
+                tracing::error!(%err, "admin page failed to render");
+                plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The admin page failed to render.",
+                )
+            }
+        }
+    }
+
+    fn token(&self, headers: &http::HeaderMap) -> Response<Body> {
+        match self.refusal(headers) {
+            Some(refused) => refused,
+            None => plain(StatusCode::OK, admin_token(&self.signer)),
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! Routes: `product:*` and `cart:*`; joining any other topic is refused by
 //! the session as an unmatched topic.
 
+use channels::presence::Presence;
 use channels::socket::{ConnectInfo, Params, Refused, Routes, Socket};
 use channels::token::Signer;
 
@@ -34,13 +35,24 @@ pub struct Shopper {
 pub struct ProductSocket {
     inventory: InventoryRef,
     signer: Signer,
+    cart_tracker: Option<Presence>,
 }
 
 impl ProductSocket {
     /// The socket, with the inventory server its channels read from and the
     /// secret that signed the pages' cart tokens.
     pub fn new(inventory: InventoryRef, signer: Signer) -> Self {
-        ProductSocket { inventory, signer }
+        ProductSocket {
+            inventory,
+            signer,
+            cart_tracker: None,
+        }
+    }
+
+    /// Tracks every joined cart in `cart_tracker`, for the admin dashboard.
+    pub fn with_cart_tracker(mut self, cart_tracker: Option<Presence>) -> Self {
+        self.cart_tracker = cart_tracker;
+        self
     }
 }
 
@@ -60,7 +72,8 @@ impl Socket for ProductSocket {
         routes.channel("product:*", ProductChannel::new(self.inventory.clone()));
         routes.channel(
             "cart:*",
-            ShoppingCartChannel::new(self.inventory.clone(), self.signer.clone()),
+            ShoppingCartChannel::new(self.inventory.clone(), self.signer.clone())
+                .with_cart_tracker(self.cart_tracker.clone()),
         );
     }
 }

@@ -15,11 +15,17 @@
 //!   when one arrives.
 //! - **checkout**: the checkout page broadcasts `"cart_updated"` with the
 //!   emptied cart, so every tab's cart clears.
+//! - **the admin's view**: with a cart tracker, every cart channel tracks
+//!   its cart in `admin:cart_tracker` (key: the cart id; meta: the node and
+//!   the item ids), updated as the cart changes and gone when the channel
+//!   ends — what the admin dashboard counts.
 
 use channels::channel::{Channel, ChannelSocket, Continue, HandleIn, Join, Reply};
 use channels::message::Payload;
+use channels::presence::Presence;
 use channels::pubsub::SubscriberId;
 use channels::token::Signer;
+use channels::tracker::TrackedProcess;
 use runtime::{ExitReason, ProcessError};
 use serde_json::{json, Value};
 
@@ -45,12 +51,57 @@ pub fn cart_topic(cart_id: &str) -> String {
 pub struct ShoppingCartChannel {
     inventory: InventoryRef,
     signer: Signer,
+    cart_tracker: Option<Presence>,
 }
+
+/// The topic carts are tracked in, and the admin dashboard's channel.
+pub const CART_TRACKER_TOPIC: &str = "admin:cart_tracker";
 
 impl ShoppingCartChannel {
     /// The channel over this node's inventory server and secret.
     pub fn new(inventory: InventoryRef, signer: Signer) -> Self {
-        ShoppingCartChannel { inventory, signer }
+        ShoppingCartChannel {
+            inventory,
+            signer,
+            cart_tracker: None,
+        }
+    }
+
+    /// Tracks every joined cart in `cart_tracker` (`None`: not tracked).
+    pub fn with_cart_tracker(mut self, cart_tracker: Option<Presence>) -> Self {
+        self.cart_tracker = cart_tracker;
+        self
+    }
+
+    /// Tracks the cart, or updates its tracked items (no tracker: nothing).
+    async fn track(&self, socket: &CartSocket, state: &mut CartState) {
+        let Some(tracker) = &self.cart_tracker else {
+            return;
+        };
+        let cart_id = socket
+            .topic()
+            .strip_prefix(CART_TOPIC_PREFIX)
+            .unwrap_or_default()
+            .to_string();
+        let meta = json!({ "node": socket.node_name(), "items": state.cart.item_ids() });
+        let result = match &state.tracked {
+            Some(process) => {
+                tracker
+                    .update(CART_TRACKER_TOPIC, process, &cart_id, meta)
+                    .await
+            }
+            None => {
+                let process = tracker.process();
+                let result = tracker
+                    .track_in(CART_TRACKER_TOPIC, &process, &cart_id, meta)
+                    .await;
+                state.tracked = Some(process);
+                result
+            }
+        };
+        if let Err(err) = result {
+            tracing::warn!(%err, "cart not tracked for the admin's view");
+        }
     }
 }
 
@@ -60,6 +111,9 @@ pub struct CartState {
     cart: ShoppingCart,
     /// One per item in the cart.
     subscriptions: Vec<(u64, SubscriberId)>,
+    /// The channel's identity with the cart tracker: dropped with the state
+    /// when the channel ends, which untracks the cart.
+    tracked: Option<TrackedProcess>,
 }
 
 /// Messages to a cart channel's process.
@@ -140,6 +194,7 @@ impl ShoppingCartChannel {
         );
         state.cart = cart;
         subscribe_to_items(socket, state);
+        self.track(socket, state).await;
         Ok(map)
     }
 }
@@ -174,6 +229,7 @@ impl Channel<Shopper> for ShoppingCartChannel {
         let mut state = CartState {
             cart: restore_cart(&self.signer, serialized),
             subscriptions: Vec::new(),
+            tracked: None,
         };
         subscribe_to_items(socket, &mut state);
         socket.myself().send(CartInfo::SendCart);
@@ -219,6 +275,7 @@ impl Channel<Shopper> for ShoppingCartChannel {
                 .and_then(Value::as_str);
             state.cart = restore_cart(&self.signer, serialized);
             subscribe_to_items(socket, state);
+            self.track(socket, state).await;
             self.push_cart(socket, &state.cart).await;
         }
         Ok(Continue::NoReply)
@@ -231,7 +288,10 @@ impl Channel<Shopper> for ShoppingCartChannel {
         state: &mut CartState,
     ) -> Result<Continue, ProcessError> {
         match message {
-            CartInfo::SendCart => self.push_cart(socket, &state.cart).await,
+            CartInfo::SendCart => {
+                self.push_cart(socket, &state.cart).await;
+                self.track(socket, state).await;
+            }
             CartInfo::ItemOut(item_id) if state.cart.item_ids().contains(&item_id) => {
                 self.push_cart(socket, &state.cart).await
             }
