@@ -54,6 +54,7 @@
   }
 
   function refreshToken() {
+    if (typeof fetch !== "function") return
     fetch("/admin/token", { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null })
       .then(function (fresh) { if (fresh) token = fresh })
