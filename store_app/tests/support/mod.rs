@@ -62,9 +62,17 @@ impl Env {
     /// Starts `short@127.0.0.1` and waits until it serves (or says it serves
     /// no web page).
     pub fn start(&self, short: &str, extra: &[&str]) -> NodeProc {
+        self.start_with_env(short, extra, &[])
+    }
+
+    /// [`Env::start`] with extra environment variables (`TRACKER_*` periods).
+    pub fn start_with_env(&self, short: &str, extra: &[&str], vars: &[(&str, &str)]) -> NodeProc {
         let mut command = self.start_command(short, extra);
         // One cluster, one secret: a cart signed on one node opens on another.
         command.env("SECRET_KEY_BASE", SECRET_KEY_BASE);
+        for (key, value) in vars {
+            command.env(key, value);
+        }
         NodeProc::spawn(format!("{short}@127.0.0.1"), command)
     }
 
