@@ -19,7 +19,10 @@
 # runs. A node that exits does not end the demo: it runs until Ctrl-C (or
 # SIGTERM), then stops the nodes by name, whatever pid each has by then.
 # They share one secret_key_base: SECRET_KEY_BASE if set, else the file
-# LOG_DIR/secret_key_base (made once, mode 0600).
+# LOG_DIR/secret_key_base (made once, mode 0600). The admin dashboard
+# (/admin) opens to ADMIN_USER (default admin) with ADMIN_PASSWORD, else the
+# password in LOG_DIR/admin_password (made once, mode 0600); the
+# instructions print both.
 #
 # Environment: DATA_DIR (default data/sneakers23), PORT (4000), PORT2 (4001),
 # LOG_DIR (log/); NODE_NAME_DIR, NODE_COOKIE_DIR and RELEASE_COOKIE are passed
@@ -77,6 +80,9 @@ Or attach a console to it (help lists every command; Tab completes):
   back> inventory.sell 13
   back> store.status
 
+The admin dashboard (live carts on every node):
+  http://127.0.0.1:${port}/admin   user: ${admin_user}   password: ${admin_password:-(see ${log_dir#"$root"/}/admin_password)}
+
 Restart the nodes one at a time, as a deploy would (the pages stay live):
   scripts/rolling_restart.sh
 
@@ -97,6 +103,14 @@ for node in app@127.0.0.1 app2@127.0.0.1 back@127.0.0.1; do
   check_ours "$node"
 done
 
+# The admin's credentials: the environment's, else the password file's
+# (the nodes read it through ADMIN_PASSWORD_FILE, so a restart keeps it).
+admin_user="${ADMIN_USER:-admin}"
+admin_password="${ADMIN_PASSWORD:-}"
+if [[ -z "$admin_password" && -s "$log_dir/admin_password" ]]; then
+  admin_password="$(cat "$log_dir/admin_password")"
+fi
+
 if running app@127.0.0.1; then
   echo "The demo's nodes are already running (nothing was started)."
   instructions
@@ -107,6 +121,15 @@ mkdir -p "$log_dir" "$(dirname "$data_dir")"
 log_dir="$(cd "$log_dir" && pwd)"
 data_dir="$(cd "$(dirname "$data_dir")" && pwd)/$(basename "$data_dir")"
 ensure_secret_key_base_file "$log_dir" random_secret
+export ADMIN_USER="$admin_user"
+if [[ -z "${ADMIN_PASSWORD:-}" ]]; then
+  if [[ ! -s "$log_dir/admin_password" ]]; then
+    admin_password="$(head -c 12 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    (umask 077 && printf '%s\n' "$admin_password" >"$log_dir/admin_password")
+    echo "created $log_dir/admin_password (the admin dashboard's password, mode 0600)"
+  fi
+  export ADMIN_PASSWORD_FILE="$log_dir/admin_password"
+fi
 
 # The demo's nodes, by short name (their log, pid and start record names),
 # in the order they are stopped: the store's owner last.

@@ -11,7 +11,7 @@
 
 import { test, before, after } from "node:test"
 import assert from "node:assert/strict"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { randomBytes } from "node:crypto"
@@ -23,13 +23,16 @@ import {
 const dir = mkdtempSync(join(tmpdir(), "store-admin-"))
 const app = `admin${process.pid}@127.0.0.1`
 const app2 = `admintwo${process.pid}@127.0.0.1`
+// The password in a file, as scripts/demo.sh gives it to the nodes.
+writeFileSync(join(dir, "admin_password"), "open sesame\n", { mode: 0o600 })
 const env = {
   ...privateEnv(dir),
   SECRET_KEY_BASE: randomBytes(48).toString("base64url"),
   ADMIN_USER: "ops",
-  ADMIN_PASSWORD: "open sesame",
+  ADMIN_PASSWORD_FILE: join(dir, "admin_password"),
   TRACKER_BROADCAST_PERIOD_MS: "100",
 }
+delete env.ADMIN_PASSWORD
 const servers = []
 const windows = []
 let adminUrl

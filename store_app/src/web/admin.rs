@@ -39,6 +39,9 @@ pub const ADMIN_TOKEN_MAX_AGE: Duration = Duration::from_secs(5 * 60);
 pub const ADMIN_USER_ENV: &str = "ADMIN_USER";
 /// See [`ADMIN_USER_ENV`].
 pub const ADMIN_PASSWORD_ENV: &str = "ADMIN_PASSWORD";
+/// A file holding the password instead (scripts prefer files for secrets:
+/// a restarted node reads it again, and it is never in a command line).
+pub const ADMIN_PASSWORD_FILE_ENV: &str = "ADMIN_PASSWORD_FILE";
 
 /// Who may open the dashboard.
 #[derive(Clone)]
@@ -77,18 +80,28 @@ impl AdminAccess {
         }
     }
 
-    /// From `ADMIN_USER` / `ADMIN_PASSWORD`; `None` (and a log line) when
-    /// either is unset or empty.
+    /// From `ADMIN_USER` and `ADMIN_PASSWORD` (or `ADMIN_PASSWORD_FILE`);
+    /// `None` (and a log line) when either is unset or empty.
     pub fn from_env() -> Option<AdminAccess> {
         let user = std::env::var(ADMIN_USER_ENV).ok().filter(|u| !u.is_empty());
         let password = std::env::var(ADMIN_PASSWORD_ENV)
             .ok()
+            .or_else(|| {
+                let path = std::env::var(ADMIN_PASSWORD_FILE_ENV).ok()?;
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(text.trim().to_string()),
+                    Err(err) => {
+                        tracing::warn!(%path, %err, "cannot read the admin password file");
+                        None
+                    }
+                }
+            })
             .filter(|p| !p.is_empty());
         match (user, password) {
             (Some(user), Some(password)) => Some(AdminAccess::new(user, password)),
             _ => {
                 tracing::warn!(
-                    "the admin dashboard (/admin) is refused to everyone: set {ADMIN_USER_ENV} and {ADMIN_PASSWORD_ENV} to open it"
+                    "the admin dashboard (/admin) is refused to everyone: set {ADMIN_USER_ENV} and {ADMIN_PASSWORD_ENV} (or {ADMIN_PASSWORD_FILE_ENV}) to open it"
                 );
                 None
             }
