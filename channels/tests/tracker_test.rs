@@ -1,74 +1,20 @@
 //! The tracker's replicas gossiping over PubSub, several "nodes" in one test
-//! process joined by a fake network that can cut a node off and let it back
-//! (a partition, a hung node) — the protocol's own behaviour, deterministic
+//! process joined by `pubsub::local_network`, which can cut a node off and
+//! let it back (a partition, a hung node) — the protocol's own behaviour, deterministic
 //! and fast. (The multi-process tests, real nodes over ractor_cluster, are
 //! the store's: one process's "cluster" would share one registry.)
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Weak};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use channels::message::Broadcast;
-use channels::pubsub::{Adapter, PubSub, SubscriberId};
+use channels::pubsub::local_network::{LocalNetwork, NodeHandle};
 use channels::tracker::{DiffHandler, TopicDiff, Tracker, TrackerOptions};
 use parking_lot::Mutex;
 use runtime::testkit::poll_for;
 use serde_json::json;
 
 const SOON: Duration = Duration::from_secs(10);
-
-/// The fake network: every node's PubSub, and the nodes cut off.
-#[derive(Default)]
-struct Network {
-    nodes: Mutex<HashMap<String, Weak<PubSubHolder>>>,
-    cut: Mutex<HashSet<String>>,
-}
-
-struct PubSubHolder(PubSub);
-
-struct Link {
-    network: Arc<Network>,
-    node: String,
-}
-
-impl Network {
-    fn reachable(&self, from: &str, to: &str) -> Option<PubSub> {
-        let cut = self.cut.lock();
-        if cut.contains(from) || cut.contains(to) {
-            return None;
-        }
-        self.nodes
-            .lock()
-            .get(to)
-            .and_then(Weak::upgrade)
-            .map(|h| h.0.clone())
-    }
-}
-
-impl Adapter for Link {
-    fn broadcast_remote(&self, broadcast: &Broadcast, _from: Option<SubscriberId>) {
-        let names: Vec<String> = self.network.nodes.lock().keys().cloned().collect();
-        for name in names.into_iter().filter(|n| n != &self.node) {
-            if let Some(pubsub) = self.network.reachable(&self.node, &name) {
-                pubsub.dispatch_local(None, Arc::new(broadcast.clone()));
-            }
-        }
-    }
-
-    fn direct_broadcast(&self, node: &str, broadcast: &Broadcast) -> bool {
-        match self.network.reachable(&self.node, node) {
-            Some(pubsub) => {
-                pubsub.dispatch_local(None, Arc::new(broadcast.clone()));
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn node_name(&self) -> String {
-        self.node.clone()
-    }
-}
 
 /// Every diff a node's tracker reported, in order.
 #[derive(Default)]
@@ -81,7 +27,7 @@ impl DiffHandler for Diffs {
 }
 
 struct Node {
-    _pubsub: Arc<PubSubHolder>,
+    _handle: Arc<NodeHandle>,
     tracker: Tracker,
     diffs: Arc<Diffs>,
 }
@@ -95,23 +41,14 @@ fn options() -> TrackerOptions {
     }
 }
 
-async fn node(network: &Arc<Network>, name: &str, options: TrackerOptions) -> Node {
-    let pubsub = PubSub::new();
-    pubsub.set_adapter(Arc::new(Link {
-        network: network.clone(),
-        node: name.to_string(),
-    }));
-    let holder = Arc::new(PubSubHolder(pubsub.clone()));
-    network
-        .nodes
-        .lock()
-        .insert(name.to_string(), Arc::downgrade(&holder));
+async fn node(network: &Arc<LocalNetwork>, name: &str, options: TrackerOptions) -> Node {
+    let handle = network.node(name);
     let diffs = Arc::new(Diffs::default());
-    let tracker = Tracker::start(options, pubsub, diffs.clone())
+    let tracker = Tracker::start(options, handle.pubsub().clone(), diffs.clone())
         .await
         .unwrap();
     Node {
-        _pubsub: holder,
+        _handle: handle,
         tracker,
         diffs,
     }
@@ -140,7 +77,7 @@ async fn lists(tracker: &Tracker, topic: &str, expected: &[&str]) {
 
 #[tokio::test]
 async fn three_nodes_see_each_others_presences_and_their_leaving() {
-    let network = Arc::new(Network::default());
+    let network = LocalNetwork::new();
     let nodes = [
         node(&network, "a@host", options()).await,
         node(&network, "b@host", options()).await,
@@ -187,7 +124,7 @@ async fn three_nodes_see_each_others_presences_and_their_leaving() {
 
 #[tokio::test]
 async fn a_node_cut_off_leaves_everyones_view_and_converges_when_it_returns() {
-    let network = Arc::new(Network::default());
+    let network = LocalNetwork::new();
     let a = node(&network, "a@host", options()).await;
     let b = node(&network, "b@host", options()).await;
     let alice = a.tracker.process();
@@ -205,7 +142,7 @@ async fn a_node_cut_off_leaves_everyones_view_and_converges_when_it_returns() {
     lists(&a.tracker, "lobby", &["alice", "bob"]).await;
 
     // b hangs (or the network splits): after the down period a drops bob.
-    network.cut.lock().insert("b@host".into());
+    network.cut("b@host");
     lists(&a.tracker, "lobby", &["alice"]).await;
     let stats = a.tracker.stats().await.unwrap();
     assert_eq!(stats.replicas[0].1, "down", "{stats:?}");
@@ -219,14 +156,14 @@ async fn a_node_cut_off_leaves_everyones_view_and_converges_when_it_returns() {
     drop(bob);
 
     // b comes back: both views converge, with what changed meanwhile.
-    network.cut.lock().clear();
+    network.heal();
     lists(&a.tracker, "lobby", &["alice", "carol"]).await;
     lists(&b.tracker, "lobby", &["alice", "carol"]).await;
 }
 
 #[tokio::test]
 async fn a_node_gone_for_the_permdown_period_is_forgotten() {
-    let network = Arc::new(Network::default());
+    let network = LocalNetwork::new();
     let a = node(&network, "a@host", options()).await;
     let b = node(&network, "b@host", options()).await;
     let bob = b.tracker.process();
@@ -236,20 +173,20 @@ async fn a_node_gone_for_the_permdown_period_is_forgotten() {
         .unwrap()
         .unwrap();
     lists(&a.tracker, "lobby", &["bob"]).await;
-    network.cut.lock().insert("b@host".into());
+    network.cut("b@host");
     poll_for("a to forget b", SOON, || async {
         let stats = a.tracker.stats().await.unwrap();
         (stats.entries == 0 && stats.replicas.is_empty()).then_some(())
     })
     .await;
     // Heard from again, b is a new peer: a asks for its whole set.
-    network.cut.lock().clear();
+    network.heal();
     lists(&a.tracker, "lobby", &["bob"]).await;
 }
 
 #[tokio::test]
 async fn a_restarted_node_replaces_its_previous_incarnation_at_once() {
-    let network = Arc::new(Network::default());
+    let network = LocalNetwork::new();
     // Long down and permdown periods: only the new incarnation can clear b's entry.
     let patient = TrackerOptions {
         down_period: Duration::from_secs(60),
@@ -282,7 +219,7 @@ async fn a_restarted_node_replaces_its_previous_incarnation_at_once() {
 
 #[tokio::test]
 async fn a_node_that_stops_cleanly_takes_its_entries_with_it_at_once() {
-    let network = Arc::new(Network::default());
+    let network = LocalNetwork::new();
     // A down period longer than the test's bound: only the goodbye can do it.
     let patient = TrackerOptions {
         down_period: Duration::from_secs(60),

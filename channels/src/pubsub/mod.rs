@@ -16,6 +16,7 @@
 //! node, then that node's own local fan-out.
 
 pub mod cluster;
+pub mod local_network;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
