@@ -205,15 +205,22 @@ pub async fn join<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    ws.send(frame(
-        Some(join_ref),
-        join_ref,
-        topic,
-        "phx_join",
-        json!({}),
-    ))
-    .await
-    .map_err(|e| JoinError::Connection(e.to_string()))?;
+    join_with(ws, topic, join_ref, json!({})).await
+}
+
+/// [`join`] with these join params.
+pub async fn join_with<S>(
+    ws: &mut WebSocketStream<S>,
+    topic: &str,
+    join_ref: &str,
+    params: Value,
+) -> Result<(), JoinError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ws.send(frame(Some(join_ref), join_ref, topic, "phx_join", params))
+        .await
+        .map_err(|e| JoinError::Connection(e.to_string()))?;
     loop {
         let text = match ws.next().await {
             Some(Ok(Message::Text(text))) => text,

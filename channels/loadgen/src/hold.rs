@@ -38,6 +38,14 @@ pub struct HoldArgs {
     /// Number of the first topic (to split one run over several processes).
     #[arg(long, default_value_t = 0)]
     first_topic: usize,
+    /// Spread the connections over this many topics (topic number modulo
+    /// it) instead of one topic each.
+    #[arg(long)]
+    topics: Option<usize>,
+    /// Join with `{"user": "u<number>"}` (the connection's number), as a
+    /// presence room asks.
+    #[arg(long)]
+    join_user: bool,
     /// The server's pid: report its RSS growth per connection.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -92,6 +100,7 @@ impl Stats {
 struct Conn {
     index: usize,
     topic: String,
+    params: serde_json::Value,
     target: Arc<Target>,
     stats: Arc<Stats>,
     timeout: Duration,
@@ -135,7 +144,19 @@ pub async fn run(args: HoldArgs) -> Result<HoldSummary, String> {
             .expect("the semaphore is never closed");
         let conn = Conn {
             index: i,
-            topic: format!("{}{}", args.topic_prefix, args.first_topic + i),
+            topic: format!(
+                "{}{}",
+                args.topic_prefix,
+                match args.topics {
+                    Some(topics) => (args.first_topic + i) % topics.max(1),
+                    None => args.first_topic + i,
+                }
+            ),
+            params: if args.join_user {
+                serde_json::json!({ "user": format!("u{}", args.first_topic + i) })
+            } else {
+                serde_json::json!({})
+            },
             target: target.clone(),
             stats: stats.clone(),
             timeout: Duration::from_secs(args.timeout_secs),
@@ -285,22 +306,24 @@ impl Conn {
     /// Connects and joins; counts the outcome.
     async fn open(&self) -> Option<Ws> {
         let stats = &self.stats;
-        let outcome = match tokio::time::timeout(self.timeout, self.target.connect(self.index))
-            .await
-        {
-            Err(_) => Err((&stats.connect_failures, "connect timed out".to_string())),
-            Ok(Err(err)) => Err((&stats.connect_failures, err)),
-            Ok(Ok(mut ws)) => {
-                stats.connected.fetch_add(1, Ordering::Relaxed);
-                match tokio::time::timeout(self.timeout, client::join(&mut ws, &self.topic, "1"))
+        let outcome =
+            match tokio::time::timeout(self.timeout, self.target.connect(self.index)).await {
+                Err(_) => Err((&stats.connect_failures, "connect timed out".to_string())),
+                Ok(Err(err)) => Err((&stats.connect_failures, err)),
+                Ok(Ok(mut ws)) => {
+                    stats.connected.fetch_add(1, Ordering::Relaxed);
+                    match tokio::time::timeout(
+                        self.timeout,
+                        client::join_with(&mut ws, &self.topic, "1", self.params.clone()),
+                    )
                     .await
-                {
-                    Err(_) => Err((&stats.join_failures, "join timed out".to_string())),
-                    Ok(Err(err)) => Err((&stats.join_failures, err.to_string())),
-                    Ok(Ok(())) => Ok(ws),
+                    {
+                        Err(_) => Err((&stats.join_failures, "join timed out".to_string())),
+                        Ok(Err(err)) => Err((&stats.join_failures, err.to_string())),
+                        Ok(Ok(())) => Ok(ws),
+                    }
                 }
-            }
-        };
+            };
         let ws = match outcome {
             Ok(ws) => {
                 stats.joined.fetch_add(1, Ordering::Relaxed);
