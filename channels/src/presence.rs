@@ -1,8 +1,9 @@
 //! Phoenix.Presence: who is in a topic, on every node, for phoenix.js's
 //! `Presence` class — built on the [`Tracker`].
 //!
-//! A channel tracks its process under a key with metadata
-//! ([`Presence::track`], usually right after its join), pushes
+//! A channel tracks itself under a key with metadata ([`Presence::track`],
+//! usually right after its join, keeping the identity it returns in its
+//! state), pushes
 //! `"presence_state"` with [`Presence::list`], and from then on its clients
 //! get `"presence_diff"` pushes: every node's tracker reports the changes it
 //! learns of, and the presence broadcasts them to that node's subscribers of
@@ -87,21 +88,27 @@ impl Presence {
         &self.tracker
     }
 
-    /// A tracked-process identity for a channel: keep it in the channel's
-    /// state, and its presences leave when the channel process ends.
+    /// A new tracked-process identity (for [`Self::track_in`]): keep it in
+    /// the channel's state, and its presences leave when the channel ends.
     pub fn process(&self) -> TrackedProcess {
         self.tracker.process()
     }
 
-    /// Tracks `process` in the channel's topic under `key` (`Presence.track(socket, key, meta)`).
+    /// `Presence.track(socket, key, meta)`: tracks the channel in its topic
+    /// under `key`. Returns the channel's identity with the tracker: keep it
+    /// in the channel's state — when the channel process ends, whatever the
+    /// reason, the state is dropped and the presence leaves (Phoenix's
+    /// tracker monitors the channel's pid; this is the same, without a
+    /// monitor). More entries for the same channel: [`Self::track_in`] with it.
     pub async fn track<A, I>(
         &self,
         socket: &ChannelSocket<A, I>,
-        process: &TrackedProcess,
         key: &str,
         meta: Value,
-    ) -> Result<(), PresenceError> {
-        self.track_in(socket.topic(), process, key, meta).await
+    ) -> Result<TrackedProcess, PresenceError> {
+        let process = self.process();
+        self.track_in(socket.topic(), &process, key, meta).await?;
+        Ok(process)
     }
 
     /// Tracks `process` in any topic under `key`.

@@ -27,7 +27,8 @@ impl PresenceChannel {
 }
 
 /// A joined room: the user, and the channel's identity with the tracker
-/// (dropped with the state when the channel ends: its presence leaves).
+/// once tracked (dropped with the state when the channel ends: its presence
+/// leaves).
 #[derive(Default)]
 pub struct PresenceState {
     user: String,
@@ -61,7 +62,7 @@ impl<A: Send + Sync + 'static> Channel<A> for PresenceChannel {
         socket.myself().send(AfterJoin);
         Ok(Join::Ok(PresenceState {
             user: user.to_string(),
-            process: Some(self.presence.process()),
+            process: None,
         }))
     }
 
@@ -71,12 +72,13 @@ impl<A: Send + Sync + 'static> Channel<A> for PresenceChannel {
         socket: &ChannelSocket<A, AfterJoin>,
         state: &mut PresenceState,
     ) -> Result<Continue, ProcessError> {
-        let process = state.process.as_ref().expect("set at join");
         let meta = json!({ "online_at": hello_sockets_now(), "node": socket.node_name() });
-        self.presence
-            .track(socket, process, &state.user, meta)
+        let process = self
+            .presence
+            .track(socket, &state.user, meta)
             .await
             .map_err(|err| err.to_string())?;
+        state.process = Some(process);
         let list = self
             .presence
             .list(socket.topic())
@@ -107,7 +109,11 @@ impl<A: Send + Sync + 'static> Channel<A> for PresenceChannel {
                 json!({"reason": "status must be a string"}),
             )));
         };
-        let process = state.process.as_ref().expect("set at join");
+        let Some(process) = state.process.as_ref() else {
+            return Ok(HandleIn::Reply(Reply::error(
+                json!({"reason": "not tracked yet"}),
+            )));
+        };
         let meta = json!({ "online_at": hello_sockets_now(), "node": socket.node_name(), "status": status });
         match self
             .presence
