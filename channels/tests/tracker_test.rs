@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use channels::pubsub::local_network::{LocalNetwork, NodeHandle};
-use channels::tracker::{DiffHandler, TopicDiff, Tracker, TrackerOptions};
+use channels::tracker::{DiffHandler, TopicDiff, TrackedProcess, Tracker, TrackerOptions};
 use parking_lot::Mutex;
 use runtime::testkit::poll_for;
 use serde_json::json;
@@ -51,6 +51,27 @@ async fn node(network: &Arc<LocalNetwork>, name: &str, options: TrackerOptions) 
         _handle: handle,
         tracker,
         diffs,
+    }
+}
+
+/// A new process of `node` tracked under `key` in `topic`.
+async fn tracked(node: &Node, topic: &str, key: &str) -> TrackedProcess {
+    let process = node.tracker.process();
+    node.tracker
+        .track(&process, topic, key, json!({}))
+        .await
+        .expect("the tracker answers")
+        .expect("a new process is not tracked yet");
+    process
+}
+
+/// Tracker options whose down and permdown periods outlast any test: only a
+/// goodbye or a new incarnation can clear a node's entries.
+fn patient() -> TrackerOptions {
+    TrackerOptions {
+        down_period: Duration::from_secs(60),
+        permdown_period: Duration::from_secs(600),
+        ..options()
     }
 }
 
@@ -127,18 +148,8 @@ async fn a_node_cut_off_leaves_everyones_view_and_converges_when_it_returns() {
     let network = LocalNetwork::new();
     let a = node(&network, "a@host", options()).await;
     let b = node(&network, "b@host", options()).await;
-    let alice = a.tracker.process();
-    a.tracker
-        .track(&alice, "lobby", "alice", json!({}))
-        .await
-        .unwrap()
-        .unwrap();
-    let bob = b.tracker.process();
-    b.tracker
-        .track(&bob, "lobby", "bob", json!({}))
-        .await
-        .unwrap()
-        .unwrap();
+    let _alice = tracked(&a, "lobby", "alice").await;
+    let bob = tracked(&b, "lobby", "bob").await;
     lists(&a.tracker, "lobby", &["alice", "bob"]).await;
 
     // b hangs (or the network splits): after the down period a drops bob.
@@ -147,12 +158,7 @@ async fn a_node_cut_off_leaves_everyones_view_and_converges_when_it_returns() {
     let stats = a.tracker.stats().await.unwrap();
     assert_eq!(stats.replicas[0].1, "down", "{stats:?}");
     // Meanwhile b changes: carol joins, bob leaves.
-    let carol = b.tracker.process();
-    b.tracker
-        .track(&carol, "lobby", "carol", json!({}))
-        .await
-        .unwrap()
-        .unwrap();
+    let _carol = tracked(&b, "lobby", "carol").await;
     drop(bob);
 
     // b comes back: both views converge, with what changed meanwhile.
@@ -166,12 +172,7 @@ async fn a_node_gone_for_the_permdown_period_is_forgotten() {
     let network = LocalNetwork::new();
     let a = node(&network, "a@host", options()).await;
     let b = node(&network, "b@host", options()).await;
-    let bob = b.tracker.process();
-    b.tracker
-        .track(&bob, "lobby", "bob", json!({}))
-        .await
-        .unwrap()
-        .unwrap();
+    let _bob = tracked(&b, "lobby", "bob").await;
     lists(&a.tracker, "lobby", &["bob"]).await;
     network.cut("b@host");
     poll_for("a to forget b", SOON, || async {
@@ -187,53 +188,26 @@ async fn a_node_gone_for_the_permdown_period_is_forgotten() {
 #[tokio::test]
 async fn a_restarted_node_replaces_its_previous_incarnation_at_once() {
     let network = LocalNetwork::new();
-    // Long down and permdown periods: only the new incarnation can clear b's entry.
-    let patient = TrackerOptions {
-        down_period: Duration::from_secs(60),
-        permdown_period: Duration::from_secs(600),
-        ..options()
-    };
-    let a = node(&network, "a@host", patient.clone()).await;
-    let b = node(&network, "b@host", patient.clone()).await;
-    let bob = b.tracker.process();
-    b.tracker
-        .track(&bob, "lobby", "bob", json!({}))
-        .await
-        .unwrap()
-        .unwrap();
+    let a = node(&network, "a@host", patient()).await;
+    let b = node(&network, "b@host", patient()).await;
+    let bob = tracked(&b, "lobby", "bob").await;
     lists(&a.tracker, "lobby", &["bob"]).await;
 
     // b is killed: its tracker stops without a word; a new b starts.
     b.tracker.kill();
     std::mem::forget(bob);
     drop(b);
-    let b2 = node(&network, "b@host", patient).await;
-    let dave = b2.tracker.process();
-    b2.tracker
-        .track(&dave, "lobby", "dave", json!({}))
-        .await
-        .unwrap()
-        .unwrap();
+    let b2 = node(&network, "b@host", patient()).await;
+    let _dave = tracked(&b2, "lobby", "dave").await;
     lists(&a.tracker, "lobby", &["dave"]).await;
 }
 
 #[tokio::test]
 async fn a_node_that_stops_cleanly_takes_its_entries_with_it_at_once() {
     let network = LocalNetwork::new();
-    // A down period longer than the test's bound: only the goodbye can do it.
-    let patient = TrackerOptions {
-        down_period: Duration::from_secs(60),
-        permdown_period: Duration::from_secs(600),
-        ..options()
-    };
-    let a = node(&network, "a@host", patient.clone()).await;
-    let b = node(&network, "b@host", patient).await;
-    let bob = b.tracker.process();
-    b.tracker
-        .track(&bob, "lobby", "bob", json!({}))
-        .await
-        .unwrap()
-        .unwrap();
+    let a = node(&network, "a@host", patient()).await;
+    let b = node(&network, "b@host", patient()).await;
+    let bob = tracked(&b, "lobby", "bob").await;
     lists(&a.tracker, "lobby", &["bob"]).await;
     b.tracker.stop().await;
     lists(&a.tracker, "lobby", &[]).await;

@@ -12,88 +12,21 @@ use std::time::{Duration, SystemTime};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use channels::client::{Client, ClientOptions, ConnectError};
-use channels::metrics::Metrics;
-use channels::mount::SocketConfig;
-use channels::pubsub::PubSub;
 use channels::token::{SignOptions, Signer};
 use runtime::testkit::HttpResponse;
 use serde_json::{json, Value};
-use store_app::app::{App, AppOptions};
 use store_app::checkout::generate_cart_id;
-use store_app::sneakers23::INVENTORY;
-use store_app::web::{
-    admin_token, cart_topic, default_assets_dir, socket_token, AdminAccess, InventoryRef, StoreWeb,
-    ADMIN_TOKEN_SALT,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use store_app::web::{admin_token, cart_topic, socket_token, AdminAccess, ADMIN_TOKEN_SALT};
 
-const WAIT: Duration = Duration::from_secs(10);
-
-struct Node {
-    app: App,
-    address: SocketAddr,
-    signer: Signer,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_node() -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let pubsub = PubSub::new();
-    let app = App::start(AppOptions {
-        data_dir: Some(dir.path().to_path_buf()),
-        node: None,
-        pubsub: pubsub.clone(),
-        catalogue: "demo".into(),
-    })
-    .await
-    .expect("the node starts");
-    let signer = Signer::new("n".repeat(64));
-    let endpoint = StoreWeb {
-        pubsub,
-        supervisor: app.channels.clone(),
-        inventory: InventoryRef::Named(INVENTORY.into()),
-        signer: signer.clone(),
-        config: SocketConfig::default(),
-        metrics: Metrics::local(),
-        assets_dir: default_assets_dir(),
-        options: Default::default(),
-        checkout: app.checkout.clone(),
-        cart_tracker: Some(app.cart_tracker.clone()),
-        admin: Some(AdminAccess::new("ops", "open sesame")),
-    }
-    .endpoint();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(endpoint.serve(listener, std::future::pending()));
-    Node {
-        app,
-        address,
-        signer,
-        _dir: dir,
-    }
-}
+#[path = "support/in_process.rs"]
+mod in_process;
+use in_process::{request, start_node, Node, WAIT};
 
 async fn get(address: SocketAddr, path: &str, credentials: Option<&str>) -> HttpResponse {
-    let mut stream = TcpStream::connect(address).await.unwrap();
     let auth = credentials
-        .map(|c| format!("Authorization: Basic {}\r\n", STANDARD.encode(c)))
+        .map(|c| format!("\r\nAuthorization: Basic {}", STANDARD.encode(c)))
         .unwrap_or_default();
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    HttpResponse {
-        status: head.split_whitespace().nth(1).unwrap().parse().unwrap(),
-        headers: head.to_ascii_lowercase(),
-        body: body.to_string(),
-    }
+    request(address, &format!("GET {path} HTTP/1.1{auth}"), "").await
 }
 
 async fn next_diff(diffs: &mut channels::client::Subscription) -> Value {
@@ -114,7 +47,7 @@ async fn admin_socket(node: &Node, token: &str) -> Result<Client, ConnectError> 
 
 #[tokio::test]
 async fn the_admin_dashboard() {
-    let node = start_node().await;
+    let node = start_node(Some(AdminAccess::new("ops", "open sesame"))).await;
     only_the_admin_gets_the_page_and_its_token(&node).await;
     the_admin_socket_takes_only_a_fresh_admin_token(&node).await;
     the_admin_channel_follows_a_shoppers_cart(&node).await;

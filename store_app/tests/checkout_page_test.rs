@@ -6,73 +6,20 @@
 //! A node registers its processes by name, so one process holds one node:
 //! the scenarios run in turn on it, from one test.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use channels::metrics::Metrics;
-use channels::mount::SocketConfig;
-use channels::pubsub::PubSub;
 use channels::token::Signer;
-use runtime::testkit::HttpResponse;
 use serde_json::Value;
-use store_app::app::{App, AppOptions};
 use store_app::checkout::ShoppingCart;
 use store_app::model::Item;
-use store_app::sneakers23::INVENTORY;
-use store_app::web::{cart_topic, default_assets_dir, InventoryRef, StoreWeb, CART_UPDATED};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use store_app::web::{cart_topic, CART_UPDATED};
 
-const WAIT: Duration = Duration::from_secs(10);
+#[path = "support/in_process.rs"]
+mod in_process;
+use in_process::{request, request_raw, start_node, Node, WAIT};
 
 /// In the demo catalogue, item 4 (product 1, size 7.5) has one unit left and
 /// item 5 (size 8) plenty.
 const LAST_UNIT: u64 = 4;
 const PLENTY: u64 = 5;
-
-struct Node {
-    app: App,
-    address: SocketAddr,
-    signer: Signer,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_node() -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let pubsub = PubSub::new();
-    let app = App::start(AppOptions {
-        data_dir: Some(dir.path().to_path_buf()),
-        node: None,
-        pubsub: pubsub.clone(),
-        catalogue: "demo".into(),
-    })
-    .await
-    .expect("the node starts");
-    let signer = Signer::new("n".repeat(64));
-    let endpoint = StoreWeb {
-        pubsub,
-        supervisor: app.channels.clone(),
-        inventory: InventoryRef::Named(INVENTORY.into()),
-        signer: signer.clone(),
-        config: SocketConfig::default(),
-        metrics: Metrics::local(),
-        assets_dir: default_assets_dir(),
-        options: Default::default(),
-        checkout: app.checkout.clone(),
-        cart_tracker: Some(app.cart_tracker.clone()),
-        admin: None,
-    }
-    .endpoint();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(endpoint.serve(listener, std::future::pending()));
-    Node {
-        app,
-        address,
-        signer,
-        _dir: dir,
-    }
-}
 
 fn cart_of(node: &Node, items: &[(u64, u64)]) -> String {
     let mut cart = ShoppingCart::new();
@@ -86,34 +33,6 @@ fn cart_of(node: &Node, items: &[(u64, u64)]) -> String {
         .unwrap();
     }
     cart.serialize(&node.signer)
-}
-
-/// One request with extra header lines, answered on a fresh connection.
-async fn request(address: SocketAddr, head: &str, body: &str) -> HttpResponse {
-    request_raw(address, head, body).await.0
-}
-
-/// [`request`], and the response's header block as sent (cookies keep their case).
-async fn request_raw(address: SocketAddr, head: &str, body: &str) -> (HttpResponse, String) {
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    let request = format!(
-        "{head}\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
-        .await
-        .expect("answered in time")
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let response = HttpResponse {
-        status: head.split_whitespace().nth(1).unwrap().parse().unwrap(),
-        headers: head.to_ascii_lowercase(),
-        body: body.to_string(),
-    };
-    (response, head.to_string())
 }
 
 async fn stock(node: &Node, item: u64) -> u32 {
@@ -131,7 +50,7 @@ async fn stock(node: &Node, item: u64) -> u32 {
 
 #[tokio::test]
 async fn checkout_on_one_node() {
-    let node = start_node().await;
+    let node = start_node(None).await;
     a_cart_is_shown_then_bought_and_every_tab_is_told(&node).await;
     a_sold_out_size_refuses_the_whole_cart_and_names_the_size(&node).await;
     a_forged_cart_buys_nothing_and_a_cross_site_form_is_refused(&node).await;
