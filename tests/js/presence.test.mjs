@@ -10,68 +10,31 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { randomBytes } from "node:crypto";
 import { Socket, Presence } from "phoenix";
 import WebSocket from "ws";
+import {
+  privateEnv, run as runIn, eventually as poll, startNode as startHelloNode, WAIT_MS,
+} from "./support/hello_nodes.mjs";
 
-const bin = process.env.HELLO_SOCKETS_BIN;
-const WAIT_MS = Number(process.env.WAIT_MS || 30_000);
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "presence-"));
-const env = {
-  ...process.env,
-  NODE_NAME_DIR: join(dir, "names"),
-  NODE_COOKIE_DIR: dir,
-  RELEASE_COOKIE: randomBytes(12).toString("hex"),
-  SECRET_KEY_BASE: randomBytes(48).toString("base64url"),
-  NO_COLOR: "1",
-  RUST_LOG: "info",
-};
+const env = privateEnv(dir);
 const nodes = {};
 const sockets = [];
 let bobClient;
 
-function run(args) {
-  return new Promise((resolve, reject) => {
-    execFile(bin, args, { env }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${args.join(" ")}: ${stderr || err.message}`));
-      else resolve(stdout.trim());
-    });
-  });
-}
-
-async function eventually(what, check, timeoutMs = WAIT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) {
-      const logs = Object.entries(nodes).map(([n, s]) => `--- ${n} ---\n${s.log.slice(-2000)}`).join("\n");
-      assert.fail(`timed out waiting for ${what}\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const run = (args) => runIn(env, args);
+const logs = () => Object.entries(nodes).map(([n, s]) => `--- ${n} ---\n${s.log.slice(-2000)}`).join("\n");
+const eventually = (what, check) => poll(what, check, WAIT_MS, logs);
 
 async function startNode(short) {
-  const name = `${short}${process.pid}@127.0.0.1`;
-  const server = spawn(bin, ["start", "--name", name, "--http-port", "0"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const node = { name, server, log: "" };
-  server.stdout.on("data", (d) => (node.log += d));
-  server.stderr.on("data", (d) => (node.log += d));
-  nodes[short] = node;
-  node.port = await eventually(`${name} to listen`, () => {
-    if (server.exitCode !== null) assert.fail(`${name} exited:\n${node.log}`);
-    const m = node.log.match(/HelloSocketsWeb\.Endpoint at http:\/\/127\.0\.0\.1:(\d+)/);
-    return m && Number(m[1]);
-  });
-  await eventually(`${name}'s console`, () => run(["rpc", name, "node.self"]).then(() => true, () => false));
-  return node;
+  nodes[short] = await startHelloNode(env, `${short}${process.pid}@127.0.0.1`);
+  return nodes[short];
 }
 
 /** Joins `presence:lobby` as `user` on `node`; the client's Presence records what it saw. */
@@ -94,7 +57,6 @@ async function joinLobby(node, user) {
 const users = (client) => client.presence.list((id) => id).sort();
 
 before(async () => {
-  assert.ok(bin, "HELLO_SOCKETS_BIN must name the hello_sockets binary (tests/js/run.sh sets it)");
   await startNode("presa");
   await startNode("presb");
   await run(["rpc", nodes.presb.name, `node.connect ${nodes.presa.name}`]);

@@ -11,71 +11,35 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { Socket, LongPoll } from "phoenix";
 import WebSocket from "ws";
 import XMLHttpRequest from "xhr2";
+import {
+  privateEnv, run as runIn, eventually as poll, startNode as startHelloNode, WAIT_MS,
+} from "./support/hello_nodes.mjs";
 
 globalThis.XMLHttpRequest = XMLHttpRequest;
 
-const bin = process.env.HELLO_SOCKETS_BIN;
-const WAIT_MS = Number(process.env.WAIT_MS || 30_000);
 const dir = mkdtempSync(join(tmpdir(), "restart-"));
 const node = `restart${process.pid}@127.0.0.1`;
-const env = {
-  ...process.env,
-  NODE_NAME_DIR: join(dir, "names"),
-  NODE_COOKIE_DIR: dir,
-  RELEASE_COOKIE: randomBytes(12).toString("hex"),
-  SECRET_KEY_BASE: randomBytes(48).toString("base64url"),
-  NO_COLOR: "1",
-  RUST_LOG: "info",
-};
+const env = privateEnv(dir);
 let server;
-let log = "";
+let current;
 let port;
 const sockets = [];
 
-function run(args) {
-  return new Promise((resolve, reject) => {
-    execFile(bin, args, { env }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${args.join(" ")}: ${stderr || err.message}`));
-      else resolve(stdout.trim());
-    });
-  });
-}
-
-async function eventually(what, check, timeoutMs = WAIT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}\n--- node log ---\n${log.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const run = (args) => runIn(env, args);
+const eventually = (what, check, timeoutMs = WAIT_MS) =>
+  poll(what, check, timeoutMs, () => `--- node log ---\n${current ? current.log.slice(-4000) : ""}`);
 
 /** Starts the node on `httpPort` (0: any) and waits until it serves. */
 async function startNode(httpPort) {
-  const started = log.length;
-  server = spawn(bin, ["start", "--name", node, "--http-port", String(httpPort)], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  server.stdout.on("data", (d) => (log += d));
-  server.stderr.on("data", (d) => (log += d));
-  const exited = server;
-  const url = await eventually("the node to listen", () => {
-    if (exited.exitCode !== null) assert.fail(`hello_sockets exited:\n${log}`);
-    const m = log.slice(started).match(/HelloSocketsWeb\.Endpoint at http:\/\/127\.0\.0\.1:(\d+)/);
-    return m && Number(m[1]);
-  });
-  await eventually("its console", () => run(["rpc", node, "node.self"]).then(() => true, () => false));
-  return url;
+  current = await startHelloNode(env, node, httpPort);
+  server = current.server;
+  return current.port;
 }
 
 /** `hello_sockets stop NAME`, as a deploy script runs it; waits for the exit. */
@@ -120,7 +84,6 @@ function ping(channel) {
 }
 
 before(async () => {
-  assert.ok(bin, "HELLO_SOCKETS_BIN must name the hello_sockets binary (tests/js/run.sh sets it)");
   port = await startNode(0);
 });
 

@@ -310,39 +310,33 @@ impl State {
     /// The entries of `topic` whose replica is up, with their dots.
     pub fn get_by_topic(&self, topic: &str) -> Vec<(Entry, Dot)> {
         let from = (topic.to_string(), min_pid(), String::new());
-        self.entries
-            .range(from..)
-            .take_while(|((t, _, _), _)| t == topic)
-            .filter(|(_, (_, dot))| self.is_up(&dot.replica))
-            .map(|((topic, pid, key), (meta, dot))| {
-                (
-                    Entry {
-                        topic: topic.clone(),
-                        pid: pid.clone(),
-                        key: key.clone(),
-                        meta: meta.clone(),
-                    },
-                    dot.clone(),
-                )
-            })
-            .collect()
+        self.listed(
+            self.entries
+                .range(from..)
+                .take_while(|((t, _, _), _)| t == topic),
+        )
     }
 
     /// Every entry whose replica is up, with its dot, by topic.
     pub fn online_list(&self) -> Vec<(Entry, Dot)> {
-        self.entries
-            .iter()
+        self.listed(self.entries.iter())
+    }
+
+    /// The entries among `stored` whose replica is up, as listings give them.
+    fn listed<'a>(
+        &self,
+        stored: impl Iterator<Item = (&'a EntryKey, &'a (Value, Dot))>,
+    ) -> Vec<(Entry, Dot)> {
+        stored
             .filter(|(_, (_, dot))| self.is_up(&dot.replica))
             .map(|((topic, pid, key), (meta, dot))| {
-                (
-                    Entry {
-                        topic: topic.clone(),
-                        pid: pid.clone(),
-                        key: key.clone(),
-                        meta: meta.clone(),
-                    },
-                    dot.clone(),
-                )
+                let entry = Entry {
+                    topic: topic.clone(),
+                    pid: pid.clone(),
+                    key: key.clone(),
+                    meta: meta.clone(),
+                };
+                (entry, dot.clone())
             })
             .collect()
     }
