@@ -132,15 +132,11 @@ impl Presence {
         key: &str,
         meta: Value,
     ) -> Result<(), PresenceError> {
-        let previous = self
-            .tracker
-            .list(topic)
-            .await?
-            .into_iter()
-            .find(|e| &e.pid == process.pid() && e.key == key)
-            .and_then(|e| e.meta.get("phx_ref").cloned());
-        let meta = with_ref(meta, previous);
-        self.tracker.update(process, topic, key, meta).await??;
+        // The new meta names the ref it replaces, read in the same step.
+        let make_meta = move |current: &Value| with_ref(meta, current.get("phx_ref").cloned());
+        self.tracker
+            .update_with(process, topic, key, make_meta)
+            .await??;
         Ok(())
     }
 

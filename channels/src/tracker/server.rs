@@ -181,12 +181,12 @@ pub enum TrackerCall {
     ),
     /// Untrack one entry.
     Untrack(Pid, String, String, ReplyTo<Result<Entry, TrackError>>),
-    /// Replace an entry's metadata.
+    /// Replace an entry's metadata with what the function makes of the old.
     Update(
         Pid,
         String,
         String,
-        Value,
+        MetaUpdate,
         ReplyTo<Result<(Entry, Entry), TrackError>>,
     ),
     /// Every entry of a topic whose replica is up, with its dot.
@@ -196,6 +196,9 @@ pub enum TrackerCall {
     /// Operators' figures.
     Stats(ReplyTo<TrackerStats>),
 }
+
+/// How an update makes an entry's new metadata from its current one.
+pub type MetaUpdate = Box<dyn FnOnce(&Value) -> Value + Send>;
 
 /// Messages the tracker process handles on its own.
 pub enum TrackerInfo {
@@ -483,8 +486,14 @@ impl GenServer for TrackerServer {
                 }
                 reply.send(result)
             }
-            TrackerCall::Update(pid, topic, key, meta, reply) => {
-                let result = state.set.update(&pid, &topic, &key, meta);
+            TrackerCall::Update(pid, topic, key, make_meta, reply) => {
+                let result = match state.set.get(&topic, &pid, &key) {
+                    Some((current, _)) => {
+                        let meta = make_meta(&current.meta);
+                        state.set.update(&pid, &topic, &key, meta)
+                    }
+                    None => Err(TrackError::NotTracked { topic, key }),
+                };
                 if let Ok((old, new)) = &result {
                     self.report(Diff {
                         joins: vec![new.clone()],
@@ -679,9 +688,22 @@ impl Tracker {
         key: &str,
         meta: Value,
     ) -> Result<Result<(Entry, Entry), TrackError>, TrackerDown> {
+        self.update_with(process, topic, key, move |_| meta).await
+    }
+
+    /// Replaces an entry's metadata with what `make_meta` makes of the
+    /// current one, in one step of the tracker (no listing, no race).
+    pub async fn update_with(
+        &self,
+        process: &TrackedProcess,
+        topic: &str,
+        key: &str,
+        make_meta: impl FnOnce(&Value) -> Value + Send + 'static,
+    ) -> Result<Result<(Entry, Entry), TrackError>, TrackerDown> {
         let (pid, topic_owned, key) = (process.pid.clone(), topic.to_string(), key.to_string());
+        let make_meta: MetaUpdate = Box::new(make_meta);
         self.shard(topic)
-            .request(|r| TrackerCall::Update(pid, topic_owned, key, meta, r))
+            .request(|r| TrackerCall::Update(pid, topic_owned, key, make_meta, r))
             .await
     }
 

@@ -16,15 +16,13 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use channels::token::Signer;
 use loadgen::stats::{round2, Percentiles};
 use store_app::checkout::ShoppingCart;
 use store_app::model::Item;
 
-use crate::page::{open, read_response, resolve};
+use crate::page::{resolve, KeepAlive};
 
 #[derive(Args)]
 pub struct CheckoutArgs {
@@ -182,8 +180,7 @@ impl Shop {
     async fn shopper(self, seed: u64, measured_from: Instant, deadline: Instant) -> Counts {
         let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut counts = Counts::default();
-        let mut buf = Vec::with_capacity(16 * 1024);
-        let mut stream: Option<TcpStream> = None;
+        let mut conn = KeepAlive::new(self.addr);
         loop {
             let (units, serialized) = self.cart(&mut rng);
             let body = format!("serialized={serialized}");
@@ -197,40 +194,17 @@ impl Shop {
                 break;
             }
             let counted = sent >= measured_from;
-            let conn = match &mut stream {
-                Some(conn) => conn,
-                None => match open(self.addr).await {
-                    Ok(conn) => stream.insert(conn),
-                    Err(err) => {
-                        counts.errors += u64::from(counted);
-                        eprintln!("store_bench checkout: {err}");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                },
-            };
-            let result = match conn.write_all(request.as_bytes()).await {
-                Ok(()) => read_response(conn, &mut buf).await,
-                Err(err) => Err(err.to_string()),
-            };
+            let result = conn.exchange(request.as_bytes()).await;
             let elapsed = sent.elapsed();
             match result {
-                Ok(response) => {
-                    if counted {
-                        if response.status == 200 {
-                            counts.samples.push(elapsed.as_nanos() as u64);
-                            counts.units += units;
-                        } else {
-                            counts.non_200 += 1;
-                        }
-                    }
-                    if response.close {
-                        stream = None;
-                    }
+                Ok(response) if counted && response.status == 200 => {
+                    counts.samples.push(elapsed.as_nanos() as u64);
+                    counts.units += units;
                 }
-                Err(_) => {
+                Ok(_) => counts.non_200 += u64::from(counted),
+                Err(failure) => {
                     counts.errors += u64::from(counted);
-                    stream = None;
+                    failure.back_off("checkout").await;
                 }
             }
         }

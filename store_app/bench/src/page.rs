@@ -211,33 +211,14 @@ async fn connection(
         samples: Vec::with_capacity(64 * 1024),
         ..Counts::default()
     };
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut stream: Option<TcpStream> = None;
+    let mut conn = KeepAlive::new(addr);
     loop {
         let sent = Instant::now();
         if sent >= deadline {
             break;
         }
         let counted = sent >= measured_from;
-        let conn = match &mut stream {
-            Some(conn) => conn,
-            None => match open(addr).await {
-                Ok(conn) => stream.insert(conn),
-                Err(err) => {
-                    // Refused mid-run (the probe connected): count, back off.
-                    if counted {
-                        counts.errors += 1;
-                    }
-                    eprintln!("store_bench page: {err}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-        };
-        let result = match conn.write_all(&request).await {
-            Ok(()) => read_response(conn, &mut buf).await,
-            Err(err) => Err(err.to_string()),
-        };
+        let result = conn.exchange(&request).await;
         let elapsed = sent.elapsed();
         match result {
             Ok(response) => {
@@ -249,19 +230,83 @@ async fn connection(
                     counts.body_bytes += response.body_len as u64;
                     counts.response_bytes += (response.head_len + response.body_len) as u64;
                 }
-                if response.close {
-                    stream = None;
-                }
             }
-            Err(_) => {
+            Err(failure) => {
                 if counted {
                     counts.errors += 1;
                 }
-                stream = None;
+                failure.back_off("page").await;
             }
         }
     }
     counts
+}
+
+/// One keep-alive connection, opened on first use and again after the
+/// server closes it or it breaks: one request in flight at a time.
+pub(crate) struct KeepAlive {
+    addr: SocketAddr,
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+}
+
+/// Why an exchange failed.
+pub(crate) enum ExchangeFailure {
+    /// The connection could not be opened (the server refused it mid-run).
+    Open(String),
+    /// The connection broke, or the answer was unreadable; it is reopened
+    /// for the next request.
+    Broken,
+}
+
+impl ExchangeFailure {
+    /// After a refused connect, waits a moment before the next try (and
+    /// says why); after a broken one, goes on at once.
+    pub(crate) async fn back_off(&self, workload: &str) {
+        if let ExchangeFailure::Open(err) = self {
+            eprintln!("store_bench {workload}: {err}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl KeepAlive {
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        KeepAlive {
+            addr,
+            stream: None,
+            buf: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    /// Writes `request` and reads the whole response.
+    pub(crate) async fn exchange(
+        &mut self,
+        request: &[u8],
+    ) -> Result<ResponseInfo, ExchangeFailure> {
+        let conn = match &mut self.stream {
+            Some(conn) => conn,
+            None => self
+                .stream
+                .insert(open(self.addr).await.map_err(ExchangeFailure::Open)?),
+        };
+        let result = match conn.write_all(request).await {
+            Ok(()) => read_response(conn, &mut self.buf).await,
+            Err(err) => Err(err.to_string()),
+        };
+        match result {
+            Ok(response) => {
+                if response.close {
+                    self.stream = None;
+                }
+                Ok(response)
+            }
+            Err(_) => {
+                self.stream = None;
+                Err(ExchangeFailure::Broken)
+            }
+        }
+    }
 }
 
 /// A response read off the connection (its bytes are in the buffer).
