@@ -290,8 +290,10 @@ mod tests {
         loop {
             match Store::open(dir) {
                 Ok(store) => return store,
+                // sled reports the held lock as an I/O error whose kind is
+                // not WouldBlock (the OS error is inside its message).
                 Err(StoreError::Db(sled::Error::Io(err)))
-                    if err.kind() == std::io::ErrorKind::WouldBlock
+                    if err.to_string().contains("could not acquire lock")
                         && std::time::Instant::now() < deadline =>
                 {
                     std::thread::sleep(std::time::Duration::from_millis(20));
