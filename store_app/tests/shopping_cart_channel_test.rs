@@ -243,12 +243,19 @@ mod add_and_remove {
         let other_size = tab
             .push(&channel, "add_item", json!({ "item_id": IN_STOCK + 1 }))
             .await;
-        tab.assert_reply(
-            &other_size,
-            Status::Error,
-            json!({"error": "product_in_cart"}),
-        )
-        .await;
+        let refused = tab
+            .assert_reply(
+                &other_size,
+                Status::Error,
+                json!({"error": "product_in_cart"}),
+            )
+            .await;
+        // Told as the shopper reads it (the page shows it as it is): the
+        // shoe's name and the size already in the cart, not ids.
+        assert_eq!(
+            refused["message"],
+            "Your cart already holds Air Stride in size 6.5: remove it to pick another size"
+        );
     }
 
     #[tokio::test]

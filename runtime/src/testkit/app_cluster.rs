@@ -60,12 +60,15 @@ impl AppCluster {
     }
 
     /// `start --name SHORT@127.0.0.1 --host 127.0.0.1`, a web server on a
-    /// free port unless `extra` holds `--no-http`, then `extra`.
+    /// free port unless `extra` holds `--no-http` or its own `--http-port`,
+    /// then `extra`.
     pub fn start_command(&self, short: &str, extra: &[&str]) -> Command {
         let name = format!("{short}@127.0.0.1");
         let mut cmd = self.command();
         cmd.args(["start", "--name", &name, "--host", "127.0.0.1"]);
-        if !extra.contains(&"--no-http") {
+        // A free port, unless the test chose one (a node restarted on the
+        // port its pages reconnect to) or wants no web server.
+        if !extra.contains(&"--no-http") && !extra.contains(&"--http-port") {
             cmd.args(["--http-port", "0"]);
         }
         cmd.args(extra);

@@ -20,6 +20,11 @@
 // another tab, when an item in the cart sells out, and after a checkout
 // empties it. Picking a size pushes `add_item`, a remove button
 // `remove_item`; the replies carry the new cart.
+//
+// The connection (book ch8's manual tests ask the page to say it): the
+// header's `.connection` line shows `connecting`, `connected`, `reconnecting`
+// (phoenix.js retries with back-off after a drop) or `offline` (the browser
+// reports no network).
 (function () {
   "use strict"
 
@@ -86,11 +91,13 @@
     }
   }
 
-  function setupProductChannel(socket, productId) {
+  function setupProductChannel(socket, connection, productId) {
     var productChannel = socket.channel("product:" + productId, {})
+    connection.watch(productChannel)
     productChannel.join()
       .receive("ok", function (state) {
         applyProductState(productId, state)
+        connection.joined(productChannel)
       })
       .receive("error", function (reason) {
         console.error("Channel join failed", productId, reason)
@@ -190,14 +197,18 @@
     cartDom.render(cart)
   }
 
-  function setupCartChannel(socket, cartId) {
+  function setupCartChannel(socket, connection, cartId) {
     // Params as a function: every rejoin sends the cart as it is now.
     var cartChannel = socket.channel("cart:" + cartId, function () {
       var serialized = cartStore.load()
       return serialized ? { serialized: serialized } : {}
     })
+    connection.watch(cartChannel)
     cartChannel.join()
-      .receive("ok", function () { cartDom.notice("") })
+      .receive("ok", function () {
+        cartDom.notice("")
+        connection.joined(cartChannel)
+      })
       .receive("error", function (reply) {
         if (reply && reply.reason === "unauthorized") {
           // The page's cart token no longer opens the cart: the server's
@@ -238,8 +249,77 @@
     })
   }
 
+  // ---- the connection, as the shopper sees it ----
+
+  var CONNECTION_LABELS = {
+    connecting: "Connecting…",
+    connected: "Live: stock updates as it sells",
+    reconnecting: "Reconnecting… stock shown may be out of date",
+    offline: "Offline: waiting for the network…",
+    unavailable: "Not live: reload the page to see current stock"
+  }
+
+  function showConnection(state) {
+    var el = document.querySelector(".connection")
+    if (!el || el.dataset.state === state) return
+    el.className = "connection connection--" + state
+    el.dataset.state = state
+    el.textContent = CONNECTION_LABELS[state]
+  }
+
+  // Keeps `.connection` current. "connected" means what the shopper reads is
+  // current: the socket is open and every channel's latest join has been
+  // answered (the reply carries the state the page applies). While the
+  // browser reports no network the socket is closed: a connection over a
+  // vanished network can stay "open" until a heartbeat goes unanswered (30 s
+  // and more), and reconnecting into no network only lengthens phoenix.js's
+  // back-off. When the network returns the socket connects at once and every
+  // channel rejoins.
+  function Connection(socket) {
+    var self = this
+    var opened = false
+    var offline = false
+    var joined = {} // topic -> whether its latest join was answered "ok"
+
+    function show() {
+      if (offline) return showConnection("offline")
+      var current = socket.isConnected() && Object.keys(joined).every(function (t) { return joined[t] })
+      if (current) opened = true
+      showConnection(current ? "connected" : opened ? "reconnecting" : "connecting")
+    }
+
+    // A channel the page needs joined to be current.
+    self.watch = function (channel) {
+      joined[channel.topic] = false
+      channel.onError(function () { joined[channel.topic] = false; show() })
+      // Left for good (e.g. a cart the page may no longer open): no longer awaited.
+      channel.onClose(function () { delete joined[channel.topic]; show() })
+    }
+    // The channel's join (or rejoin) was answered: the page has its state.
+    self.joined = function (channel) {
+      joined[channel.topic] = true
+      show()
+    }
+
+    socket.onOpen(show)
+    socket.onClose(show)
+    socket.onError(show)
+    window.addEventListener("offline", function () {
+      offline = true
+      show()
+      socket.disconnect()
+    })
+    window.addEventListener("online", function () {
+      if (!offline) return
+      offline = false
+      show()
+      socket.connect()
+    })
+  }
+
   if (typeof Phoenix === "undefined") {
     console.error("phoenix.min.js did not load: the page will not update live")
+    showConnection("unavailable")
     return
   }
   var productIds = dom.getProductIds()
@@ -249,10 +329,11 @@
     // token proves which cart this page may join.
     var params = window.cartToken ? { cart_token: window.cartToken } : {}
     var productSocket = new Phoenix.Socket("/product_socket", { longPollFallbackMs: 2500, params: params })
-    productSocket.connect()
+    var connection = new Connection(productSocket)
     productIds.forEach(function (id) {
-      setupProductChannel(productSocket, id)
+      setupProductChannel(productSocket, connection, id)
     })
-    if (cartId && cartDom.panel()) setupCartChannel(productSocket, cartId)
+    if (cartId && cartDom.panel()) setupCartChannel(productSocket, connection, cartId)
+    productSocket.connect()
   }
 })()

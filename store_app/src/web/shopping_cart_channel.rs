@@ -34,6 +34,7 @@ use super::inventory_ref::InventoryRef;
 use super::item_out::item_out_topic;
 use super::product_socket::Shopper;
 use crate::checkout::{is_cart_id, restore_cart, CartError, ShoppingCart};
+use crate::inventory::CompleteProduct;
 
 /// The topic prefix the channel is routed at (`"cart:*"`).
 pub const CART_TOPIC_PREFIX: &str = "cart:";
@@ -181,7 +182,8 @@ impl ShoppingCartChannel {
                     format!("size {} is sold out", entry.item.size),
                 ));
             }
-            cart.add_item(&entry.item).map_err(cart_refusal)?;
+            cart.add_item(&entry.item)
+                .map_err(|err| add_refusal(err, &product))?;
             (vec![item_id], vec![])
         } else {
             cart.remove_item(item_id).map_err(cart_refusal)?;
@@ -368,6 +370,39 @@ fn unavailable(err: super::InventoryUnavailable) -> Value {
 /// An error reply: `{error, message}` (`error` as the book's atoms).
 fn refusal(error: &str, message: String) -> Value {
     json!({ "error": error, "message": message })
+}
+
+/// A refused `add_item`, told in the shopper's words (the cart's own error
+/// names ids; the page shows this message as it is).
+fn add_refusal(err: CartError, product: &CompleteProduct) -> Value {
+    let size_of = |item_id: u64| {
+        product
+            .items
+            .iter()
+            .find(|entry| entry.item.id == item_id)
+            .map_or_else(
+                || format!("item {item_id}"),
+                |entry| entry.item.size.clone(),
+            )
+    };
+    let name = &product.product.name;
+    match err {
+        CartError::DuplicateItem(item_id) => refusal(
+            "duplicate_item",
+            format!(
+                "{name} in size {} is already in your cart",
+                size_of(item_id)
+            ),
+        ),
+        CartError::ProductInCart { in_cart, .. } => refusal(
+            "product_in_cart",
+            format!(
+                "Your cart already holds {name} in size {}: remove it to pick another size",
+                size_of(in_cart)
+            ),
+        ),
+        CartError::NotFound(_) => cart_refusal(err),
+    }
 }
 
 fn cart_refusal(err: CartError) -> Value {

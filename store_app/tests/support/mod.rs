@@ -175,6 +175,7 @@ impl NodeProc {
     }
 }
 
+pub mod browser;
 pub mod page;
 
 /// The `<article>` of one product on the store page.
