@@ -25,6 +25,8 @@ pub mod console_commands;
 pub mod drain;
 pub mod endpoint;
 pub mod endpoint_args;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod http_connection;
 pub mod message;
 pub mod metrics;

@@ -24,6 +24,8 @@
 pub mod console;
 pub(crate) mod dispatch;
 pub mod exit;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod gen_server;
 pub mod gen_stage;
 pub(crate) mod handles;

@@ -17,6 +17,8 @@ pub mod app;
 pub mod catalogue;
 pub mod checkout;
 pub mod console_commands;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod inventory;
 pub mod mock;
 pub mod model;

@@ -253,3 +253,37 @@ mod tests {
         assert!(<ClusterMsg as runtime::ractor::Message>::serializable());
     }
 }
+
+/// A broadcast from another node as ractor_cluster hands it over, decoded as
+/// [`ClusterMsg`] and then as the server turns it into a local broadcast.
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_cast(args: &[u8]) {
+    use runtime::ractor::Message as _;
+    let message = SerializedMessage::Cast {
+        variant: String::new(),
+        args: args.to_vec(),
+        metadata: None,
+    };
+    if let Ok(ClusterMsg(remote)) = ClusterMsg::deserialize(message) {
+        let _ = remote.into_broadcast();
+    }
+}
+
+/// Real cluster broadcasts, as bincode, for the fuzz targets' seed corpus.
+#[cfg(fuzzing)]
+pub(crate) fn cast_examples() -> Vec<Vec<u8>> {
+    let json = Broadcast {
+        topic: "product:1".into(),
+        event: "stock_change".into(),
+        payload: Payload::Json(serde_json::json!({"product_id": 1, "item_id": 2, "level": "low"})),
+    };
+    let binary = Broadcast {
+        topic: "room:lobby".into(),
+        event: "file".into(),
+        payload: Payload::Binary(Bytes::from_static(b"\x00\x01\x02")),
+    };
+    [json, binary]
+        .iter()
+        .filter_map(|b| wire::encode(&RemoteBroadcast::from_broadcast(b)).ok())
+        .collect()
+}

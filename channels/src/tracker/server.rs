@@ -809,3 +809,92 @@ impl Drop for TrackedProcess {
         }
     }
 }
+
+/// A tracker message from another node (the JSON of its broadcast), decoded
+/// and applied to a replica's state the way [`TrackerServer::handle_gossip`]
+/// applies each kind.
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_gossip(json: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<Value>(json) else {
+        return;
+    };
+    let Ok(gossip) = serde_json::from_value::<Gossip>(value) else {
+        return;
+    };
+    let me = ReplicaId {
+        node: "fuzz@127.0.0.1".into(),
+        vsn: 1,
+    };
+    let mut set = State::new(me.clone());
+    let local = Pid { replica: me, id: 1 };
+    let _ = set.join(
+        local,
+        "room:lobby",
+        "user:1",
+        serde_json::json!({"online_at": 1}),
+    );
+    match gossip {
+        Gossip::Heartbeat { replica, delta, .. } => {
+            set.replica_up(&replica);
+            if let Some(delta) = delta {
+                if set.can_merge(&delta) {
+                    set.merge_delta(&delta);
+                }
+            }
+        }
+        Gossip::TransferReq { replica, context } => {
+            let _ = set.extract(&replica, &context);
+        }
+        Gossip::TransferAck { transfer } => {
+            set.replica_up(&transfer.replica);
+            set.merge_transfer(&transfer);
+        }
+        Gossip::Leaving { replica } => {
+            set.replica_down(&replica);
+            set.remove_down_replica(&replica);
+        }
+    }
+    let _ = set.online_list();
+}
+
+/// Real tracker messages, as JSON, for the fuzz targets' seed corpus.
+#[cfg(fuzzing)]
+pub(crate) fn gossip_examples() -> Vec<Vec<u8>> {
+    let theirs = ReplicaId {
+        node: "b@127.0.0.1".into(),
+        vsn: 7,
+    };
+    let mut set = State::new(theirs.clone());
+    for id in 1..=3 {
+        let pid = Pid {
+            replica: theirs.clone(),
+            id,
+        };
+        let _ = set.join(
+            pid,
+            "room:lobby",
+            &format!("user:{id}"),
+            serde_json::json!({"phx_ref": "F1"}),
+        );
+    }
+    let context = set.context().clone();
+    let messages = [
+        Gossip::Heartbeat {
+            replica: theirs.clone(),
+            context: context.clone(),
+            delta: Some(set.delta().clone()),
+        },
+        Gossip::TransferReq {
+            replica: theirs.clone(),
+            context: context.clone(),
+        },
+        Gossip::TransferAck {
+            transfer: set.extract(&theirs, &Context::new()),
+        },
+        Gossip::Leaving { replica: theirs },
+    ];
+    messages
+        .iter()
+        .filter_map(|m| serde_json::to_vec(m).ok())
+        .collect()
+}

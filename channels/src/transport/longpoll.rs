@@ -45,7 +45,7 @@ use super::{connect, Body, Connected};
 use crate::message::Message;
 use crate::mount::Mount;
 use crate::outbox::{Batch, CloseReason, Outbox};
-use crate::serializer::{Frame, Serializer};
+use crate::serializer::{DecodeError, Frame, Serializer};
 use crate::session::Session;
 use crate::socket::{ConnectInfo, Socket, Transport};
 
@@ -186,14 +186,14 @@ async fn publish<S: Socket>(
             )
         }
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return malformed("body is not UTF-8".into());
+    let mut decoded = match body_messages(serializer, &body) {
+        Ok(decoded) => decoded,
+        Err(err) => return malformed(err.to_string()),
     };
-    let mut lines = text.lines().filter(|line| !line.trim().is_empty());
     loop {
         let mut messages = Vec::with_capacity(DISPATCH_SLICE);
-        for line in lines.by_ref().take(DISPATCH_SLICE) {
-            match serializer.decode(&Frame::Text(line.to_string().into())) {
+        for message in decoded.by_ref().take(DISPATCH_SLICE) {
+            match message {
                 Ok(message) => messages.push(message),
                 Err(err) => {
                     // The messages before it were handled, as a WebSocket
@@ -211,6 +211,25 @@ async fn publish<S: Socket>(
             return json_response(json!({"status": 410}));
         }
     }
+}
+
+/// A `POST` body that is not text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("body is not UTF-8")]
+pub struct BodyNotUtf8;
+
+/// The messages of a long-poll `POST` body, decoded lazily in order: one
+/// message per non-blank line (phoenix.js batches with `\n`), each decoded as
+/// a WebSocket text frame would be. The caller stops at the first error.
+pub fn body_messages(
+    serializer: Serializer,
+    body: &[u8],
+) -> Result<impl Iterator<Item = Result<Message, DecodeError>> + '_, BodyNotUtf8> {
+    let text = std::str::from_utf8(body).map_err(|_| BodyNotUtf8)?;
+    Ok(text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(move |line| serializer.decode(&Frame::Text(line.to_string().into()))))
 }
 
 /// Hands messages to the session; `false` once it is closed or closing.

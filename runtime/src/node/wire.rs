@@ -25,14 +25,29 @@ use ractor::RpcReplyPort;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// Encodes `value` with bincode 2's standard configuration.
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, bincode::error::EncodeError> {
-    bincode::serde::encode_to_vec(value, bincode::config::standard())
+/// The most a decoded message may claim: every string, byte buffer and
+/// collection it holds, together. bincode allocates a string or buffer
+/// before reading it, at the length its prefix announces; without a limit,
+/// a 13-byte message announcing an exabyte string aborts the node (found by
+/// the `cluster_wire` fuzz target). The largest real messages (a store
+/// snapshot, a tracker transfer of ten thousand presences) are a few MB.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// bincode 2's standard configuration (varint integers, little endian),
+/// with decoding bounded by [`MAX_MESSAGE_BYTES`].
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_MESSAGE_BYTES>()
 }
 
-/// Decodes a whole buffer produced by [`encode`]; trailing bytes are an error.
+/// Encodes `value` with bincode 2's standard configuration.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, bincode::error::EncodeError> {
+    bincode::serde::encode_to_vec(value, config())
+}
+
+/// Decodes a whole buffer produced by [`encode`]; trailing bytes are an
+/// error, and so is a message claiming more than [`MAX_MESSAGE_BYTES`].
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, bincode::error::DecodeError> {
-    let (value, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())?;
+    let (value, used) = bincode::serde::decode_from_slice(bytes, config())?;
     if used != bytes.len() {
         return Err(bincode::error::DecodeError::OtherString(format!(
             "{} trailing bytes",
@@ -189,5 +204,23 @@ mod tests {
         assert!(decode::<Sample>(&bytes).is_err());
         let call_like = SerializedMessage::CallReply(1, vec![]);
         assert!(from_cast::<Sample>(call_like).is_err());
+    }
+
+    #[test]
+    fn a_length_prefix_past_the_limit_is_refused_before_anything_is_allocated() {
+        // The `cluster_wire` fuzz target's find: variant B, one string,
+        // announced at ~2^57 bytes (varint 253: a u64 follows).
+        let announced = [1, 1, 253, 0x42, 0x03, 0x2e, 0x00, 0xe0, 0x30, 0x2e, 0x02];
+        assert!(matches!(
+            decode::<Sample>(&announced),
+            Err(bincode::error::DecodeError::LimitExceeded)
+        ));
+        // As many strings as the limit allows, each announced but absent.
+        let mut many = vec![1, 253];
+        many.extend_from_slice(&(u64::MAX / 2).to_le_bytes());
+        assert!(decode::<Sample>(&many).is_err());
+        // A real message near the limit still decodes.
+        let big = Sample::B(vec!["x".repeat(1 << 20); 8]);
+        assert_eq!(decode::<Sample>(&encode(&big).unwrap()).unwrap(), big);
     }
 }
