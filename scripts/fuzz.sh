@@ -37,7 +37,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 if [[ "$mode" == seeds ]]; then
-  rm -rf seeds
+  # Regression inputs (seeds/*/regression-*) are kept.
+  rm -f seeds/*/seed-*
   RUSTFLAGS="--cfg fuzzing" cargo +nightly run --locked --release --example write_seeds
   exit 0
 fi
