@@ -17,6 +17,7 @@ use clap::{Args, Subcommand};
 use runtime::release::{Drive, NodeArgs, Release, ReleaseError, Stop};
 use tokio::task::JoinHandle;
 
+use crate::check_origin::CheckOrigin;
 use crate::drain::DrainConfig;
 use crate::endpoint::{Endpoint, EndpointOptions};
 use crate::http_connection::HttpConfig;
@@ -102,6 +103,22 @@ impl ServerArgs {
         Mode::from_prod_flag(self.prod)
     }
 
+    /// `config` with the endpoint's per-socket settings, and the origin
+    /// check: `--check-origin` if given, else the request's own host in
+    /// production and any origin in development (as Phoenix checks origins
+    /// by default in production only).
+    pub fn socket_config(&self, config: SocketConfig) -> SocketConfig {
+        let check_origin = match (&self.endpoint.check_origin, self.mode()) {
+            (Some(check), _) => check.clone(),
+            (None, Mode::Production) => CheckOrigin::SameHost,
+            (None, Mode::Development) => CheckOrigin::Any,
+        };
+        SocketConfig {
+            check_origin,
+            ..self.endpoint.socket_config(config)
+        }
+    }
+
     /// The web server's address: `--http-port` for a started node (else
     /// `--port`), none with `--no-http`; `--port` for an unnamed server.
     pub fn web_address(&self, start: Option<&StartArgs>) -> Option<SocketAddr> {
@@ -136,6 +153,12 @@ pub struct EndpointArgs {
     /// are closed as soon as they are accepted.
     #[arg(long, env = "MAX_HANDSHAKES", default_value_t = HttpConfig::default().max_handshakes, global = true)]
     pub max_handshakes: usize,
+    /// Which pages may open sockets: `any`, `host` (the origin must name the
+    /// host the request was sent to), or origins such as
+    /// `https://shop.example,https://www.shop.example`. Default: `host` with
+    /// `--prod`, else `any`. A request without `Origin` always passes.
+    #[arg(long, env = "CHECK_ORIGIN", global = true)]
+    pub check_origin: Option<CheckOrigin>,
     /// Largest long-poll POST body in bytes; a larger one is answered 413.
     #[arg(long, env = "LONGPOLL_MAX_BODY_BYTES", default_value_t = SocketConfig::default().longpoll_max_body_bytes, global = true)]
     pub longpoll_max_body_bytes: usize,

@@ -19,6 +19,7 @@
 
 pub mod channel;
 pub mod channel_server;
+pub mod check_origin;
 pub mod client;
 pub mod connections;
 pub mod console_commands;

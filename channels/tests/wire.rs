@@ -12,6 +12,7 @@ mod support;
 
 use std::time::Duration;
 
+use channels::check_origin::CheckOrigin;
 use channels::mount::SocketConfig;
 use channels::pubsub::LOCAL_NODE;
 use hello_sockets::DedupeChannel;
@@ -764,7 +765,7 @@ async fn client_close_is_answered_with_a_close_frame() {
 #[tokio::test]
 async fn check_origin() {
     let server = Server::with_config(SocketConfig {
-        allowed_origins: vec!["http://localhost:4000".into()],
+        check_origin: CheckOrigin::Listed(vec!["http://localhost:4000".into()]),
         ..Default::default()
     })
     .await;

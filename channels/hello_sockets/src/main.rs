@@ -49,11 +49,6 @@ struct Cli {
         global = true
     )]
     heartbeat_timeout_ms: u64,
-    /// Origins allowed to open sockets (`check_origin`), comma-separated, e.g.
-    /// `http://localhost:4000`. Empty (the default) allows any; a request
-    /// without an `Origin` header always passes.
-    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
-    allowed_origins: Vec<String>,
     /// WebSocket read buffer per connection, in bytes (allocated and
     /// zero-filled on a connection's first read, so it is paid by every idle
     /// connection).
@@ -74,14 +69,8 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
     // A named node: the node, its console and control socket come first.
     let node = start_node(APP, start.as_ref()).await?;
     let mode = cli.server.mode();
-    let config = cli.server.endpoint.socket_config(SocketConfig {
+    let config = cli.server.socket_config(SocketConfig {
         heartbeat_timeout: Duration::from_millis(cli.heartbeat_timeout_ms),
-        allowed_origins: cli
-            .allowed_origins
-            .into_iter()
-            .map(|origin| origin.trim().to_string())
-            .filter(|origin| !origin.is_empty())
-            .collect(),
         read_buffer_bytes: cli.read_buffer_bytes,
         ..Default::default()
     });

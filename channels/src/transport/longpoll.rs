@@ -106,6 +106,11 @@ pub(crate) async fn serve<S: Socket>(
         .signer
         .clone()
         .expect("long poll is mounted with a signer");
+    // Every request, not only the one that opens the session (as Phoenix's
+    // LongPoll checks each): answered like a refused connect.
+    if !super::origin_allowed(&mount, request.headers()) {
+        return json_response(json!({"status": 403}));
+    }
     let token = super::query_params(request.uri().query()).0.remove("token");
     let session = token
         .as_deref()

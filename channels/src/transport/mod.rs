@@ -14,6 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
+use runtime::log_text::bounded;
 use serde_json::Value;
 
 use crate::mount::Mount;
@@ -50,6 +51,26 @@ pub(crate) enum Connected<S: Socket> {
 }
 
 /// The shared connect step of every transport.
+/// Whether the page the request comes from may use this socket
+/// (`check_origin`); a refusal is logged, as Phoenix logs it.
+pub(crate) fn origin_allowed<S: Socket>(mount: &Mount<S>, headers: &http::HeaderMap) -> bool {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+    };
+    let origin = header(http::header::ORIGIN);
+    let allowed = mount
+        .config
+        .check_origin
+        .allows(origin, header(http::header::HOST));
+    if !allowed {
+        let shown = origin.map(|o| bounded(o).to_string()).unwrap_or_default();
+        tracing::error!(origin = %shown, "could not check origin for Phoenix.Socket transport");
+    }
+    allowed
+}
+
 pub(crate) async fn connect<S: Socket>(mount: &Arc<Mount<S>>, info: &ConnectInfo) -> Connected<S> {
     let started = Instant::now();
     let (params, vsn) = query_params(info.uri.query());
@@ -57,12 +78,7 @@ pub(crate) async fn connect<S: Socket>(mount: &Arc<Mount<S>>, info: &ConnectInfo
         tracing::warn!(vsn = ?vsn, "refusing connection: unsupported serializer version");
         return Connected::Refused(plain(StatusCode::FORBIDDEN, ""));
     };
-    let origin = info
-        .headers
-        .get(http::header::ORIGIN)
-        .and_then(|o| o.to_str().ok());
-    if !mount.config.origin_allowed(origin) {
-        tracing::error!(origin = ?origin, "could not check origin for Phoenix.Socket transport");
+    if !origin_allowed(mount, &info.headers) {
         return Connected::Refused(plain(StatusCode::FORBIDDEN, ""));
     }
     let shown = log_params(&params, vsn.as_deref());

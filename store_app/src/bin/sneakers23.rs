@@ -97,7 +97,7 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
             supervisor: app.channels.clone(),
             inventory: InventoryRef::Named(store_app::sneakers23::INVENTORY.into()),
             signer,
-            config: cli.server.endpoint.socket_config(SocketConfig::default()),
+            config: cli.server.socket_config(SocketConfig::default()),
             metrics: Metrics::local(),
             assets_dir: cli.assets_dir.clone().unwrap_or_else(default_assets_dir),
             options: cli.server.endpoint.options(),
