@@ -48,12 +48,16 @@ pub fn replication_event(json: &[u8]) {
 /// Real store calls and answers (bincode) and replication events (JSON),
 /// for the seed corpus.
 pub fn examples() -> Vec<(&'static str, Vec<u8>)> {
-    use crate::store_requests::{ItemSold, LoadSnapshot, Purchase};
+    use crate::store_requests::{ItemSold, LoadSnapshot, Purchase, PurchaseOrder};
     let mut out = Vec::new();
     let requests = [
         StoreRequest::LoadSnapshot(LoadSnapshot),
         StoreRequest::ItemSold(ItemSold(2)),
         StoreRequest::Purchase(Purchase(vec![2, 13])),
+        StoreRequest::PurchaseOrder(PurchaseOrder {
+            items: vec![2, 13],
+            order: [9; 32],
+        }),
     ];
     for request in &requests {
         if let Ok(bytes) = wire::encode(request) {

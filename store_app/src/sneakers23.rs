@@ -18,8 +18,9 @@ use runtime::{Pid, ReplyTo};
 use crate::inventory::{CompleteProduct, InventoryCall, InventoryError, InventoryServer};
 use crate::model::{Availability, Item};
 use crate::replication::Replication;
+use crate::store::OrderKey;
 use crate::store_client::{StoreCallError, StoreClient};
-use crate::store_requests::{Purchase, Seeded, StoreFailure};
+use crate::store_requests::{Purchase, PurchaseOrder, Seeded, StoreFailure};
 
 /// The registered name of a node's inventory server.
 pub const INVENTORY: &str = "Sneakers23.Inventory";
@@ -202,12 +203,20 @@ impl Sneakers23 {
     /// one store transaction (refused with `SoldOut` naming every item with
     /// no unit left, and then nothing is sold); then, like any sale, memory,
     /// the other nodes and the pages, item by item. Returns each item's
-    /// availability as this node's pages showed it before, and after.
+    /// availability as this node's pages showed it before, and after. With
+    /// an `order` key the purchase is one order: the same key again is
+    /// refused (`Refused(AlreadyPurchased)`) and sells nothing.
     pub async fn purchase(
         &self,
         item_ids: &[u64],
+        order: Option<OrderKey>,
     ) -> Result<Vec<(Availability, Availability)>, Sneakers23Error> {
-        let sold = match self.store.request(Purchase(item_ids.to_vec())).await {
+        let items = item_ids.to_vec();
+        let asked = match order {
+            Some(order) => self.store.request(PurchaseOrder { items, order }).await,
+            None => self.store.request(Purchase(items)).await,
+        };
+        let sold = match asked {
             Ok(sold) => sold,
             Err(StoreCallError::Refused(StoreFailure::SoldOut(out))) => {
                 // As for a single sale: the store is the truth.

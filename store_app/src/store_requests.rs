@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue;
 use crate::model::{Availability, Product, Snapshot};
-use crate::store::{Store, StoreError};
+use crate::store::{OrderKey, Store, StoreError};
 
 /// A request to the store whose answer type follows from it.
 pub trait StoreCall: Into<StoreRequest> + Send + 'static {
@@ -78,7 +78,28 @@ impl StoreCall for Purchase {
     type Answer = Vec<(Availability, Availability)>;
 
     fn execute(self, store: &Store, _path: &str) -> Result<Self::Answer, StoreFailure> {
-        Ok(store.purchase(&self.0)?)
+        Ok(store.purchase(&self.0, None)?)
+    }
+}
+
+/// A checkout: [`Purchase`] as one order. The store remembers `order` with
+/// the sale, in the same transaction; the same order again is refused with
+/// [`StoreFailure::AlreadyPurchased`] and nothing is sold — a form sent
+/// twice buys once. (A request of its own, after the others, so that a store
+/// node of the previous release still decodes every request it knew.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseOrder {
+    /// One unit of each.
+    pub items: Vec<u64>,
+    /// What makes it one order (`checkout::order_key`).
+    pub order: OrderKey,
+}
+
+impl StoreCall for PurchaseOrder {
+    type Answer = Vec<(Availability, Availability)>;
+
+    fn execute(self, store: &Store, _path: &str) -> Result<Self::Answer, StoreFailure> {
+        Ok(store.purchase(&self.items, Some(self.order))?)
     }
 }
 
@@ -167,6 +188,9 @@ pub enum StoreFailure {
     /// variants before it during a rolling deploy.)
     #[error("out of stock: {}", crate::store::item_list(.0))]
     SoldOut(Vec<u64>),
+    /// A [`PurchaseOrder`] whose order was already sold: nothing sold now.
+    #[error("this order was already placed")]
+    AlreadyPurchased,
 }
 
 impl From<StoreError> for StoreFailure {
@@ -175,6 +199,7 @@ impl From<StoreError> for StoreFailure {
             StoreError::NotFound(what) => StoreFailure::NotFound(what),
             StoreError::OutOfStock(id) => StoreFailure::OutOfStock(id),
             StoreError::SoldOut(ids) => StoreFailure::SoldOut(ids),
+            StoreError::AlreadyPurchased => StoreFailure::AlreadyPurchased,
             other => StoreFailure::Failed(other.to_string()),
         }
     }
@@ -193,8 +218,10 @@ pub enum StoreRequest {
     Seed(Seed),
     /// See [`Status`].
     Status(Status),
-    /// See [`Purchase`] (last: see [`StoreFailure::SoldOut`]).
+    /// See [`Purchase`] (after the others: see [`StoreFailure::SoldOut`]).
     Purchase(Purchase),
+    /// See [`PurchaseOrder`] (last, for the same reason).
+    PurchaseOrder(PurchaseOrder),
 }
 
 /// Runs `request` and encodes its answer (`Result<R::Answer, StoreFailure>`)
@@ -211,6 +238,7 @@ pub fn execute(
         StoreRequest::Seed(r) => answer(r, store, path),
         StoreRequest::Status(r) => answer(r, store, path),
         StoreRequest::Purchase(r) => answer(r, store, path),
+        StoreRequest::PurchaseOrder(r) => answer(r, store, path),
     }
 }
 
@@ -268,7 +296,8 @@ wrapped_in_store_request!(
     ItemSold,
     Seed,
     Status,
-    Purchase
+    Purchase,
+    PurchaseOrder
 );
 
 #[cfg(test)]

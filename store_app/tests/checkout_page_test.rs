@@ -1,6 +1,6 @@
 //! `GET` and `POST /checkout` on a whole node started in-process (store,
 //! inventory, web): a cart is shown, bought durably and announced to the
-//! browser's tabs; a cart whose size sold out is refused with the size named
+//! browser's tabs, and bought once when its form is sent twice; a cart whose size sold out is refused with the size named
 //! and nothing sold; a forged cart buys nothing; a cross-site form is refused.
 //!
 //! A node registers its processes by name, so one process holds one node:
@@ -115,6 +115,34 @@ async fn a_cart_is_shown_then_bought_and_every_tab_is_told(node: &Node) {
     let emptied = ShoppingCart::deserialize(&node.signer, emptied.as_deref()).unwrap();
     assert!(emptied.is_empty());
     assert_eq!(broadcast.json()["removed"], Value::from(vec![PLENTY]));
+
+    // The same form again from the same browser (a double click, a resend
+    // from the history, a replay): nothing more is bought, and it says so.
+    let again = request(
+        node.address,
+        &format!("POST /checkout HTTP/1.1\r\nCookie: {cookie}"),
+        &format!("serialized={serialized}"),
+    )
+    .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        again
+            .body
+            .contains("This order was already placed: nothing more was bought."),
+        "{}",
+        again.body
+    );
+    assert_eq!(stock(node, PLENTY).await, before - 1, "sold once");
+    assert_eq!(node.app.checkout.stats().repeated, 1);
+    // Another browser with an identical cart is another order.
+    let other_browser = request(
+        node.address,
+        "POST /checkout HTTP/1.1",
+        &format!("serialized={serialized}"),
+    )
+    .await;
+    assert_eq!(other_browser.status, 200, "{}", other_browser.body);
+    assert_eq!(stock(node, PLENTY).await, before - 2);
 }
 
 async fn a_sold_out_size_refuses_the_whole_cart_and_names_the_size(node: &Node) {

@@ -280,7 +280,11 @@ async fn purchase_sells_a_whole_cart_or_nothing_and_names_what_is_out() {
     let (scarce, plenty) = (item_with(&node, 3).await, item_with(&node, 8).await);
     let plenty_stock = stock_of(&products(&node).await, plenty);
 
-    let changes = node.context.purchase(&[scarce, plenty]).await.unwrap();
+    let changes = node
+        .context
+        .purchase(&[scarce, plenty], None)
+        .await
+        .unwrap();
     assert_eq!(
         changes
             .iter()
@@ -288,15 +292,19 @@ async fn purchase_sells_a_whole_cart_or_nothing_and_names_what_is_out() {
             .collect::<Vec<_>>(),
         vec![(scarce, 3, 2), (plenty, plenty_stock, plenty_stock - 1)]
     );
-    node.context.purchase(&[scarce]).await.unwrap();
-    node.context.purchase(&[scarce]).await.unwrap();
+    node.context.purchase(&[scarce], None).await.unwrap();
+    node.context.purchase(&[scarce], None).await.unwrap();
     assert_eq!(
         *node.pages.out.lock(),
         vec![scarce],
         "the last unit: carts told"
     );
 
-    let refused = node.context.purchase(&[plenty, scarce]).await.unwrap_err();
+    let refused = node
+        .context
+        .purchase(&[plenty, scarce], None)
+        .await
+        .unwrap_err();
     assert_eq!(refused, Sneakers23Error::SoldOut(vec![scarce]));
     assert_eq!(refused.to_string(), format!("out of stock: item {scarce}"));
     assert_eq!(
@@ -329,7 +337,7 @@ async fn every_node_tells_its_own_carts_when_a_sale_anywhere_takes_the_last_unit
         seller.context.item_sold(item).await.unwrap();
     }
     assert!(seller.pages.out.lock().is_empty() && other.pages.out.lock().is_empty());
-    seller.context.purchase(&[item]).await.unwrap();
+    seller.context.purchase(&[item], None).await.unwrap();
     assert_eq!(*seller.pages.out.lock(), vec![item]);
     // The other node tells its carts once its own memory is out.
     poll_for("the replicated sale's item_out", SOON, || async {

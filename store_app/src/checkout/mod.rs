@@ -8,7 +8,7 @@ mod shopping_cart;
 
 use channels::token::Signer;
 
-pub use purchase::{Checkout, CheckoutError, CheckoutStats, Purchased};
+pub use purchase::{order_key, Checkout, CheckoutError, CheckoutStats, Purchased};
 pub use shopping_cart::{CartError, CartItem, ShoppingCart, CART_MAX_AGE, CART_SALT};
 
 /// The length of a cart id, in characters.

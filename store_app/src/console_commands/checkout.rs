@@ -61,8 +61,8 @@ pub(super) fn register(console: &Console, checkout: &Checkout, signer: &Signer) 
         |checkout, _args| async move {
             let stats = checkout.stats();
             Ok(format!(
-                "purchases {}, sold out {}, failed {}, units sold {}",
-                stats.purchases, stats.sold_out, stats.failures, stats.units_sold
+                "purchases {}, sold out {}, sent twice {}, failed {}, units sold {}",
+                stats.purchases, stats.sold_out, stats.repeated, stats.failures, stats.units_sold
             ))
         },
     );

@@ -12,13 +12,17 @@
 //!
 //! A sale — one unit, or a whole cart at checkout — is one sled transaction
 //! over the items' availability: all of it or none of it is sold, and two
-//! concurrent sales of the last unit cannot both succeed.
+//! concurrent sales of the last unit cannot both succeed. A checkout also
+//! records its order key in the same transaction (the `orders` tree), so the
+//! same order submitted twice — a double click, a resent form, a replayed
+//! request — is sold once.
 
 mod group_commit;
 
 use std::path::Path;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -50,7 +54,19 @@ pub enum StoreError {
     /// A purchase was refused, nothing sold: these items have no units left.
     #[error("out of stock: {}", item_list(.0))]
     SoldOut(Vec<u64>),
+    /// A purchase was refused, nothing sold: its order key was already sold.
+    #[error("this order was already placed")]
+    AlreadyPurchased,
 }
+
+/// What makes a checkout one order: the same key twice is one purchase (see
+/// `checkout::order_key`).
+pub type OrderKey = [u8; 32];
+
+/// How long an order key is remembered: longer than the cart token it is
+/// made from stays valid (seven days), after which the token itself is
+/// refused.
+pub const ORDER_KEYS_KEPT: std::time::Duration = std::time::Duration::from_secs(8 * 86_400);
 
 /// "item 3, item 7": the items a refused purchase names.
 pub fn item_list(ids: &[u64]) -> String {
@@ -58,6 +74,12 @@ pub fn item_list(ids: &[u64]) -> String {
         .map(|id| format!("item {id}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn key(id: u64) -> [u8; 8] {
@@ -87,6 +109,8 @@ pub struct Store {
     products: sled::Tree,
     items: sled::Tree,
     availability: sled::Tree,
+    /// Order key -> when it was sold (Unix ms): checkouts already made.
+    orders: sled::Tree,
     commit: GroupCommit,
     /// [`SYNC_EACH_WRITE_ENV`] was set: every write runs its own sync.
     sync_each_write: bool,
@@ -103,15 +127,35 @@ impl Store {
         let dir = dir.as_ref();
         let db = sled::open(dir)?;
         let data_file = std::fs::File::open(dir.join("db")).map_err(sled::Error::Io)?;
-        Ok(Store {
+        let store = Store {
             data_file,
             products: db.open_tree("products")?,
             items: db.open_tree("items")?,
             availability: db.open_tree("availability")?,
+            orders: db.open_tree("orders")?,
             commit: GroupCommit::default(),
             sync_each_write: std::env::var(SYNC_EACH_WRITE_ENV).is_ok_and(|v| v == "1"),
             db,
-        })
+        };
+        store.forget_orders_before(unix_ms().saturating_sub(ORDER_KEYS_KEPT.as_millis() as u64))?;
+        Ok(store)
+    }
+
+    /// Drops the order keys sold before `cutoff` (Unix ms).
+    fn forget_orders_before(&self, cutoff: u64) -> Result<(), StoreError> {
+        for entry in self.orders.iter() {
+            let (key, value) = entry?;
+            let sold_at: u64 = decode("orders", &value)?;
+            if sold_at < cutoff {
+                self.orders.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Order keys remembered.
+    pub fn orders_remembered(&self) -> usize {
+        self.orders.len()
     }
 
     /// Returns once the write just applied is durable (see [`GroupCommit`]).
@@ -211,7 +255,7 @@ impl Store {
     /// Sells one unit of an item (`item_sold!`), durably; `OutOfStock` at zero.
     /// Returns the availability before and after the sale.
     pub fn item_sold(&self, item_id: u64) -> Result<(Availability, Availability), StoreError> {
-        match self.purchase(&[item_id]) {
+        match self.purchase(&[item_id], None) {
             Ok(mut sold) => Ok(sold.remove(0)),
             Err(StoreError::SoldOut(_)) => Err(StoreError::OutOfStock(item_id)),
             Err(err) => Err(err),
@@ -220,18 +264,30 @@ impl Store {
 
     /// Sells one unit of each item listed (a cart at checkout), all or
     /// nothing, durably. Refused with `SoldOut` naming every item that has
-    /// no unit left, or `NotFound` for an unknown id; then nothing is sold.
-    /// Returns each item's availability before and after, in the order given.
+    /// no unit left, `NotFound` for an unknown id, or `AlreadyPurchased` when
+    /// `order` was sold before; then nothing is sold. Returns each item's
+    /// availability before and after, in the order given.
     pub fn purchase(
         &self,
         item_ids: &[u64],
+        order: Option<OrderKey>,
     ) -> Result<Vec<(Availability, Availability)>, StoreError> {
         if item_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sold = self
-            .availability
-            .transaction(|tx| {
+        let sold_at = encode(&unix_ms());
+        let sold = (&self.availability, &self.orders)
+            .transaction(|(tx, orders)| {
+                if let Some(order) = &order {
+                    if orders
+                        .insert(order.as_slice(), sold_at.as_slice())?
+                        .is_some()
+                    {
+                        return Err(ConflictableTransactionError::Abort(
+                            StoreError::AlreadyPurchased,
+                        ));
+                    }
+                }
                 let mut sold = Vec::with_capacity(item_ids.len());
                 let mut out = Vec::new();
                 for &item_id in item_ids {
@@ -381,6 +437,45 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    #[test]
+    fn an_order_is_sold_once_however_often_it_is_sent() {
+        let dir = temp_dir("orders");
+        let store = seeded(&dir);
+        let item = in_stock(&store)[0];
+        let order = [7u8; 32];
+        store.purchase(&[item.item_id], Some(order)).unwrap();
+        assert!(matches!(
+            store.purchase(&[item.item_id], Some(order)),
+            Err(StoreError::AlreadyPurchased)
+        ));
+        let stock = |store: &Store| {
+            store
+                .availability()
+                .unwrap()
+                .into_iter()
+                .find(|a| a.item_id == item.item_id)
+                .unwrap()
+                .available_count
+        };
+        assert_eq!(stock(&store), item.available_count - 1, "sold once");
+        // Another order, and a sale with no order, sell.
+        store.purchase(&[item.item_id], Some([8u8; 32])).unwrap();
+        store.item_sold(item.item_id).unwrap();
+        assert_eq!(stock(&store), item.available_count - 3);
+        // Remembered across a restart, forgotten once too old to be sent.
+        drop(store);
+        let store = reopen(&dir);
+        assert!(matches!(
+            store.purchase(&[item.item_id], Some(order)),
+            Err(StoreError::AlreadyPurchased)
+        ));
+        assert_eq!(store.orders_remembered(), 2);
+        store.forget_orders_before(unix_ms() + 1).unwrap();
+        assert_eq!(store.orders_remembered(), 0);
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     /// Items of the demo catalogue with units left, best-stocked first.
     fn in_stock(store: &Store) -> Vec<Availability> {
         let mut stock: Vec<_> = store
@@ -399,7 +494,7 @@ mod tests {
         let store = seeded(&dir);
         let stock = in_stock(&store);
         let (a, b) = (stock[0], stock[1]);
-        let sold = store.purchase(&[a.item_id, b.item_id]).unwrap();
+        let sold = store.purchase(&[a.item_id, b.item_id], None).unwrap();
         assert_eq!(sold[0].0, a);
         assert_eq!(sold[0].1.available_count, a.available_count - 1);
         assert_eq!(sold[1].1.available_count, b.available_count - 1);
@@ -409,7 +504,7 @@ mod tests {
             store.item_sold(b.item_id).unwrap();
         }
         let before = store.availability().unwrap();
-        let refused = store.purchase(&[a.item_id, b.item_id]).unwrap_err();
+        let refused = store.purchase(&[a.item_id, b.item_id], None).unwrap_err();
         assert!(
             matches!(&refused, StoreError::SoldOut(out) if *out == vec![b.item_id]),
             "{refused:?}"
@@ -422,7 +517,7 @@ mod tests {
 
         // An unknown id refuses the whole purchase too.
         assert!(matches!(
-            store.purchase(&[a.item_id, 999]),
+            store.purchase(&[a.item_id, 999], None),
             Err(StoreError::NotFound(_))
         ));
         assert_eq!(store.availability().unwrap(), before);
@@ -454,7 +549,7 @@ mod tests {
                         _ => vec![a.item_id, b.item_id],
                     };
                     for _ in 0..units {
-                        if let Ok(items) = store.purchase(&cart) {
+                        if let Ok(items) = store.purchase(&cart, None) {
                             sold.fetch_add(
                                 items.len() as u64,
                                 std::sync::atomic::Ordering::Relaxed,

@@ -26,7 +26,7 @@ use super::cart_view::find;
 use super::inventory_ref::InventoryRef;
 use super::shopping_cart_channel::{cart_topic, CART_UPDATED};
 use super::view::Price;
-use crate::checkout::{restore_cart, Checkout, CheckoutError, ShoppingCart};
+use crate::checkout::{order_key, restore_cart, Checkout, CheckoutError, ShoppingCart};
 use crate::inventory::CompleteProduct;
 
 /// The largest `POST /checkout` body read (a cart token is well under 2 KB).
@@ -142,7 +142,9 @@ impl CheckoutPages {
         };
         let serialized = form_field(&body, "serialized");
         let cart = restore_cart(&self.signer, serialized.as_deref());
-        let outcome = self.checkout.purchase_cart(&cart).await;
+        // One order per browser and cart: sent twice, it is bought once.
+        let order = order_key(&session.cart_id, serialized.as_deref().unwrap_or_default());
+        let outcome = self.checkout.purchase_cart(&cart, order).await;
         let Some(products) = self.products(&cart).await else {
             // The purchase's outcome stands; only its page cannot be drawn.
             return match outcome {
@@ -155,8 +157,10 @@ impl CheckoutPages {
         };
         let lines = lines(&cart, &products);
         match outcome {
-            Ok(_) => {
-                // Every tab of this browser empties its cart.
+            Ok(_) | Err(CheckoutError::AlreadyPurchased) => {
+                let again = outcome.is_err();
+                // Every tab of this browser empties its cart (again, for an
+                // order sent twice: its tabs may have missed the first time).
                 let emptied = ShoppingCart::new();
                 self.pubsub.broadcast(
                     &cart_topic(&session.cart_id),
@@ -174,13 +178,26 @@ impl CheckoutPages {
                         ..l
                     })
                     .collect::<Vec<_>>();
+                let (status, title, text) = if again {
+                    (
+                        StatusCode::CONFLICT,
+                        "Order already placed",
+                        "This order was already placed: nothing more was bought.".to_string(),
+                    )
+                } else {
+                    (
+                        StatusCode::OK,
+                        "Order confirmed",
+                        format!("Thank you! {} pair(s) are yours.", lines.len()),
+                    )
+                };
                 render(
-                    StatusCode::OK,
+                    status,
                     CheckoutView {
-                        title: "Order confirmed",
+                        title,
                         notice: Some(Notice {
                             kind: "success",
-                            text: format!("Thank you! {} pair(s) are yours.", lines.len()),
+                            text,
                         }),
                         total: total(&lines),
                         lines,
@@ -197,6 +214,10 @@ impl CheckoutPages {
                         if items.len() == 1 { "it" } else { "them" }
                     ),
                     CheckoutError::EmptyCart => "Your cart is empty: nothing to buy.".into(),
+                    // Answered with the order above; here for completeness.
+                    CheckoutError::AlreadyPurchased => {
+                        "This order was already placed: nothing more was bought.".into()
+                    }
                     CheckoutError::Failed(err) => {
                         format!("Your order could not be placed right now ({err}). Please try again in a moment.")
                     }
@@ -244,7 +265,7 @@ impl CheckoutPages {
 
 fn status_of(err: &CheckoutError) -> StatusCode {
     match err {
-        CheckoutError::SoldOut(_) => StatusCode::CONFLICT,
+        CheckoutError::SoldOut(_) | CheckoutError::AlreadyPurchased => StatusCode::CONFLICT,
         CheckoutError::EmptyCart => StatusCode::UNPROCESSABLE_ENTITY,
         CheckoutError::Failed(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
