@@ -7,6 +7,11 @@
 //!   this node tries to reconnect to it every second, so that a restarted
 //!   owner is rejoined without anyone typing `node.connect` — and the reload
 //!   above follows.
+//! - When any other peer goes down, this node (the store's own included)
+//!   reloads from the store a moment later: a node that sells writes to the
+//!   store first and announces the sale after, so one killed between the two
+//!   leaves a sale that no other node's memory would ever hear of (found by
+//!   killing a back node while its mock shoppers sold).
 
 use std::time::Duration;
 
@@ -21,6 +26,9 @@ use crate::store_server::SERVICE;
 const SERVICE_WAIT: Duration = Duration::from_secs(5);
 /// Time between reconnection attempts to a lost store node.
 pub const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long after a peer went down its last requests may still be reaching
+/// the store (they travel on its own connection to the store's node).
+const SETTLE_AFTER_DOWN: Duration = Duration::from_millis(500);
 
 /// The watcher's task; stopping it (or dropping it) stops reconnecting.
 pub struct StoreWatch {
@@ -56,6 +64,11 @@ async fn watch(node: Node, context: Sneakers23) {
             Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return,
         };
+        if let NodeEvent::Down { node: peer, .. } = &event {
+            if owner.as_ref() != Some(peer) {
+                reload_after_down(&context, peer);
+            }
+        }
         if context.store().is_local() {
             continue;
         }
@@ -88,6 +101,23 @@ async fn watch(node: Node, context: Sneakers23) {
             _ => {}
         }
     }
+}
+
+/// Reloads from the store once what `peer` sent before it went down has
+/// settled, so that a sale it wrote but never announced reaches this node's
+/// memory and pages.
+fn reload_after_down(context: &Sneakers23, peer: &NodeName) {
+    let (context, peer) = (context.clone(), peer.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(SETTLE_AFTER_DOWN).await;
+        match context.reload().await {
+            Ok(products) => tracing::info!(
+                %peer, products,
+                "peer down: inventory reloaded from the store (it may have sold without announcing)"
+            ),
+            Err(err) => tracing::warn!(%peer, %err, "peer down: the reload from the store failed"),
+        }
+    });
 }
 
 /// The node holding the store, once its service (and proxy) are known here.

@@ -1,7 +1,9 @@
 //! Checkout under a flash sale, with every node its own OS process: shoppers
-//! on two web nodes buy overlapping carts at once, and the store owner is
-//! killed (`kill -9`) in the middle of it. Whatever was acknowledged is
-//! bought, nothing is sold twice, and the store and every node's memory agree.
+//! on two web nodes buy overlapping carts at once, and each node role is
+//! killed (`kill -9`) in the middle of it in turn — the store owner, the web
+//! node the shoppers use, a back node selling through its mock shoppers.
+//! Whatever was acknowledged is bought, nothing is sold twice, no stock goes
+//! below zero, and the store and every node's memory agree.
 
 mod support;
 
@@ -303,6 +305,146 @@ fn a_store_owner_killed_mid_sale_keeps_every_acknowledged_purchase() {
             if !on_sale.iter().any(|s| s.0 == *item) {
                 assert_eq!(*units, was, "item {item} was not on sale");
             }
+        }
+    }
+    env.wait_for_products(APP2, &stored);
+    env.wait_for_products(APP, &stored);
+}
+
+/// Sends `SIGKILL` to `pid` (as `kill -9`).
+fn kill_9(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// The units the store sold since `before`; asserts each was on sale with
+/// one unit, and that nothing else changed.
+fn sold_since(before: &Products, stored: &Products, on_sale: &[(u64, u64)]) -> BTreeSet<u64> {
+    let mut sold = BTreeSet::new();
+    for (product, line) in stored {
+        for (item, (_, units)) in &line.items {
+            let was = before[product].items[item].1;
+            if *units != was {
+                assert!(
+                    *units == 0 && was == 1 && on_sale.iter().any(|s| s.0 == *item),
+                    "item {item}: {was} -> {units}"
+                );
+                sold.insert(*item);
+            }
+        }
+    }
+    sold
+}
+
+#[test]
+fn a_web_node_killed_mid_sale_keeps_every_acknowledged_purchase() {
+    let env = Env::new("checkout-kill-web");
+    let (_app, mut app2) = start_cluster(&env);
+    let before = products(&env.rpc_ok(APP, "store.products"));
+    let on_sale = units_on_sale(&before);
+    let carts = carts(&on_sale, 200);
+    let web = app2.http_address();
+
+    // The web node the shoppers use is killed after 30 answers; the rest of
+    // the first half finds it gone (or is cut mid-request).
+    let killed = std::sync::Once::new();
+    let pid = app2.pid();
+    let first = checkout_all(&carts[..100], &[web], |answered| {
+        if answered >= 30 {
+            killed.call_once(|| kill_9(pid));
+        }
+    });
+    app2.wait_exit(SOON);
+    assert!(
+        first.iter().any(|o| o.status.is_none()),
+        "the kill interrupted the sale"
+    );
+    // Started again where the shoppers' pages point.
+    let _app2 = env.start("app2", &["--http-port", &web.port().to_string()]);
+    env.connect_to_store(APP2, APP);
+    let second = checkout_all(&carts[100..], &[web], |_| {});
+
+    let outcomes: Vec<Outcome> = first.into_iter().chain(second).collect();
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome.status, Some(200) | Some(409) | None),
+            "bought, sold out, or no answer from a killed node: {outcome:?}"
+        );
+    }
+    let bought = bought_once(&outcomes);
+    let stored = products(&env.rpc_ok(APP, "store.products"));
+    let sold = sold_since(&before, &stored, &on_sale);
+    assert!(
+        bought.is_subset(&sold),
+        "every acknowledged unit is sold in the store"
+    );
+    // A unit sold without an acknowledgement belongs to a cart whose answer
+    // the kill cut off.
+    let unanswered: BTreeSet<u64> = outcomes
+        .iter()
+        .filter(|o| o.status.is_none())
+        .flat_map(|o| o.items.iter().copied())
+        .collect();
+    for item in sold.difference(&bought) {
+        assert!(
+            unanswered.contains(item),
+            "item {item} sold to nobody who was answered or cut off"
+        );
+    }
+    env.wait_for_products(APP2, &stored);
+    env.wait_for_products(APP, &stored);
+}
+
+#[test]
+fn a_back_node_killed_while_its_mock_shoppers_sell_changes_nothing_acknowledged() {
+    let env = Env::new("checkout-kill-back");
+    let (_app, app2) = start_cluster(&env);
+    let mut back = env.start("back", &["--no-http"]);
+    env.connect_to_store("back@127.0.0.1", APP);
+    let before = products(&env.rpc_ok(APP, "store.products"));
+    let on_sale = units_on_sale(&before);
+    let carts = carts(&on_sale, 200);
+
+    // Mock shoppers on the back node race the checkouts (for these units and
+    // every other size of the flash sale); the back node is killed after 30
+    // answers.
+    let started = env.rpc_ok("back@127.0.0.1", "mock.sell_random_until_gone 2");
+    assert!(started.starts_with("mock shoppers started"), "{started}");
+    let killed = std::sync::Once::new();
+    let pid = back.pid();
+    let outcomes = checkout_all(&carts, &[app2.http_address()], |answered| {
+        if answered >= 30 {
+            killed.call_once(|| kill_9(pid));
+        }
+    });
+    back.wait_exit(SOON);
+
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome.status, Some(200) | Some(409)),
+            "the web node answers every shopper whatever the back node does: {outcome:?}"
+        );
+    }
+    let bought = bought_once(&outcomes);
+    let stored = products(&env.rpc_ok(APP, "store.products"));
+    for &item in &bought {
+        assert_eq!(
+            support::units(&stored, item),
+            0,
+            "acknowledged item {item} is sold"
+        );
+    }
+    // Stock only fell, by at most the one unit each size had.
+    for (product, line) in &stored {
+        for (item, (_, units)) in &line.items {
+            let was = before[product].items[item].1;
+            assert!(
+                *units == was || (*units == 0 && was == 1),
+                "item {item}: {was} -> {units}"
+            );
         }
     }
     env.wait_for_products(APP2, &stored);

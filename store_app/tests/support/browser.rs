@@ -112,6 +112,9 @@ pub struct Browsers {
     opened: Arc<Mutex<Opened>>,
     // Dropped after the report and the sessions' closing (fields drop in order).
     driver: Driver,
+    /// Each browser's profile (`--user-data-dir`), removed with the test:
+    /// left to chromedriver, a profile outlives a driver stopped at once.
+    profiles: tempfile::TempDir,
     _one_at_a_time: MutexGuard<'static, ()>,
 }
 
@@ -158,6 +161,7 @@ impl Chromium {
             rt: Arc::new(super::tokio_rt()),
             opened: Arc::default(),
             driver: Driver::start(&self.chromedriver),
+            profiles: tempfile::tempdir().expect("a directory for browser profiles"),
             chromium: self.chromium,
             _one_at_a_time: self.one_at_a_time,
         }
@@ -169,11 +173,15 @@ impl Browsers {
     /// reports, with one tab open at `url`.
     pub fn open(&self, name: &str, url: &str) -> Tab {
         let mut capabilities = serde_json::Map::new();
+        let profile = self.profiles.path().join(name);
         capabilities.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": self.chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"],
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                    "--window-size=1280,900", format!("--user-data-dir={}", profile.display()),
+                ],
             }),
         );
         // Keeps the page's console for the failure report.
