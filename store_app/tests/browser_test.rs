@@ -162,6 +162,28 @@ fn page_levels(tab: &Tab) -> BTreeMap<u64, String> {
         .collect()
 }
 
+/// From the store page's cart to the checkout page.
+fn go_to_checkout(tab: &Tab) {
+    tab.until(
+        "the checkout button enabled",
+        "!document.querySelector('.cart__checkout-button').disabled",
+    );
+    tab.click(".cart__checkout-button");
+    tab.until(
+        "the checkout page",
+        "!!document.querySelector('.checkout__buy')",
+    );
+}
+
+/// Places the order the checkout page shows, and waits for its confirmation.
+fn place_order(tab: &Tab) {
+    tab.click(".checkout__buy");
+    tab.until(
+        "the order confirmed",
+        "document.querySelector('.checkout__title').textContent === 'Order confirmed'",
+    );
+}
+
 /// Marks the page, to tell later that it was never reloaded.
 fn mark(tab: &Tab) {
     tab.eval("(window.__notReloaded = true)");
@@ -364,29 +386,13 @@ fn another_shopper_buys_the_last_unit_and_checkouts_fail_or_succeed() {
         "both sizes in the other tab's cart",
         &format!("{} && {}", in_cart(4), in_cart(13)),
     );
-    you.until(
-        "the checkout button enabled",
-        "!document.querySelector('.cart__checkout-button').disabled",
-    );
-    you.click(".cart__checkout-button");
-    you.until(
-        "the checkout page",
-        "!!document.querySelector('.checkout__buy')",
-    );
+    go_to_checkout(&you);
 
     // Meanwhile another shopper, on the other web node, buys that last unit.
     other.click(".size-container__entry[value=\"4\"]");
     other.until("size 7.5 in the other shopper's cart", &in_cart(4));
-    other.click(".cart__checkout-button");
-    other.until(
-        "the checkout page",
-        "!!document.querySelector('.checkout__buy')",
-    );
-    other.click(".checkout__buy");
-    other.until(
-        "the order confirmed",
-        "document.querySelector('.checkout__title').textContent === 'Order confirmed'",
-    );
+    go_to_checkout(&other);
+    place_order(&other);
     assert_eq!(demo.units(4), 0);
 
     // Your open store tab marks it sold out, without a reload; the cart can
@@ -434,20 +440,8 @@ fn another_shopper_buys_the_last_unit_and_checkouts_fail_or_succeed() {
         "only Court Classic 7 left in the other tab",
         &format!("!{} && {}", in_cart(4), in_cart(13)),
     );
-    you.until(
-        "the checkout button enabled",
-        "!document.querySelector('.cart__checkout-button').disabled",
-    );
-    you.click(".cart__checkout-button");
-    you.until(
-        "the checkout page",
-        "!!document.querySelector('.checkout__buy')",
-    );
-    you.click(".checkout__buy");
-    you.until(
-        "the order confirmed",
-        "document.querySelector('.checkout__title').textContent === 'Order confirmed'",
-    );
+    go_to_checkout(&you);
+    place_order(&you);
     assert_eq!(demo.units(13), units_of_7 - 1);
     your_other_tab.until("an empty cart in the other tab", cart_is_empty());
     assert!(not_reloaded(&your_other_tab));
