@@ -12,6 +12,10 @@
 //!   and round-trip times.
 //! - `connect`: connect + join at an offered rate; failures, achieved rate and
 //!   connect-to-join latency.
+//! - `soak`: N connections on one topic held with heartbeats for a long run
+//!   while another process broadcasts (scripts/soak.sh); drops, gaps,
+//!   latency, completion and the server's memory over time. `soak-merge`
+//!   combines the lines of several (one per web node of a cluster).
 //!
 //! The shared pieces live in their own modules: [`client`] opens and joins
 //! connections (every socket bound to one of several loopback source
@@ -37,6 +41,7 @@ mod fanout;
 mod hold;
 mod procfs;
 mod rxstamp;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -53,6 +58,11 @@ enum Workload {
     Echo(echo::EchoArgs),
     /// Connect + join at an offered rate: failures, achieved rate, latency.
     Connect(connect::ConnectArgs),
+    /// N connections on one topic held with heartbeats while another process
+    /// broadcasts: drops, gaps, latency, completion, server memory over time.
+    Soak(soak::SoakArgs),
+    /// Combines the summary lines of several `soak` processes into one.
+    SoakMerge(soak::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +79,8 @@ fn main() -> ExitCode {
             Workload::Fanout(args) => fanout::run(args).await.and_then(|s| json(&s)),
             Workload::Echo(args) => echo::run(args).await.and_then(|s| json(&s)),
             Workload::Connect(args) => connect::run(args).await.and_then(|s| json(&s)),
+            Workload::Soak(args) => soak::run(args).await.and_then(|s| json(&s)),
+            Workload::SoakMerge(args) => soak::merge(args).and_then(|s| json(&s)),
         }
     });
     report::exit("loadgen", result.map(|line| vec![line]))

@@ -22,7 +22,7 @@ pub fn wall_ns() -> u64 {
 }
 
 /// Nearest-rank percentiles of a sample, in milliseconds (3 decimals).
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Percentiles {
     pub p50_ms: f64,
     pub p90_ms: f64,
@@ -64,8 +64,7 @@ pub fn round2(x: f64) -> f64 {
 }
 
 /// The fields of a V2 frame the modes look at: `[join_ref, ref, topic,
-/// event, payload]`, with only `i` and `status` read from the payload (a
-/// broadcast's send time `t` is known to the publisher by its index `i`).
+/// event, payload]`, with only `t`, `i` and `status` read from the payload.
 /// Borrowing and skipping the rest keeps decoding a 256-byte broadcast cheap.
 #[derive(Deserialize)]
 pub struct Compact<'a>(
@@ -79,6 +78,10 @@ pub struct Compact<'a>(
 /// See [`Compact`]; unknown payload fields are skipped.
 #[derive(Deserialize, Default)]
 pub struct CompactPayload<'a> {
+    /// Send time of a broadcast, ns since the Unix epoch (`soak` reads it:
+    /// its publisher is another process; `fanout`'s publisher knows it by `i`).
+    #[serde(default)]
+    pub t: Option<u64>,
     /// Index of a broadcast.
     #[serde(default)]
     pub i: Option<u32>,
@@ -131,6 +134,7 @@ mod tests {
         let f = Compact::decode(b).unwrap();
         assert_eq!(f.event(), "bcast");
         assert_eq!(f.payload().i, Some(3));
+        assert_eq!(f.payload().t, Some(12));
         let r = r#"["1","7","bench:x","phx_reply",{"status":"ok","response":{"t":5}}]"#;
         let f = Compact::decode(r).unwrap();
         assert_eq!(f.msg_ref(), Some("7"));
