@@ -38,6 +38,7 @@ use crate::mount::{Mount, SocketConfig};
 use crate::pubsub::PubSub;
 use crate::services::Services;
 use crate::socket::Socket;
+use crate::tls::Listen;
 use crate::token::Signer;
 use crate::transport::longpoll::{self, LongPollSessions};
 use crate::transport::{plain, websocket, Body};
@@ -259,18 +260,26 @@ impl Endpoint {
         &self.services.connections
     }
 
-    /// Binds `address`, logs `Running NAME at http://ADDRESS` (the line
-    /// scripts and tests read the port from, when the port is 0), and serves
-    /// in a task until `stop` is requested; then drains, and a second request
-    /// finishes the drain at once.
+    /// Binds every listener, logs `Running NAME at http://ADDRESS` (or
+    /// `https://`) for each (the line scripts and tests read the port from,
+    /// when the port is 0), and serves in a task until `stop` is requested;
+    /// then drains, and a second request finishes the drain at once.
     pub async fn spawn_on(
         self: Arc<Self>,
         name: &str,
-        address: std::net::SocketAddr,
+        listen: Vec<Listen>,
         stop: Stop,
     ) -> std::io::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
-        let listener = TcpListener::bind(address).await?;
-        tracing::info!("Running {name} at http://{}", listener.local_addr()?);
+        let mut bound = Vec::with_capacity(listen.len());
+        for listen in listen {
+            let listener = TcpListener::bind(listen.address).await?;
+            tracing::info!(
+                "Running {name} at {}://{}",
+                listen.scheme(),
+                listener.local_addr()?
+            );
+            bound.push((listener, listen));
+        }
         let Stop {
             requested,
             requested_again,
@@ -281,19 +290,55 @@ impl Endpoint {
             endpoint.finish_drain_now();
         });
         Ok(tokio::spawn(async move {
-            let served = self.serve(listener, requested).await;
+            let served = self.serve_all(bound, requested).await;
             hurry.abort();
             served
         }))
     }
 
-    /// Accepts connections until `shutdown` resolves, then drains ([`Self::drain`]).
+    /// Accepts plain HTTP connections until `shutdown` resolves, then drains
+    /// ([`Self::drain`]).
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
-        tokio::pin!(shutdown);
+        let listen = Listen::http(listener.local_addr()?);
+        self.serve_all(vec![(listener, listen)], shutdown).await
+    }
+
+    /// Accepts connections on every listener until `shutdown` resolves, then
+    /// drains once for all of them ([`Self::drain`]).
+    pub async fn serve_all(
+        self: Arc<Self>,
+        listeners: Vec<(TcpListener, Listen)>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let accepting: Vec<_> = listeners
+            .into_iter()
+            .map(|(listener, listen)| {
+                tokio::spawn(self.clone().accept(listener, listen, stopped.clone()))
+            })
+            .collect();
+        shutdown.await;
+        stop.send_replace(true);
+        // No new connections from here on: each loop drops its listener.
+        for task in accepting {
+            let _ = task.await;
+        }
+        self.drain().await;
+        Ok(())
+    }
+
+    /// One listener's accept loop, until `stopped`.
+    async fn accept(
+        self: Arc<Self>,
+        listener: TcpListener,
+        listen: Listen,
+        mut stopped: watch::Receiver<bool>,
+    ) {
+        let hsts = listen.hsts;
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -305,24 +350,39 @@ impl Endpoint {
                         continue;
                     }
                 },
-                _ = &mut shutdown => break,
+                () = stop_requested(&mut stopped) => break,
             };
             let _ = stream.set_nodelay(true);
             let endpoint = self.clone();
-            tokio::spawn(http_connection::serve(
-                self.http.clone(),
-                stream,
-                peer,
-                move |request, peer| {
-                    let endpoint = endpoint.clone();
-                    async move { endpoint.handle(request, Some(peer)).await }
-                },
-            ));
+            let handle = move |request, peer| {
+                let endpoint = endpoint.clone();
+                async move {
+                    let mut response = endpoint.handle(request, Some(peer)).await;
+                    if hsts {
+                        response.headers_mut().insert(
+                            http::header::STRICT_TRANSPORT_SECURITY,
+                            http::HeaderValue::from_static(crate::tls::HSTS),
+                        );
+                    }
+                    response
+                }
+            };
+            match &listen.tls {
+                None => tokio::spawn(http_connection::serve(
+                    self.http.clone(),
+                    stream,
+                    peer,
+                    handle,
+                )),
+                Some(acceptor) => tokio::spawn(http_connection::serve_tls(
+                    self.http.clone(),
+                    stream,
+                    acceptor.clone(),
+                    peer,
+                    handle,
+                )),
+            };
         }
-        // No new connections from here on.
-        drop(listener);
-        self.drain().await;
-        Ok(())
     }
 
     /// Drains the endpoint, as Phoenix's socket drainer does: refuses new
@@ -466,6 +526,11 @@ fn safe_join(dir: &Path, url_path: &str) -> Option<PathBuf> {
         }
     }
     Some(out)
+}
+
+/// Resolves once `stopped` holds `true` (or its sender is gone).
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! `sneakers23`): its subcommands ([`NodeCommand`]: `gen-secret`, `start`,
 //! `rpc`, `remote`, `stop`), where and how it serves ([`ServerArgs`]), the
 //! endpoint's limits and drain settings ([`EndpointArgs`], each option in
-//! `--help` with an environment variable beside it), `start`'s node and
+//! `--help` with an environment variable beside it), HTTPS
+//! ([`TlsArgs`](crate::tls::TlsArgs)), `start`'s node and
 //! web-server flags ([`StartArgs`], [`start_node`]), and the web server's life
 //! ([`WebServer`]: serve until the stop request, drain, then say so, then the
 //! app and the node stop in order).
@@ -23,6 +24,7 @@ use crate::endpoint::{Endpoint, EndpointOptions};
 use crate::http_connection::HttpConfig;
 use crate::mount::SocketConfig;
 use crate::secret::{self, Mode};
+use crate::tls::{self, GenCertArgs, Listen, TlsArgs, TlsError};
 
 /// The subcommands of an app binary; without one it serves as an unnamed
 /// node (one process, no cluster).
@@ -30,6 +32,8 @@ use crate::secret::{self, Mode};
 pub enum NodeCommand {
     /// Print a fresh secret_key_base.
     GenSecret,
+    /// Write a self-signed certificate for development (mix phx.gen.cert).
+    GenCert(GenCertArgs),
     /// Start a named node in the foreground (with a console when stdin is a terminal).
     Start(StartArgs),
     #[command(flatten)]
@@ -46,6 +50,23 @@ impl NodeCommand {
                 println!("{}", secret::generate());
                 Some(ExitCode::SUCCESS)
             }
+            NodeCommand::GenCert(args) => Some(match tls::gen_cert(args) {
+                Ok((cert, key)) => {
+                    println!(
+                        "wrote {} and {} (self-signed, for development)\n\
+                         serve them with --tls-cert {} --tls-key {}",
+                        cert.display(),
+                        key.display(),
+                        cert.display(),
+                        key.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("gen-cert: {err}");
+                    ExitCode::FAILURE
+                }
+            }),
             NodeCommand::Drive(drive) => Some(drive.run()),
             NodeCommand::Start(_) => None,
         }
@@ -95,6 +116,8 @@ pub struct ServerArgs {
     pub prod: bool,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 impl ServerArgs {
@@ -119,10 +142,23 @@ impl ServerArgs {
         }
     }
 
-    /// The web server's address: `--http-port` for a started node (else
-    /// `--port`), none with `--no-http`; `--port` for an unnamed server.
+    /// The web server's plain HTTP address: `--http-port` for a started
+    /// node (else `--port`), none with `--no-http`; `--port` for an unnamed
+    /// server.
     pub fn web_address(&self, start: Option<&StartArgs>) -> Option<SocketAddr> {
         web_port(start, self.port).map(|port| SocketAddr::new(self.host, port))
+    }
+
+    /// Every address the web server listens on: plain HTTP at
+    /// [`Self::web_address`] and, with a certificate, HTTPS at
+    /// `--https-port` (HSTS in production); none with `--no-http`.
+    pub fn listeners(&self, start: Option<&StartArgs>) -> Result<Vec<Listen>, TlsError> {
+        match web_port(start, self.port) {
+            Some(port) => {
+                tls::listeners(self.host, port, &self.tls, self.mode() == Mode::Production)
+            }
+            None => Ok(Vec::new()),
+        }
     }
 }
 
@@ -206,24 +242,20 @@ pub async fn start_node(
 pub struct WebServer(Option<JoinHandle<std::io::Result<()>>>);
 
 impl WebServer {
-    /// Serves the endpoint `build` makes as `name` at `address` until `stop`
-    /// is requested (then it drains); with no address, logs that this node
+    /// Serves the endpoint `build` makes as `name` on every listener until
+    /// `stop` is requested (then it drains); with none, logs that this node
     /// runs no web server.
     pub async fn start(
         name: &str,
-        address: Option<SocketAddr>,
+        listen: Vec<Listen>,
         build: impl FnOnce() -> Arc<Endpoint>,
         stop: Stop,
     ) -> std::io::Result<WebServer> {
-        match address {
-            Some(address) => Ok(WebServer(Some(
-                build().spawn_on(name, address, stop).await?,
-            ))),
-            None => {
-                tracing::info!("no web server (--no-http)");
-                Ok(WebServer(None))
-            }
+        if listen.is_empty() {
+            tracing::info!("no web server (--no-http)");
+            return Ok(WebServer(None));
         }
+        Ok(WebServer(Some(build().spawn_on(name, listen, stop).await?)))
     }
 
     /// Runs until asked to stop — a named node by its console, `stop`,

@@ -47,7 +47,8 @@ use crate::metrics::Metrics;
 use crate::transport::Body;
 
 /// The counter of connections closed by these rules, tagged `reason:`
-/// (`header_timeout`, `keep_alive_timeout`, `handshake_limit`).
+/// (`header_timeout`, `keep_alive_timeout`, `handshake_limit`,
+/// `tls_handshake_failed`).
 pub const HTTP_CONNECTIONS_CUT: &str = "http_connections_cut";
 
 /// Timeouts and bounds of the endpoint's HTTP connections.
@@ -223,13 +224,14 @@ impl Activity {
     }
 }
 
-/// The accepted socket, telling [`Activity`] when a head starts.
-struct Watched {
-    stream: TcpStream,
+/// The accepted socket (TCP, or TLS over TCP), telling [`Activity`] when a
+/// head starts.
+struct Watched<S> {
+    stream: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -244,7 +246,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -278,11 +280,12 @@ impl AsyncWrite for Watched {
 /// had read past the upgrade request. The connection's bookkeeping (the
 /// [`Watched`] wrapper, its [`Activity`], hyper's own wrapper) is dropped: an
 /// upgraded connection keeps nothing of its HTTP past, which matters when
-/// there are 10,000 of them. `Err` for a connection not served here.
+/// there are 10,000 of them. `Err` for a connection not served here, and for
+/// a TLS connection (it stays in hyper's wrapper).
 pub(crate) fn into_tcp(
     upgraded: hyper::upgrade::Upgraded,
 ) -> Result<(TcpStream, bytes::Bytes), hyper::upgrade::Upgraded> {
-    let parts = upgraded.downcast::<TokioIo<Watched>>()?;
+    let parts = upgraded.downcast::<TokioIo<Watched<TcpStream>>>()?;
     Ok((parts.io.into_inner().stream, parts.read_buf))
 }
 
@@ -319,6 +322,60 @@ pub(crate) async fn serve<H, F>(
     if !shared.try_handshake() {
         return;
     }
+    serve_with_slot(shared, stream, peer, handle).await;
+}
+
+/// [`serve`] for an HTTPS listener: the TLS handshake first, within the
+/// header timeout and holding a handshake slot (a client that opens TLS and
+/// stalls is cut like one that stalls in its headers), then the same.
+pub(crate) async fn serve_tls<H, F>(
+    shared: Arc<HttpConnections>,
+    stream: TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+    peer: SocketAddr,
+    handle: H,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    if !shared.try_handshake() {
+        return;
+    }
+    let timeout = shared.config.header_read_timeout;
+    let mut stopping = shared.stopping.subscribe();
+    let accepted = tokio::select! {
+        accepted = tokio::time::timeout(timeout, acceptor.accept(stream)) => accepted,
+        _ = stopping.wait_for(|stop| *stop) => {
+            shared.handshakes.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+    };
+    match accepted {
+        Ok(Ok(tls)) => serve_with_slot(shared, tls, peer, handle).await,
+        Ok(Err(err)) => {
+            // Plain HTTP sent to the HTTPS port, an unknown CA, a scanner.
+            tracing::debug!(%peer, %err, "TLS handshake failed");
+            shared.handshakes.fetch_sub(1, Ordering::AcqRel);
+            shared.count_cut("tls_handshake_failed");
+        }
+        Err(_) => {
+            shared.handshakes.fetch_sub(1, Ordering::AcqRel);
+            shared.count_cut("header_timeout");
+        }
+    }
+}
+
+/// Serves a connection that already holds a handshake slot.
+async fn serve_with_slot<S, H, F>(
+    shared: Arc<HttpConnections>,
+    stream: S,
+    peer: SocketAddr,
+    handle: H,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
     shared.open.fetch_add(1, Ordering::AcqRel);
     let _open = OpenGuard(shared.clone());
     let activity = Arc::new(Activity::new());

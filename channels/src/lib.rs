@@ -8,7 +8,8 @@
 //!   over the [`connections`] table), [`transport`] (WebSocket, long poll),
 //!   [`session`] (one connection's protocol state), [`channel_server`] (one
 //!   joined channel as a lightweight process), [`outbox`], [`pubsub`] with the
-//!   fastlane, [`services`], [`metrics`], [`mount`] (per-socket settings).
+//!   fastlane, [`services`], [`metrics`], [`mount`] (per-socket settings),
+//!   [`tls`] (HTTPS and WSS beside plain HTTP).
 //! - Wire: [`message`] and [`serializer`] (V1 and V2, JSON and binary).
 //! - Security: [`token`] (Phoenix.Token-style) and [`secret`].
 //! - [`testing`]: a `ChannelCase`-like test kit; [`client`]: a Rust client.
@@ -42,6 +43,7 @@ pub mod session;
 pub mod socket;
 pub mod subscriber_id;
 pub mod testing;
+pub mod tls;
 pub mod token;
 pub mod topic;
 pub mod tracker;

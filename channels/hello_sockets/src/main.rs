@@ -66,6 +66,8 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::error::Error>> {
+    // A certificate that cannot be used fails before anything starts.
+    let listen = cli.server.listeners(start.as_ref())?;
     // A named node: the node, its console and control socket come first.
     let node = start_node(APP, start.as_ref()).await?;
     let mode = cli.server.mode();
@@ -91,9 +93,8 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
     // server SIGINT or SIGTERM, caught from before it reports its address.
     // The server then drains its sockets; a second request finishes at once.
     let stop = release::stop_requested(node.as_ref())?;
-    let address = cli.server.web_address(start.as_ref());
     let endpoint = app.endpoint.clone();
-    let web = WebServer::start("HelloSocketsWeb.Endpoint", address, || endpoint, stop).await?;
+    let web = WebServer::start("HelloSocketsWeb.Endpoint", listen, || endpoint, stop).await?;
     web.run_until_stopped(node, app.stop()).await?;
     Ok(())
 }

@@ -61,6 +61,8 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
     if start.is_none() && cli.data_dir.is_none() {
         return Err("an unnamed node owns the data: give --data-dir DIR (or DATA_DIR)".into());
     }
+    // A certificate that cannot be used fails before anything starts.
+    let listen = cli.server.listeners(start.as_ref())?;
     // The node (and its name) first: a second start of a running node fails
     // here, before it could touch the database.
     let node = start_node(APP, start.as_ref()).await?;
@@ -89,7 +91,6 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
         store_app::console_commands::register_admin(release.console(), &app.cart_tracker);
     }
     let admin = AdminAccess::from_env();
-    let address = cli.server.web_address(start.as_ref());
     let stop = release::stop_requested(node.as_ref())?;
     let page = || {
         StoreWeb {
@@ -107,7 +108,7 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
         }
         .endpoint()
     };
-    let web = WebServer::start("Sneakers23Web.Endpoint", address, page, stop).await?;
+    let web = WebServer::start("Sneakers23Web.Endpoint", listen, page, stop).await?;
     web.run_until_stopped(node, app.stop()).await?;
     Ok(())
 }
