@@ -4,7 +4,8 @@
 //! The supervision tree (`HelloSockets.Supervisor`, one_for_one) holds the
 //! channel processes' supervisor and the task supervisor for async replies.
 //! A named node then joins the cluster PubSub and gets its console commands
-//! (`pubsub.*`, the book's `broadcast`); the chapter 6 pipeline starts; the
+//! (`pubsub.*`, the book's `broadcast`) — or, with `--pubsub redis://…`, any
+//! node reaches the others through Redis instead; the chapter 6 pipeline starts; the
 //! endpoint is built from all of it. [`App::stop`] undoes it in reverse, after
 //! the web server has drained.
 
@@ -15,6 +16,7 @@ use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::presence::Presence;
 use channels::pubsub::cluster::{join_cluster, ClusterLink};
+use channels::pubsub::redis::{join_redis, RedisLink};
 use channels::pubsub::PubSub;
 use channels::token::Signer;
 use channels::tracker::TrackerOptions;
@@ -45,6 +47,24 @@ pub struct AppOptions {
     pub metrics: Metrics,
     /// HTTP connection limits and drain settings.
     pub endpoint: EndpointOptions,
+    /// How broadcasts reach the other nodes.
+    pub pubsub: PubSubAdapter,
+}
+
+/// How a node's PubSub reaches the other nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PubSubAdapter {
+    /// The cluster mesh (named nodes; an unnamed server is alone).
+    #[default]
+    Cluster,
+    /// Through the Redis at `url`, on `channel` (Phoenix.PubSub.Redis).
+    Redis { url: String, channel: String },
+}
+
+/// What connects this node's PubSub to the others, kept until the stop.
+enum PubSubLink {
+    Cluster(ClusterLink),
+    Redis(RedisLink),
 }
 
 /// A running hello_sockets node.
@@ -52,7 +72,7 @@ pub struct App {
     /// Serve it with [`Endpoint::spawn_on`].
     pub endpoint: Arc<Endpoint>,
     root: Supervisor,
-    cluster: Option<ClusterLink>,
+    link: Option<PubSubLink>,
     presence: Presence,
 }
 
@@ -82,15 +102,25 @@ impl App {
         let channels =
             ProcessSupervisor::lookup(CHANNELS).ok_or("the channel supervisor did not start")?;
         let pubsub = PubSub::new();
-        let cluster = match &options.node {
-            Some((node, console)) => {
-                let link = join_cluster(&pubsub, node).await?;
-                channels::console_commands::register(console, &pubsub);
-                crate::console_commands::register(console, &pubsub);
-                Some(link)
+        let link = match (&options.pubsub, &options.node) {
+            (PubSubAdapter::Redis { url, channel }, node) => {
+                // Redis tells nodes apart by name: an unnamed server gets a
+                // unique one (Phoenix.PubSub.Redis's `node_name`).
+                let name = match node {
+                    Some((node, _)) => node.self_name().to_string(),
+                    None => unnamed_node_name(),
+                };
+                Some(PubSubLink::Redis(join_redis(&pubsub, url, channel, &name)?))
             }
-            None => None,
+            (PubSubAdapter::Cluster, Some((node, _))) => {
+                Some(PubSubLink::Cluster(join_cluster(&pubsub, node).await?))
+            }
+            (PubSubAdapter::Cluster, None) => None,
         };
+        if let Some((_, console)) = &options.node {
+            channels::console_commands::register(console, &pubsub);
+            crate::console_commands::register(console, &pubsub);
+        }
         let pipeline = Pipeline::start(pubsub.clone(), None).await?;
         // Every node starts the presence tracker under the same name: their
         // replicas find each other over the cluster PubSub.
@@ -113,9 +143,17 @@ impl App {
         Ok(App {
             endpoint,
             root,
-            cluster,
+            link,
             presence,
         })
+    }
+
+    /// The Redis link's state, when PubSub goes through Redis.
+    pub fn redis_status(&self) -> Option<channels::pubsub::redis::RedisStatus> {
+        match &self.link {
+            Some(PubSubLink::Redis(redis)) => Some(redis.status()),
+            _ => None,
+        }
     }
 
     /// Stops what [`App::start`] started, last first: the presence tracker
@@ -125,10 +163,22 @@ impl App {
         // First, while the cluster is still there: the other nodes drop this
         // node's presences at once instead of after the down period.
         self.presence.tracker().stop().await;
-        if let Some(cluster) = self.cluster {
-            cluster.stop().await;
+        match self.link {
+            Some(PubSubLink::Cluster(cluster)) => cluster.stop().await,
+            Some(PubSubLink::Redis(redis)) => redis.stop().await,
+            None => {}
         }
         self.root.stop().await;
         tracing::info!("supervision tree stopped");
     }
+}
+
+/// A name for an unnamed server on Redis PubSub: `hello_sockets-<random>@<host>`.
+fn unnamed_node_name() -> String {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).expect("the OS has randomness");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "nohost".into());
+    format!("hello_sockets-{:08x}@{host}", u32::from_le_bytes(bytes))
 }

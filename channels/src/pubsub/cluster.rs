@@ -29,15 +29,16 @@ use crate::message::{Broadcast, Payload};
 /// The process group every node's PubSub server joins.
 pub const GROUP: &str = "channels.pubsub";
 
-/// A broadcast as it travels between nodes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RemoteBroadcast {
+/// A broadcast as it travels between nodes (over the cluster, or through
+/// Redis in `redis.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RemoteBroadcast {
     topic: String,
     event: String,
     payload: RemotePayload,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum RemotePayload {
     /// JSON, as text.
     Json(String),
@@ -45,7 +46,7 @@ enum RemotePayload {
 }
 
 impl RemoteBroadcast {
-    fn from_broadcast(broadcast: &Broadcast) -> Self {
+    pub(crate) fn from_broadcast(broadcast: &Broadcast) -> Self {
         RemoteBroadcast {
             topic: broadcast.topic.clone(),
             event: broadcast.event.clone(),
@@ -56,7 +57,7 @@ impl RemoteBroadcast {
         }
     }
 
-    fn into_broadcast(self) -> Option<Broadcast> {
+    pub(crate) fn into_broadcast(self) -> Option<Broadcast> {
         let payload = match self.payload {
             RemotePayload::Json(text) => match serde_json::from_str(&text) {
                 Ok(value) => Payload::Json(value),

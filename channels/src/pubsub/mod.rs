@@ -12,11 +12,13 @@
 //!   returns `false` (its process is gone) is dropped.
 //!
 //! Local fan-out never leaves this node. Other nodes are reached through a
-//! [`Adapter`] (`pubsub/cluster.rs` is the cluster's): one message per peer
-//! node, then that node's own local fan-out.
+//! [`Adapter`] (`pubsub/cluster.rs` is the cluster's, `pubsub/redis.rs`
+//! goes through Redis): one message per peer node, then that node's own local
+//! fan-out.
 
 pub mod cluster;
 pub mod local_network;
+pub mod redis;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
