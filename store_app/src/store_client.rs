@@ -113,9 +113,12 @@ impl StoreClient {
         let answer: Result<R::Answer, StoreFailure> = wire::call(&actor, build, self.timeout)
             .await
             .map_err(|err| match err {
-                CallError::Unreachable => {
-                    StoreCallError::Unavailable("the store's node went away".into())
-                }
+                // The request may have reached the store before its node
+                // went away (the reply port is dropped with the session),
+                // so its outcome is unknown, as after a timeout.
+                CallError::Unreachable => StoreCallError::Unavailable(
+                    "the store's node went away before answering: the operation may or may not have been applied".into(),
+                ),
                 CallError::Timeout(t) => StoreCallError::Timeout(t),
                 CallError::Undecodable(why) => StoreCallError::Protocol(why),
             })?;

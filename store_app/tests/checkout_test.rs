@@ -8,141 +8,14 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-use channels::token::Signer;
-use runtime::testkit::http_post_form;
-use store_app::checkout::ShoppingCart;
-use store_app::model::Item;
-use support::{products, Env, Products, SECRET_KEY_BASE, SOON};
+use support::checkout_race::{
+    bought_once, carts, checkout_all, kill_9, sold_since, units_on_sale, Outcome, UNITS,
+};
+use support::{products, Env, SOON};
 
 const APP: &str = "app@127.0.0.1";
 const APP2: &str = "app2@127.0.0.1";
-
-/// The units on sale in the race: the first size of products 1–50 of the
-/// flash catalogue, one unit each.
-const UNITS: usize = 50;
-
-/// A shopper's cart: the items, and the signed token the page would post.
-struct Cart {
-    items: Vec<u64>,
-    serialized: String,
-}
-
-/// What checkout answered one shopper.
-#[derive(Debug)]
-struct Outcome {
-    items: Vec<u64>,
-    /// The HTTP status, or `None` when the connection failed.
-    status: Option<u16>,
-}
-
-/// `(item id, product id)` of the units on sale, from a node's memory.
-fn units_on_sale(memory: &Products) -> Vec<(u64, u64)> {
-    memory
-        .iter()
-        .take(UNITS)
-        .map(|(&product_id, line)| {
-            let (&item_id, (_, units)) = line.items.iter().next().unwrap();
-            assert_eq!(*units, 1, "the flash catalogue has one unit per size");
-            (item_id, product_id)
-        })
-        .collect()
-}
-
-/// `count` carts over `on_sale`: one single-item cart per unit (so that
-/// every unit finds a buyer whatever the larger carts do), then carts of 1–3
-/// units chosen by a fixed pseudo-random sequence, all shuffled.
-fn carts(on_sale: &[(u64, u64)], count: usize) -> Vec<Cart> {
-    let signer = Signer::new(SECRET_KEY_BASE);
-    let mut seed: u64 = 0x5eed;
-    let mut next = move |bound: usize| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((seed >> 33) as usize) % bound
-    };
-    let mut picks: Vec<Vec<usize>> = (0..on_sale.len()).map(|i| vec![i]).collect();
-    while picks.len() < count {
-        let mut pick = BTreeSet::new();
-        let size = 1 + next(3);
-        while pick.len() < size {
-            pick.insert(next(on_sale.len()));
-        }
-        picks.push(pick.into_iter().collect());
-    }
-    for i in (1..picks.len()).rev() {
-        picks.swap(i, next(i + 1));
-    }
-    picks
-        .into_iter()
-        .map(|pick| {
-            let mut cart = ShoppingCart::new();
-            for &i in &pick {
-                let (id, product_id) = on_sale[i];
-                cart.add_item(&Item {
-                    id,
-                    product_id,
-                    sku: String::new(),
-                    size: String::new(),
-                })
-                .unwrap();
-            }
-            Cart {
-                items: cart.item_ids(),
-                serialized: cart.serialize(&signer),
-            }
-        })
-        .collect()
-}
-
-/// Every cart posted to `POST /checkout`, 16 shoppers at a time, the web
-/// nodes taken in turn; `after_each` runs after every answer.
-fn checkout_all(
-    carts: &[Cart],
-    webs: &[SocketAddr],
-    after_each: impl Fn(usize) + Sync,
-) -> Vec<Outcome> {
-    let next = AtomicUsize::new(0);
-    let outcomes = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..16 {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(cart) = carts.get(i) else { return };
-                let form = format!("serialized={}", cart.serialized);
-                let response = http_post_form(webs[i % webs.len()], "/checkout", &form, SOON);
-                let outcome = Outcome {
-                    items: cart.items.clone(),
-                    status: response.ok().map(|r| r.status),
-                };
-                let answered = {
-                    let mut outcomes = outcomes.lock().unwrap();
-                    outcomes.push(outcome);
-                    outcomes.len()
-                };
-                after_each(answered);
-            });
-        }
-    });
-    outcomes.into_inner().unwrap()
-}
-
-/// The items of acknowledged purchases; asserts none was bought twice.
-fn bought_once(outcomes: &[Outcome]) -> BTreeSet<u64> {
-    let mut bought = BTreeSet::new();
-    for outcome in outcomes.iter().filter(|o| o.status == Some(200)) {
-        for &item in &outcome.items {
-            assert!(
-                bought.insert(item),
-                "item {item} was sold twice: {outcomes:?}"
-            );
-        }
-    }
-    bought
-}
 
 fn start_cluster(env: &Env) -> (support::NodeProc, support::NodeProc) {
     let data = env.data_dir();
@@ -309,34 +182,6 @@ fn a_store_owner_killed_mid_sale_keeps_every_acknowledged_purchase() {
     }
     env.wait_for_products(APP2, &stored);
     env.wait_for_products(APP, &stored);
-}
-
-/// Sends `SIGKILL` to `pid` (as `kill -9`).
-fn kill_9(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
-/// The units the store sold since `before`; asserts each was on sale with
-/// one unit, and that nothing else changed.
-fn sold_since(before: &Products, stored: &Products, on_sale: &[(u64, u64)]) -> BTreeSet<u64> {
-    let mut sold = BTreeSet::new();
-    for (product, line) in stored {
-        for (item, (_, units)) in &line.items {
-            let was = before[product].items[item].1;
-            if *units != was {
-                assert!(
-                    *units == 0 && was == 1 && on_sale.iter().any(|s| s.0 == *item),
-                    "item {item}: {was} -> {units}"
-                );
-                sold.insert(*item);
-            }
-        }
-    }
-    sold
 }
 
 #[test]

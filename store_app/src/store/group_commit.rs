@@ -57,7 +57,8 @@ impl GroupCommit {
     /// Returns once write `number` is durable, running `sync` (which makes
     /// every write applied so far durable) when no running sync covers it.
     /// A failed sync fails the writer that ran it; the writers waiting on it
-    /// try again themselves.
+    /// try again themselves (the store's own sync refuses to run again after
+    /// a failure, so they fail too: see `store/mod.rs`).
     pub fn wait_durable<E>(&self, number: u64, sync: impl Fn() -> Result<(), E>) -> Result<(), E> {
         let mut state = self.sync.lock();
         loop {

@@ -16,6 +16,17 @@
 //! records its order key in the same transaction (the `orders` tree), so the
 //! same order submitted twice — a double click, a resent form, a replayed
 //! request — is sold once.
+//!
+//! A disk that fails under the store — full, turned read-only, an I/O error
+//! — stops its writes for good, until the node restarts: the write that met
+//! the failure is answered [`StoreError::NotDurable`] (it reached sled's
+//! memory and may or may not be on disk), every later one
+//! [`StoreError::WritesStopped`] before it touches anything. sled does the
+//! same with its own write errors; the store extends it to the `fdatasync`
+//! it adds, because after a failed sync the kernel may drop the pages it
+//! could not write and report the next sync as a success: a write
+//! acknowledged after it could sit in the log behind a hole, and be lost
+//! with it (the "fsyncgate" of databases). Reads go on from what sled holds.
 
 mod group_commit;
 
@@ -57,6 +68,30 @@ pub enum StoreError {
     /// A purchase was refused, nothing sold: its order key was already sold.
     #[error("this order was already placed")]
     AlreadyPurchased,
+    /// The disk failed during this write (the reason as the OS words it):
+    /// it may or may not have been applied. Every later write is refused.
+    #[error("the store's disk failed ({0}): this write may or may not have been applied; the store refuses writes until its node is restarted")]
+    NotDurable(String),
+    /// Refused before anything was written: the disk failed during an
+    /// earlier write (the reason as the OS words it).
+    #[error("the store refuses writes since its disk failed ({0}): nothing was written; restart the store's node once the disk is fixed")]
+    WritesStopped(String),
+}
+
+/// Why the disk refused, as the OS words it ("No space left on device (os
+/// error 28)"); sled re-wraps some I/O errors with their debug text, whose
+/// kind still tells.
+fn disk_reason(err: &sled::Error) -> String {
+    use std::io::ErrorKind;
+    match err {
+        sled::Error::Io(io) => match (io.raw_os_error(), io.kind()) {
+            (Some(code), _) => std::io::Error::from_raw_os_error(code).to_string(),
+            (None, ErrorKind::StorageFull) => "No space left on device".into(),
+            (None, ErrorKind::ReadOnlyFilesystem) => "Read-only file system".into(),
+            (None, _) => io.to_string(),
+        },
+        other => other.to_string(),
+    }
 }
 
 /// What makes a checkout one order: the same key twice is one purchase (see
@@ -114,6 +149,8 @@ pub struct Store {
     commit: GroupCommit,
     /// [`SYNC_EACH_WRITE_ENV`] was set: every write runs its own sync.
     sync_each_write: bool,
+    /// Why the disk failed, once it has: no write is taken any more.
+    disk_failed: std::sync::OnceLock<String>,
 }
 
 /// Set to `1`, every write runs its own sync instead of sharing one: how the
@@ -135,6 +172,7 @@ impl Store {
             orders: db.open_tree("orders")?,
             commit: GroupCommit::default(),
             sync_each_write: std::env::var(SYNC_EACH_WRITE_ENV).is_ok_and(|v| v == "1"),
+            disk_failed: std::sync::OnceLock::new(),
             db,
         };
         store.forget_orders_before(unix_ms().saturating_sub(ORDER_KEYS_KEPT.as_millis() as u64))?;
@@ -158,19 +196,47 @@ impl Store {
         self.orders.len()
     }
 
-    /// Returns once the write just applied is durable (see [`GroupCommit`]).
-    fn durable(&self) -> Result<(), StoreError> {
-        if self.sync_each_write {
-            return self.sync();
+    /// Refuses a write once the disk has failed.
+    fn writable(&self) -> Result<(), StoreError> {
+        match self.disk_failed.get() {
+            Some(why) => Err(StoreError::WritesStopped(why.clone())),
+            None => Ok(()),
         }
-        let number = self.commit.written();
-        self.commit.wait_durable(number, || self.sync())
+    }
+
+    /// A write met `err`: from now on every write is refused; this one may
+    /// or may not have been applied.
+    fn disk_failed(&self, err: &sled::Error) -> StoreError {
+        let why = disk_reason(err);
+        if self.disk_failed.set(why.clone()).is_ok() {
+            tracing::error!(%why, "the store's disk failed: every write is refused until this node restarts; reads go on");
+        }
+        StoreError::NotDurable(why)
+    }
+
+    /// Returns once the write just applied is durable (see [`GroupCommit`]).
+    /// The write is in sled already: a failure leaves it maybe applied.
+    fn durable(&self) -> Result<(), StoreError> {
+        let synced = if self.sync_each_write {
+            self.sync()
+        } else {
+            let number = self.commit.written();
+            self.commit.wait_durable(number, || self.sync())
+        };
+        synced.map_err(|err| match err {
+            StoreError::WritesStopped(why) => StoreError::NotDurable(why),
+            other => other,
+        })
     }
 
     /// Makes every write so far durable: sled's flush, then `fdatasync`.
+    /// Never again after one failed (see the module's documentation).
     fn sync(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        self.data_file.sync_data().map_err(sled::Error::Io)?;
+        self.writable()?;
+        self.db
+            .flush()
+            .and_then(|_| self.data_file.sync_data().map_err(sled::Error::Io))
+            .map_err(|err| self.disk_failed(&err))?;
         Ok(())
     }
 
@@ -225,29 +291,37 @@ impl Store {
 
     /// Writes a whole catalogue (the seed) and flushes it.
     pub fn insert_catalogue(&self, catalogue: &Snapshot) -> Result<(), StoreError> {
-        for product in &catalogue.products {
-            self.products.insert(key(product.id), encode(product))?;
-        }
-        for item in &catalogue.items {
-            self.items.insert(key(item.id), encode(item))?;
-        }
-        for stock in &catalogue.availability {
-            self.availability
-                .insert(key(stock.item_id), encode(stock))?;
-        }
+        self.writable()?;
+        let write = || -> Result<(), sled::Error> {
+            for product in &catalogue.products {
+                self.products.insert(key(product.id), encode(product))?;
+            }
+            for item in &catalogue.items {
+                self.items.insert(key(item.id), encode(item))?;
+            }
+            for stock in &catalogue.availability {
+                self.availability
+                    .insert(key(stock.item_id), encode(stock))?;
+            }
+            Ok(())
+        };
+        write().map_err(|err| self.disk_failed(&err))?;
         self.durable()?;
         Ok(())
     }
 
     /// Marks a product released (`mark_product_released!`), durably.
     pub fn mark_product_released(&self, id: u64) -> Result<Product, StoreError> {
+        self.writable()?;
         let bytes = self
             .products
             .get(key(id))?
             .ok_or_else(|| StoreError::NotFound(format!("product {id}")))?;
         let mut product: Product = decode("products", &bytes)?;
         product.released = true;
-        self.products.insert(key(id), encode(&product))?;
+        self.products
+            .insert(key(id), encode(&product))
+            .map_err(|err| self.disk_failed(&err))?;
         self.durable()?;
         Ok(product)
     }
@@ -275,6 +349,7 @@ impl Store {
         if item_ids.is_empty() {
             return Ok(Vec::new());
         }
+        self.writable()?;
         let sold_at = encode(&unix_ms());
         let sold = (&self.availability, &self.orders)
             .transaction(|(tx, orders)| {
@@ -319,7 +394,7 @@ impl Store {
             })
             .map_err(|err| match err {
                 TransactionError::Abort(refused) => refused,
-                TransactionError::Storage(err) => StoreError::Db(err),
+                TransactionError::Storage(err) => self.disk_failed(&err),
             })?;
         self.durable()?;
         Ok(sold)
@@ -573,6 +648,66 @@ mod tests {
         assert!(stats.syncs <= stats.writes, "{stats:?}");
         drop(store);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn after_a_disk_failure_every_write_is_refused_and_reads_go_on() {
+        let dir = temp_dir("disk-failed");
+        let store = seeded(&dir);
+        let item = in_stock(&store)[0];
+        let before = store.snapshot().unwrap();
+        // What sled's flush returns on a full disk.
+        let full = sled::Error::Io(std::io::Error::from_raw_os_error(28));
+        assert_eq!(
+            store.disk_failed(&full).to_string(),
+            "the store's disk failed (No space left on device (os error 28)): this write may or \
+             may not have been applied; the store refuses writes until its node is restarted"
+        );
+        let refused = [
+            store.purchase(&[item.item_id], Some([1; 32])).map(drop),
+            store.item_sold(item.item_id).map(drop),
+            store.mark_product_released(1).map(drop),
+        ];
+        for refused in refused {
+            assert!(
+                matches!(&refused, Err(StoreError::WritesStopped(why)) if why == "No space left on device (os error 28)"),
+                "{refused:?}"
+            );
+        }
+        assert_eq!(store.snapshot().unwrap(), before, "nothing was written");
+        // A write that reached sled before the failure is never acknowledged
+        // by a sync after it.
+        assert!(matches!(store.durable(), Err(StoreError::NotDurable(_))));
+        drop(store);
+
+        // Restarted (the disk fixed), the store writes again.
+        let store = reopen(&dir);
+        let (_, after) = store.item_sold(item.item_id).unwrap();
+        assert_eq!(after.available_count, item.available_count - 1);
+        drop(store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_io_error_is_worded_as_the_os_words_it() {
+        let wrapped =
+            |kind, text: &str| sled::Error::Io(std::io::Error::new(kind, text.to_string()));
+        assert_eq!(
+            disk_reason(&sled::Error::Io(std::io::Error::from_raw_os_error(30))),
+            "Read-only file system (os error 30)"
+        );
+        // sled re-wraps the errors of its own writes with their debug text.
+        assert_eq!(
+            disk_reason(&wrapped(
+                std::io::ErrorKind::StorageFull,
+                "Os { code: 28, .. }"
+            )),
+            "No space left on device"
+        );
+        assert_eq!(
+            disk_reason(&wrapped(std::io::ErrorKind::Other, "disk on fire")),
+            "disk on fire"
+        );
     }
 
     #[test]

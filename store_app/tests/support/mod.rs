@@ -176,6 +176,8 @@ impl NodeProc {
 }
 
 pub mod browser;
+pub mod checkout_race;
+pub mod faults;
 pub mod page;
 
 /// The `<article>` of one product on the store page.
