@@ -3,7 +3,7 @@
 //! `rpc`, `remote`, `stop`), where and how it serves ([`ServerArgs`]), the
 //! endpoint's limits and drain settings ([`EndpointArgs`], each option in
 //! `--help` with an environment variable beside it), HTTPS
-//! ([`TlsArgs`](crate::tls::TlsArgs)), `start`'s node and
+//! ([`TlsArgs`]), `start`'s node and
 //! web-server flags ([`StartArgs`], [`start_node`]), and the web server's life
 //! ([`WebServer`]: serve until the stop request, drain, then say so, then the
 //! app and the node stop in order).
