@@ -24,9 +24,10 @@
 //! - [`eventually`], [`poll_for`] and [`poll_for_blocking`]: bounded polls
 //!   (a restart, an exit handled, a replication), failing when the bound passes.
 //! - [`http_get`]: one bounded HTTP/1.1 `GET`: status, headers, body.
-//! - [`RedisServer`]: a real `redis-server` on a free port with a private
-//!   directory, which a test can kill and restart (skipped loudly when not
-//!   installed, unless `REDIS_TESTS=required`).
+//! - [`RedisServer`], [`PostgresServer`]: a real `redis-server` or PostgreSQL
+//!   on a free port with a private directory, which a test can kill and
+//!   restart (skipped loudly when not installed, unless `REDIS_TESTS` /
+//!   `POSTGRES_TESTS` is `required`).
 //!
 //! Every wait is bounded by a timeout the test gives. The helpers that panic
 //! say what did not happen and show the process's last log lines.
@@ -76,7 +77,7 @@ pub use dirs::{clear_cookie_env, NodeDirs, TempDir};
 pub use http::{http_get, http_get_async, http_post_form, HttpResponse};
 pub use node_process::{http_port_in, NodeProcess, Streams, WaitError};
 pub use run::{run_bounded, Run};
-pub use servers::RedisServer;
+pub use servers::{PostgresServer, RedisServer};
 pub use wait::{eventually, poll_for, poll_for_blocking, POLL};
 
 /// How many of a process's last log lines a failure message shows.
