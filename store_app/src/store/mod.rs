@@ -29,6 +29,7 @@
 //! with it (the "fsyncgate" of databases). Reads go on from what sled holds.
 
 mod group_commit;
+pub mod postgres;
 
 use std::path::Path;
 
@@ -48,6 +49,9 @@ pub enum StoreError {
     /// sled could not read or write.
     #[error("database error: {0}")]
     Db(#[from] sled::Error),
+    /// PostgreSQL refused, or could not be reached (`store/postgres.rs`).
+    #[error("database error: {0}")]
+    Postgres(String),
     /// A stored value could not be decoded.
     #[error("corrupt record in {tree}: {error}")]
     Corrupt {
