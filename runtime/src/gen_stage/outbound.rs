@@ -115,11 +115,16 @@ impl<E> Outbound<E> {
             return 0;
         }
         let events = self.buffer.take(n);
+        // The gauge first: a consumer handed the last events may look at it
+        // at once, and must not find them still counted as buffered.
+        self.publish_buffered();
         let rest = self.dispatch(events);
         let served = n - rest.len();
-        // Cannot happen (there was demand for all of them); keep them in order if it does.
-        self.buffer.push_front(rest);
-        self.publish_buffered();
+        if !rest.is_empty() {
+            // Cannot happen (there was demand for all of them); keep them in order if it does.
+            self.buffer.push_front(rest);
+            self.publish_buffered();
+        }
         served
     }
 
