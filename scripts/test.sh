@@ -13,7 +13,8 @@ if [[ ! -f store_app/assets/node_modules/phoenix/priv/static/phoenix.min.js ]]; 
   (cd store_app/assets && npm ci --no-audit --no-fund)
 fi
 
-cargo test --workspace --all-targets --locked
+# --no-fail-fast: one run reports every failing test binary, not the first.
+cargo test --workspace --all-targets --locked --no-fail-fast
 cargo test --workspace --doc --locked
 tests/js/run.sh
 
