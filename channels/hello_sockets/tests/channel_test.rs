@@ -37,6 +37,16 @@ mod wildcard_channel {
     }
 
     #[tokio::test]
+    async fn error_when_twice_a_is_past_any_machine_integer() {
+        // Elixir's integers are unbounded: 2 × 2^62 is not -2^63.
+        let case = ChannelCase::new().await;
+        let joined = user_socket(&case)
+            .subscribe_and_join("wild:4611686018427387904:-9223372036854775808", json!({}))
+            .await;
+        assert_eq!(joined.unwrap_err(), json!({}));
+    }
+
+    #[tokio::test]
     async fn error_when_3_numbers_are_provided() {
         let case = ChannelCase::new().await;
         let joined = user_socket(&case)

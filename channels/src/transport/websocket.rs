@@ -37,23 +37,37 @@ use crate::serializer::{Frame, Serializer};
 use crate::session::Session;
 use crate::socket::{ConnectInfo, Socket, Transport};
 
+/// Why a request cannot be upgraded to a WebSocket, if it cannot: no
+/// `Upgrade: websocket`, no key, or HTTP/1.0 (RFC 6455 §4.1 asks for 1.1 or
+/// later, and hyper has no upgrade to hand over for 1.0: answering 101 would
+/// leave the client with a connection that is then dropped).
+fn upgrade_refusal<B>(request: &Request<B>) -> Option<&'static str> {
+    let is_upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_upgrade || !request.headers().contains_key(header::SEC_WEBSOCKET_KEY) {
+        return Some("expected a WebSocket upgrade");
+    }
+    if request.version() < http::Version::HTTP_11 {
+        return Some("a WebSocket upgrade needs HTTP/1.1");
+    }
+    None
+}
+
 /// Answers `GET {socket_path}/websocket`: 101 and a connection task, or 403/400.
 pub(crate) async fn serve<S: Socket>(
     mount: Arc<Mount<S>>,
     mut request: Request<Incoming>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
-    let is_upgrade = request
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if let Some(refusal) = upgrade_refusal(&request) {
+        return plain(StatusCode::BAD_REQUEST, refusal);
+    }
     let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
         return plain(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
     };
-    if !is_upgrade {
-        return plain(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
-    }
     let info = ConnectInfo {
         peer,
         headers: request.headers().clone(),
@@ -313,5 +327,48 @@ impl AsyncWrite for Io {
             Io::Tcp(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Io::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upgrade(version: http::Version) -> http::request::Builder {
+        Request::get("/socket/websocket?vsn=2.0.0")
+            .version(version)
+            .header(header::UPGRADE, "websocket")
+            .header(header::CONNECTION, "Upgrade")
+    }
+
+    #[test]
+    fn only_an_http_1_1_upgrade_with_a_key_is_upgraded() {
+        let key = (header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==");
+        let good = upgrade(http::Version::HTTP_11)
+            .header(key.0.clone(), key.1)
+            .body(())
+            .unwrap();
+        assert_eq!(upgrade_refusal(&good), None);
+        let http_1_0 = upgrade(http::Version::HTTP_10)
+            .header(key.0.clone(), key.1)
+            .body(())
+            .unwrap();
+        assert_eq!(
+            upgrade_refusal(&http_1_0),
+            Some("a WebSocket upgrade needs HTTP/1.1")
+        );
+        let no_key = upgrade(http::Version::HTTP_11).body(()).unwrap();
+        assert_eq!(
+            upgrade_refusal(&no_key),
+            Some("expected a WebSocket upgrade")
+        );
+        let no_upgrade = Request::get("/socket/websocket")
+            .header(key.0, key.1)
+            .body(())
+            .unwrap();
+        assert_eq!(
+            upgrade_refusal(&no_upgrade),
+            Some("expected a WebSocket upgrade")
+        );
     }
 }
