@@ -167,11 +167,17 @@ impl PostgresServer {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// Stops it at once (SIGKILL, as in a crash; the next start recovers
-    /// from its write-ahead log).
+    /// Stops it at once, as in a crash: SIGKILL to its whole process group,
+    /// the postmaster and every backend (a backend outliving its postmaster
+    /// for a moment could still answer a connected client). The next start
+    /// recovers from the write-ahead log.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            // SAFETY: kill has no memory preconditions; the group is the one
+            // `launch` made for this server alone.
+            unsafe {
+                libc::kill(-(child.id() as i32), libc::SIGKILL);
+            }
             let _ = child.wait();
         }
     }
@@ -217,6 +223,8 @@ impl PostgresServer {
         let log_path = self.dir.path().join("postgres.log");
         let log = std::fs::File::create(&log_path).expect("the test directory is writable");
         let mut cmd = self.command("postgres");
+        // Its own process group, so that `kill` reaches every backend.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.arg("-D")
             .arg(self.data_dir())
             .args(["-p", &self.port.to_string()])
