@@ -16,8 +16,11 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use std::future::Future;
+
 use crate::catalogue;
 use crate::model::{Availability, Product, Snapshot};
+use crate::store::postgres::PgStore;
 use crate::store::{OrderKey, Store, StoreError};
 
 /// A request to the store whose answer type follows from it.
@@ -28,6 +31,13 @@ pub trait StoreCall: Into<StoreRequest> + Send + 'static {
     /// Runs the request against the database, on the owning node (blocking:
     /// a write flushes before it returns). `path` is where the database lives.
     fn execute(self, store: &Store, path: &str) -> Result<Self::Answer, StoreFailure>;
+
+    /// Runs the request against the PostgreSQL store, on any node (each has
+    /// its own pool; no node owns the data).
+    fn execute_pg(
+        self,
+        store: &PgStore,
+    ) -> impl Future<Output = Result<Self::Answer, StoreFailure>> + Send;
 }
 
 /// The whole catalogue (a loader's snapshot).
@@ -39,6 +49,10 @@ impl StoreCall for LoadSnapshot {
 
     fn execute(self, store: &Store, _path: &str) -> Result<Snapshot, StoreFailure> {
         Ok(store.snapshot()?)
+    }
+
+    async fn execute_pg(self, store: &PgStore) -> Result<Snapshot, StoreFailure> {
+        Ok(store.snapshot().await?)
     }
 }
 
@@ -52,6 +66,10 @@ impl StoreCall for MarkProductReleased {
     fn execute(self, store: &Store, _path: &str) -> Result<Product, StoreFailure> {
         Ok(store.mark_product_released(self.0)?)
     }
+
+    async fn execute_pg(self, store: &PgStore) -> Result<Product, StoreFailure> {
+        Ok(store.mark_product_released(self.0).await?)
+    }
 }
 
 /// `Store.item_sold!`: one unit, durably; answers the item's availability
@@ -64,6 +82,10 @@ impl StoreCall for ItemSold {
 
     fn execute(self, store: &Store, _path: &str) -> Result<Self::Answer, StoreFailure> {
         Ok(store.item_sold(self.0)?)
+    }
+
+    async fn execute_pg(self, store: &PgStore) -> Result<Self::Answer, StoreFailure> {
+        Ok(store.item_sold(self.0).await?)
     }
 }
 
@@ -79,6 +101,10 @@ impl StoreCall for Purchase {
 
     fn execute(self, store: &Store, _path: &str) -> Result<Self::Answer, StoreFailure> {
         Ok(store.purchase(&self.0, None)?)
+    }
+
+    async fn execute_pg(self, store: &PgStore) -> Result<Self::Answer, StoreFailure> {
+        Ok(store.purchase(&self.0, None).await?)
     }
 }
 
@@ -101,6 +127,10 @@ impl StoreCall for PurchaseOrder {
     fn execute(self, store: &Store, _path: &str) -> Result<Self::Answer, StoreFailure> {
         Ok(store.purchase(&self.items, Some(self.order))?)
     }
+
+    async fn execute_pg(self, store: &PgStore) -> Result<Self::Answer, StoreFailure> {
+        Ok(store.purchase(&self.items, Some(self.order)).await?)
+    }
 }
 
 /// Fill an empty store with a catalogue (`demo` or `flash`).
@@ -121,6 +151,21 @@ impl StoreCall for Seed {
 
     fn execute(self, store: &Store, _path: &str) -> Result<Seeded, StoreFailure> {
         seed(store, &self.0)
+    }
+
+    async fn execute_pg(self, store: &PgStore) -> Result<Seeded, StoreFailure> {
+        let catalogue = catalogue::by_name(&self.0)
+            .ok_or_else(|| StoreFailure::UnknownCatalogue(self.0.clone()))?;
+        if !store.is_empty().await? {
+            return Err(StoreFailure::NotEmpty(
+                store.snapshot().await?.products.len(),
+            ));
+        }
+        store.insert_catalogue(&catalogue).await?;
+        Ok(Seeded {
+            products: catalogue.products.len(),
+            items: catalogue.items.len(),
+        })
     }
 }
 
@@ -161,6 +206,22 @@ impl StoreCall for Status {
                 .map(|a| u64::from(a.available_count))
                 .sum(),
             size_on_disk: store.size_on_disk()?,
+        })
+    }
+
+    async fn execute_pg(self, store: &PgStore) -> Result<StoreStatus, StoreFailure> {
+        let snapshot = store.snapshot().await?;
+        Ok(StoreStatus {
+            path: store.describe(),
+            products: snapshot.products.len(),
+            released: snapshot.products.iter().filter(|p| p.released).count(),
+            items: snapshot.items.len(),
+            units: snapshot
+                .availability
+                .iter()
+                .map(|a| u64::from(a.available_count))
+                .sum(),
+            size_on_disk: store.size_on_disk().await?,
         })
     }
 }

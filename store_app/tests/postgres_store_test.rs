@@ -214,3 +214,71 @@ async fn acknowledged_purchases_survive_a_kill_of_the_database_server() {
     let (before, _) = sold_again.expect("the first pool sells again once the server is back");
     assert_eq!(before.available_count, after.available_count);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_store_request_is_answered_on_postgres_as_on_sled() {
+    use store_app::store_requests::{
+        ItemSold, LoadSnapshot, MarkProductReleased, PurchaseOrder, Seed, Status, StoreCall,
+        StoreFailure,
+    };
+    let Some(server) = PostgresServer::start("every_store_request_is_answered") else {
+        return;
+    };
+    let store = PgStore::connect(&server.url(), 2).await.unwrap();
+    let seeded = Seed("demo".into()).execute_pg(&store).await.unwrap();
+    assert_eq!(seeded.products, catalogue::demo().products.len());
+    assert!(matches!(
+        Seed("demo".into()).execute_pg(&store).await,
+        Err(StoreFailure::NotEmpty(_))
+    ));
+    assert!(matches!(
+        Seed("nope".into()).execute_pg(&store).await,
+        Err(StoreFailure::UnknownCatalogue(_))
+    ));
+    assert_eq!(
+        LoadSnapshot.execute_pg(&store).await.unwrap(),
+        catalogue::demo()
+    );
+    assert!(
+        MarkProductReleased(1)
+            .execute_pg(&store)
+            .await
+            .unwrap()
+            .released
+    );
+    let item = catalogue::demo()
+        .availability
+        .iter()
+        .find(|a| a.available_count > 1)
+        .copied()
+        .unwrap();
+    let (before, after) = ItemSold(item.item_id).execute_pg(&store).await.unwrap();
+    assert_eq!(before.available_count, after.available_count + 1);
+    let order = PurchaseOrder {
+        items: vec![item.item_id],
+        order: [9u8; 32],
+    };
+    assert!(order.clone().execute_pg(&store).await.is_ok());
+    assert_eq!(
+        order.execute_pg(&store).await,
+        Err(StoreFailure::AlreadyPurchased)
+    );
+    let status = Status.execute_pg(&store).await.unwrap();
+    assert_eq!(status.products, catalogue::demo().products.len());
+    let now = LoadSnapshot.execute_pg(&store).await.unwrap();
+    assert_eq!(
+        status.released,
+        now.products.iter().filter(|p| p.released).count()
+    );
+    assert!(
+        status.path.starts_with("postgres://127.0.0.1:"),
+        "{}",
+        status.path
+    );
+    assert!(
+        !status.path.contains("postgres@"),
+        "no user in {}",
+        status.path
+    );
+    assert!(status.size_on_disk > 0);
+}

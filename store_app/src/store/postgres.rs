@@ -86,6 +86,8 @@ const MIGRATION_LOCK: i64 = 0x5e_ea_4e_55_23;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// `postgres://host:port/database`, without user or password.
+    described: String,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -97,6 +99,16 @@ impl From<tokio_postgres::Error> for StoreError {
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         StoreError::Postgres(err.to_string())
+    }
+}
+
+/// `postgres://host:port/db` out of a URL, its credentials left out.
+fn describe(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -130,7 +142,10 @@ impl PgStore {
             .max_size(pool_size.max(1))
             .build()
             .map_err(|err| StoreError::Postgres(err.to_string()))?;
-        let store = PgStore { pool };
+        let store = PgStore {
+            pool,
+            described: describe(url),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -170,6 +185,20 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(ran)
+    }
+
+    /// Where the data lives, for `store.status` (no user, no password).
+    pub fn describe(&self) -> String {
+        self.described.clone()
+    }
+
+    /// The database's size on disk (`pg_database_size`).
+    pub async fn size_on_disk(&self) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await?;
+        Ok(row.get::<_, i64>(0) as u64)
     }
 
     /// Whether no product is stored yet.
