@@ -26,9 +26,10 @@ use crate::inventory::{CompleteProduct, InventoryServer};
 use crate::model::{Availability, Item};
 use crate::replication::{Replication, ReplicationServer};
 use crate::sneakers23::{Notifier, Sneakers23, INVENTORY};
+use crate::store::postgres::PgStore;
 use crate::store::Store;
-use crate::store_client::StoreClient;
-use crate::store_requests;
+use crate::store_client::{StoreCallError, StoreClient};
+use crate::store_requests::{self, Seed, StoreFailure};
 use crate::store_server::{self, StoreMsg, SERVICE};
 use crate::store_watch::StoreWatch;
 use crate::web;
@@ -89,10 +90,26 @@ fn start_error(err: impl std::fmt::Display) -> AppError {
     AppError::Start(err.to_string())
 }
 
+/// Connections each node keeps to PostgreSQL.
+pub const POSTGRES_POOL_SIZE: usize = 16;
+
+/// A database URL without its credentials, for errors and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// What a node is started with.
 pub struct AppOptions {
     /// The database directory, for the one node that owns it.
     pub data_dir: Option<PathBuf>,
+    /// The store on PostgreSQL (`postgres://…`), which every node uses
+    /// directly (then no node has a `data_dir`).
+    pub postgres: Option<String>,
     /// The node, for a member of a cluster.
     pub node: Option<Node>,
     /// The node's PubSub.
@@ -126,6 +143,7 @@ impl App {
     pub async fn start(options: AppOptions) -> Result<App, AppError> {
         let AppOptions {
             data_dir,
+            postgres,
             node,
             pubsub,
             catalogue,
@@ -134,8 +152,32 @@ impl App {
             Some(node) => Some(join_cluster(&pubsub, node).await.map_err(start_error)?),
             None => None,
         };
-        // The database, on the node that owns it.
+        // The database: on PostgreSQL for every node, or on the node that owns it.
+        let postgres = match &postgres {
+            Some(url) => {
+                let store = PgStore::connect(url, POSTGRES_POOL_SIZE)
+                    .await
+                    .map_err(|error| AppError::Store {
+                        path: redact(url),
+                        error,
+                    })?;
+                let client = StoreClient::postgres(store);
+                // Nodes starting together may both find it empty: one seeds,
+                // the other is refused NotEmpty, which is fine.
+                match client.request(Seed(catalogue.clone())).await {
+                    Ok(_) | Err(StoreCallError::Refused(StoreFailure::NotEmpty(_))) => {}
+                    Err(err) => return Err(start_error(err)),
+                }
+                tracing::info!(store = %client.owner().unwrap_or_default(), "the store is on PostgreSQL");
+                Some(client)
+            }
+            None => None,
+        };
         let (store_actor, loader): (Option<ActorRef<StoreMsg>>, Arc<dyn Loader>) = match &data_dir {
+            _ if postgres.is_some() => (
+                None,
+                Arc::new(ClusterLoader(postgres.clone().expect("checked just above"))),
+            ),
             Some(dir) => {
                 let path = dir.display().to_string();
                 let store = Store::open(dir).map_err(|error| AppError::Store {
@@ -161,7 +203,10 @@ impl App {
                 (None, Arc::new(ClusterLoader(client)))
             }
         };
-        let store = StoreClient::new(store_actor.clone(), node.clone());
+        let store = match postgres {
+            Some(client) => client,
+            None => StoreClient::new(store_actor.clone(), node.clone()),
+        };
         let replication = Replication::new(pubsub.clone());
         let notifier: Arc<dyn Notifier> = Arc::new(PageNotifier(pubsub.clone()));
         let (inventory_loader, replication_handler, replication_notifier) =

@@ -2,7 +2,9 @@
 //! database, otherwise whichever connected node registered the cluster-wide
 //! [`SERVICE`]. The same call works both ways
 //! (`runtime::node::wire::call`), so the inventory context never knows where
-//! the database is.
+//! the database is. With the store on PostgreSQL (`--store postgres://…`)
+//! there is no owner: every node runs each request against the database
+//! itself ([`StoreCall::execute_pg`]).
 
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use runtime::node::Node;
 use runtime::ractor::ActorRef;
 
 use crate::model::{Availability, Product, Snapshot};
+use crate::store::postgres::PgStore;
 use crate::store_requests::{
     ItemSold, LoadSnapshot, MarkProductReleased, Seed, Seeded, Status, StoreCall, StoreFailure,
     StoreStatus,
@@ -46,6 +49,7 @@ pub enum StoreCallError {
 pub struct StoreClient {
     local: Option<ActorRef<StoreMsg>>,
     node: Option<Node>,
+    postgres: Option<PgStore>,
     timeout: Duration,
 }
 
@@ -56,6 +60,17 @@ impl StoreClient {
         StoreClient {
             local,
             node,
+            postgres: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// A client of the store on PostgreSQL: every request runs here.
+    pub fn postgres(store: PgStore) -> Self {
+        StoreClient {
+            local: None,
+            node: None,
+            postgres: Some(store),
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -66,13 +81,17 @@ impl StoreClient {
         self
     }
 
-    /// Whether this node owns the database.
+    /// Whether this node reaches the database itself (it owns the sled
+    /// store, or the store is on PostgreSQL): no owner to look for.
     pub fn is_local(&self) -> bool {
-        self.local.is_some()
+        self.local.is_some() || self.postgres.is_some()
     }
 
     /// The node holding the store, if one is reachable.
     pub fn owner(&self) -> Option<String> {
+        if let Some(postgres) = &self.postgres {
+            return Some(postgres.describe());
+        }
         match (&self.local, &self.node) {
             (Some(_), Some(node)) => Some(node.self_name().to_string()),
             (Some(_), None) => Some("this node".to_string()),
@@ -105,6 +124,12 @@ impl StoreClient {
 
     /// Sends one request and waits for its answer, typed by the request.
     pub async fn request<R: StoreCall>(&self, request: R) -> Result<R::Answer, StoreCallError> {
+        if let Some(postgres) = &self.postgres {
+            return match tokio::time::timeout(self.timeout, request.execute_pg(postgres)).await {
+                Ok(answer) => Ok(answer?),
+                Err(_) => Err(StoreCallError::Timeout(self.timeout)),
+            };
+        }
         let actor = self.locate()?;
         let build = |reply| StoreMsg {
             request: request.into(),

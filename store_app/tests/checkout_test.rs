@@ -9,6 +9,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use runtime::testkit::PostgresServer;
 use support::checkout_race::{
     bought_once, carts, checkout_all, kill_9, sold_since, units_on_sale, Outcome, UNITS,
 };
@@ -32,6 +33,30 @@ fn start_cluster(env: &Env) -> (support::NodeProc, support::NodeProc) {
 fn two_hundred_shoppers_on_two_web_nodes_buy_each_unit_exactly_once() {
     let env = Env::new("checkout-race");
     let (app, app2) = start_cluster(&env);
+    race(&env, &app, &app2);
+}
+
+/// The same race with the store on PostgreSQL: both nodes write to the
+/// database themselves, neither owns the data.
+#[test]
+fn two_hundred_shoppers_buy_each_unit_exactly_once_with_the_store_on_postgres() {
+    let Some(postgres) = PostgresServer::start("checkout race on PostgreSQL") else {
+        return;
+    };
+    let env = Env::new("checkout-race-pg");
+    let store = ["--store", &postgres.url(), "--catalogue", "flash"];
+    let app = env.start("app", &store);
+    let app2 = env.start("app2", &store);
+    env.rpc_ok(APP2, &format!("node.connect {APP}"));
+    env.wait_for_peers(APP2, &[APP]);
+    env.wait_for_peers(APP, &[APP2]);
+    race(&env, &app, &app2);
+}
+
+/// 200 shoppers over both nodes' web servers buying overlapping carts of
+/// the flash catalogue's one-unit sizes: each unit sold once, the store and
+/// every node's memory agree, and the nodes' counts add up.
+fn race(env: &Env, app: &support::NodeProc, app2: &support::NodeProc) {
     let before = products(&env.rpc_ok(APP, "store.products"));
     let on_sale = units_on_sale(&before);
     let carts = carts(&on_sale, 200);

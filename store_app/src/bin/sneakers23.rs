@@ -39,8 +39,12 @@ struct Cli {
     #[command(flatten)]
     server: ServerArgs,
     /// The database directory: the one node given it owns the data.
-    #[arg(long, env = "DATA_DIR", global = true)]
+    #[arg(long, env = "DATA_DIR", global = true, conflicts_with = "store")]
     data_dir: Option<PathBuf>,
+    /// The store on PostgreSQL (`postgres://user[:password]@host[:port]/db`),
+    /// used by every node directly; no node owns the data.
+    #[arg(long, env = "STORE_URL", global = true, value_name = "postgres://…")]
+    store: Option<String>,
     /// The catalogue an empty database is seeded with: demo, flash (every
     /// size one unit left; the replication benchmark's) or stocked (every
     /// size 100,000 units; the checkout benchmark's).
@@ -58,8 +62,8 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::error::Error>> {
-    if start.is_none() && cli.data_dir.is_none() {
-        return Err("an unnamed node owns the data: give --data-dir DIR (or DATA_DIR)".into());
+    if start.is_none() && cli.data_dir.is_none() && cli.store.is_none() {
+        return Err("an unnamed node owns the data: give --data-dir DIR (or DATA_DIR), or --store postgres://…".into());
     }
     // A certificate that cannot be used fails before anything starts.
     let listen = cli.server.listeners(start.as_ref())?;
@@ -71,6 +75,7 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
     let pubsub = PubSub::new();
     let app = App::start(AppOptions {
         data_dir: cli.data_dir.clone(),
+        postgres: cli.store.clone(),
         node: node.as_ref().map(|release| release.node().clone()),
         pubsub: pubsub.clone(),
         catalogue: cli.catalogue.clone(),

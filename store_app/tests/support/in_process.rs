@@ -36,6 +36,7 @@ pub async fn start_node(admin: Option<AdminAccess>) -> Node {
     let pubsub = PubSub::new();
     let app = App::start(AppOptions {
         data_dir: Some(dir.path().to_path_buf()),
+        postgres: None,
         node: None,
         pubsub: pubsub.clone(),
         catalogue: "demo".into(),
