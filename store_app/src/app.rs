@@ -93,16 +93,6 @@ fn start_error(err: impl std::fmt::Display) -> AppError {
 /// Connections each node keeps to PostgreSQL.
 pub const POSTGRES_POOL_SIZE: usize = 16;
 
-/// A database URL without its credentials, for errors and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// What a node is started with.
 pub struct AppOptions {
     /// The database directory, for the one node that owns it.
@@ -158,7 +148,7 @@ impl App {
                 let store = PgStore::connect(url, POSTGRES_POOL_SIZE)
                     .await
                     .map_err(|error| AppError::Store {
-                        path: redact(url),
+                        path: crate::store::postgres::describe(url),
                         error,
                     })?;
                 let client = StoreClient::postgres(store);

@@ -102,8 +102,9 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
-/// `postgres://host:port/db` out of a URL, its credentials left out.
-fn describe(url: &str) -> String {
+/// `postgres://host:port/db` out of a URL, its credentials left out (for
+/// `store.status`, logs and errors).
+pub fn describe(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://{}", &url[..scheme], &url[at + 1..])
