@@ -3,7 +3,7 @@
 //! `rpc`, `remote`, `stop`), where and how it serves ([`ServerArgs`]), the
 //! endpoint's limits and drain settings ([`EndpointArgs`], each option in
 //! `--help` with an environment variable beside it), HTTPS
-//! ([`TlsArgs`]), `start`'s node and
+//! ([`TlsArgs`]), how PubSub reaches other nodes ([`PubSubArgs`]), `start`'s node and
 //! web-server flags ([`StartArgs`], [`start_node`]), and the web server's life
 //! ([`WebServer`]: serve until the stop request, drain, then say so, then the
 //! app and the node stop in order).
@@ -23,6 +23,7 @@ use crate::drain::DrainConfig;
 use crate::endpoint::{Endpoint, EndpointOptions};
 use crate::http_connection::HttpConfig;
 use crate::mount::SocketConfig;
+use crate::pubsub::link::PubSubArgs;
 use crate::secret::{self, Mode};
 use crate::tls::{self, GenCertArgs, Listen, TlsArgs, TlsError};
 
@@ -102,7 +103,7 @@ where
 }
 
 /// Where and how an app binary serves: its web server's address, the mode,
-/// the endpoint's limits.
+/// the endpoint's limits, HTTPS, and how its PubSub reaches other nodes.
 #[derive(Args, Debug, Clone)]
 pub struct ServerArgs {
     /// Port of the web server.
@@ -118,6 +119,8 @@ pub struct ServerArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub tls: TlsArgs,
+    #[command(flatten)]
+    pub pubsub: PubSubArgs,
 }
 
 impl ServerArgs {

@@ -108,6 +108,7 @@ async fn a_redis_restart_is_lived_through() {
     };
     let a = node(&redis, "a@test").await;
     let b = node(&redis, "b@test").await;
+    let subscriptions = b.link.subscriptions();
     a.pubsub
         .broadcast("room:1", "new_msg", json!({"body": "before"}));
     until("b gets the first broadcast", SOON, || bodies(&b).len() == 1).await;
@@ -120,6 +121,9 @@ async fn a_redis_restart_is_lived_through() {
     redis.restart();
     assert!(a.link.wait_connected(SOON).await, "a reconnects");
     assert!(b.link.wait_connected(SOON).await, "b reconnects");
+    // What b missed meanwhile is gone; it is told it subscribed again, so
+    // that whoever keeps state through broadcasts can catch up.
+    assert_eq!(*subscriptions.borrow(), 2, "subscribed once, then again");
 
     a.pubsub
         .broadcast("room:1", "new_msg", json!({"body": "after"}));

@@ -59,9 +59,37 @@ pub fn bounded_reason(reason: &impl fmt::Display) -> String {
     bounded_to(&reason.to_string(), CRASH_TEXT_CHARS).to_string()
 }
 
+/// A server's URL (`postgres://user:password@host/db`, `redis://…`) for a
+/// log line or an error: the user and password replaced by `…`, so a secret
+/// given on the command line never reaches a log.
+pub fn url_without_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_in_a_url_never_reaches_a_log_line() {
+        assert_eq!(
+            url_without_credentials("redis://user:secret@db.internal:6379/2"),
+            "redis://…@db.internal:6379/2"
+        );
+        assert_eq!(
+            url_without_credentials("postgres://shop:p@ss@db/shop"),
+            "postgres://…@db/shop"
+        );
+        assert_eq!(
+            url_without_credentials("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+    }
 
     #[test]
     fn short_text_is_shown_whole() {

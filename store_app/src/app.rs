@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use channels::presence::Presence;
-use channels::pubsub::cluster::{join_cluster, ClusterLink};
+use channels::pubsub::link::{PubSubAdapter, PubSubLink};
 use channels::pubsub::PubSub;
 use channels::tracker::TrackerOptions;
 use runtime::node::Node;
@@ -23,6 +23,7 @@ use runtime::supervisor::{ChildSpec, Strategy, Supervisor, SupervisorOptions};
 use crate::checkout::Checkout;
 use crate::inventory::loader::{ClusterLoader, Loader, StoreLoader};
 use crate::inventory::{CompleteProduct, InventoryServer};
+use crate::inventory_resync::{InventoryResync, ResyncOptions};
 use crate::model::{Availability, Item};
 use crate::replication::{Replication, ReplicationServer};
 use crate::sneakers23::{Notifier, Sneakers23, INVENTORY};
@@ -104,8 +105,14 @@ pub struct AppOptions {
     pub node: Option<Node>,
     /// The node's PubSub.
     pub pubsub: PubSub,
+    /// How the PubSub reaches the other nodes: the cluster mesh, or Redis
+    /// (with the store on PostgreSQL, nodes then need no mesh at all).
+    pub pubsub_adapter: PubSubAdapter,
     /// The catalogue an empty database is seeded with at start (`demo`, `flash`).
     pub catalogue: String,
+    /// With PubSub through Redis: how often the inventory reloads from the
+    /// store.
+    pub resync: ResyncOptions,
 }
 
 /// A running store node.
@@ -124,8 +131,9 @@ pub struct App {
     pub cart_tracker: Presence,
     store: Option<ActorRef<StoreMsg>>,
     root: Supervisor,
-    cluster: Option<ClusterLink>,
+    link: Option<PubSubLink>,
     watch: Option<StoreWatch>,
+    resync: Option<InventoryResync>,
 }
 
 impl App {
@@ -136,12 +144,13 @@ impl App {
             postgres,
             node,
             pubsub,
+            pubsub_adapter,
             catalogue,
+            resync,
         } = options;
-        let cluster = match &node {
-            Some(node) => Some(join_cluster(&pubsub, node).await.map_err(start_error)?),
-            None => None,
-        };
+        let link = PubSubLink::connect(&pubsub, &pubsub_adapter, node.as_ref(), "sneakers23")
+            .await
+            .map_err(start_error)?;
         // The database: on PostgreSQL for every node, or on the node that owns it.
         let postgres = match &postgres {
             Some(url) => {
@@ -235,6 +244,10 @@ impl App {
         let watch = node
             .as_ref()
             .map(|node| StoreWatch::start(node.clone(), context.clone()));
+        let resync = link
+            .as_ref()
+            .and_then(PubSubLink::redis_subscriptions)
+            .map(|subscriptions| InventoryResync::start(context.clone(), subscriptions, resync));
         let cart_tracker = Presence::start(TrackerOptions::from_env(CART_TRACKER), pubsub.clone())
             .await
             .map_err(start_error)?;
@@ -246,9 +259,16 @@ impl App {
             cart_tracker,
             store: store_actor,
             root,
-            cluster,
+            link,
             watch,
+            resync,
         })
+    }
+
+    /// How this node's PubSub reaches the others (`None`: an unnamed node
+    /// on the cluster adapter, alone).
+    pub fn pubsub_link(&self) -> Option<&PubSubLink> {
+        self.link.as_ref()
     }
 
     /// Stops the node's parts in reverse order.
@@ -259,8 +279,11 @@ impl App {
         if let Some(watch) = &self.watch {
             watch.stop();
         }
-        if let Some(cluster) = &self.cluster {
-            cluster.stop().await;
+        if let Some(resync) = &self.resync {
+            resync.stop();
+        }
+        if let Some(link) = self.link {
+            link.stop().await;
         }
         self.root.stop().await;
         if let Some(store) = &self.store {

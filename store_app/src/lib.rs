@@ -20,6 +20,7 @@ pub mod console_commands;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 pub mod inventory;
+pub mod inventory_resync;
 pub mod mock;
 pub mod model;
 pub mod replication;

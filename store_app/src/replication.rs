@@ -42,7 +42,8 @@ pub enum ReplicationEvent {
         /// The item's availability after the sale.
         availability: Availability,
     },
-    /// The store's catalogue was (re)written (`store.seed`): reload it.
+    /// Reload everything from the store: its catalogue was (re)written
+    /// (`store.seed`), or a sale's outcome is unknown (a lost commit).
     CatalogueChanged,
 }
 
@@ -81,7 +82,7 @@ impl Replication {
         self.send(ReplicationEvent::ItemSold { availability });
     }
 
-    /// Tells the other nodes to reload the catalogue from the store.
+    /// Tells the other nodes to reload everything from the store.
     pub fn catalogue_changed(&self) {
         self.send(ReplicationEvent::CatalogueChanged);
     }

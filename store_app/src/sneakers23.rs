@@ -11,7 +11,9 @@
 //! the node plugs in (the web layer's ProductChannel functions), as the book
 //! delegates `Sneakers23Web.notify_*` to `ProductChannel`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use runtime::{Pid, ReplyTo};
 
@@ -24,6 +26,12 @@ use crate::store_requests::{Purchase, PurchaseOrder, Seeded, StoreFailure};
 
 /// The registered name of a node's inventory server.
 pub const INVENTORY: &str = "Sneakers23.Inventory";
+
+/// After a sale of unknown outcome: the wait before the first reload, then
+/// doubled after each failure up to [`RECONCILE_MAX_WAIT`].
+const RECONCILE_FIRST_WAIT: Duration = Duration::from_millis(250);
+/// The longest wait between two reloads while the store stays away.
+const RECONCILE_MAX_WAIT: Duration = Duration::from_secs(5);
 
 /// Tells open pages about changes (implemented by the web layer).
 pub trait Notifier: Send + Sync + 'static {
@@ -101,6 +109,8 @@ pub struct Sneakers23 {
     store: StoreClient,
     replication: Replication,
     notifier: Arc<dyn Notifier>,
+    /// Set while a reload after a write of unknown outcome is under way.
+    reconciling: Arc<AtomicBool>,
 }
 
 impl Sneakers23 {
@@ -116,6 +126,7 @@ impl Sneakers23 {
             store,
             replication,
             notifier,
+            reconciling: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -194,7 +205,7 @@ impl Sneakers23 {
                 self.record_sale(out, out).await?;
                 return Err(Sneakers23Error::OutOfStock(item));
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(self.after_failed_write(err)),
         };
         self.record_sale(stored_before, stored).await
     }
@@ -229,7 +240,7 @@ impl Sneakers23 {
                 }
                 return Err(Sneakers23Error::SoldOut(out));
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => return Err(self.after_failed_write(err)),
         };
         // The purchase is durable: it is acknowledged whatever happens to
         // this node's memory now (an inventory server being restarted reloads
@@ -269,6 +280,39 @@ impl Sneakers23 {
         }
         notify_if_item_out(self.notifier.as_ref(), before, after);
         Ok((before, after))
+    }
+
+    /// A sale the store did not acknowledge may still have been applied (a
+    /// timeout, a commit whose connection was lost): then nobody announced
+    /// it, and every node's memory may be wrong. Once the store answers
+    /// again, this node reloads from it and tells the other nodes to do the
+    /// same — one such reconciliation at a time, however many sales failed.
+    fn after_failed_write(&self, err: StoreCallError) -> Sneakers23Error {
+        if err.outcome_unknown() && !self.reconciling.swap(true, Ordering::AcqRel) {
+            let context = self.clone();
+            tokio::spawn(async move {
+                let mut wait = RECONCILE_FIRST_WAIT;
+                loop {
+                    tokio::time::sleep(wait).await;
+                    match context.reload().await {
+                        Ok(products) => {
+                            context.replication.catalogue_changed();
+                            tracing::info!(
+                                products,
+                                "a sale of unknown outcome: every node reloaded from the store"
+                            );
+                            break;
+                        }
+                        Err(err) => {
+                            tracing::debug!(%err, "a sale of unknown outcome: the store is not back yet");
+                            wait = (wait * 2).min(RECONCILE_MAX_WAIT);
+                        }
+                    }
+                }
+                context.reconciling.store(false, Ordering::Release);
+            });
+        }
+        err.into()
     }
 
     async fn item(&self, item_id: u64) -> Result<Option<Item>, Sneakers23Error> {

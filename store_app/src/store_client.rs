@@ -44,6 +44,19 @@ pub enum StoreCallError {
     Protocol(String),
 }
 
+impl StoreCallError {
+    /// Whether the request may have been applied although no answer said
+    /// so (a timeout, a commit whose connection was lost): whoever keeps a
+    /// copy of the data must reload it from the store.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            StoreCallError::Timeout(_) => true,
+            StoreCallError::Refused(failure) => failure.outcome_unknown(),
+            StoreCallError::Unavailable(_) | StoreCallError::Protocol(_) => false,
+        }
+    }
+}
+
 /// A handle to the store, wherever it is. Cheap to clone.
 #[derive(Clone)]
 pub struct StoreClient {

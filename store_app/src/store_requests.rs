@@ -252,6 +252,18 @@ pub enum StoreFailure {
     /// A [`PurchaseOrder`] whose order was already sold: nothing sold now.
     #[error("this order was already placed")]
     AlreadyPurchased,
+    /// The write's outcome is unknown: the database connection was lost
+    /// while it committed (see `StoreError::Unconfirmed`).
+    #[error("{0}")]
+    Unconfirmed(String),
+}
+
+impl StoreFailure {
+    /// Whether the write may have been applied although it was not
+    /// acknowledged.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, StoreFailure::Unconfirmed(_))
+    }
 }
 
 impl From<StoreError> for StoreFailure {
@@ -261,6 +273,9 @@ impl From<StoreError> for StoreFailure {
             StoreError::OutOfStock(id) => StoreFailure::OutOfStock(id),
             StoreError::SoldOut(ids) => StoreFailure::SoldOut(ids),
             StoreError::AlreadyPurchased => StoreFailure::AlreadyPurchased,
+            unconfirmed @ StoreError::Unconfirmed(_) => {
+                StoreFailure::Unconfirmed(unconfirmed.to_string())
+            }
             other => StoreFailure::Failed(other.to_string()),
         }
     }

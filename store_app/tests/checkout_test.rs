@@ -9,10 +9,11 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use runtime::testkit::PostgresServer;
+use runtime::testkit::{PostgresServer, RedisServer};
 use support::checkout_race::{
     bought_once, carts, checkout_all, kill_9, sold_since, units_on_sale, Outcome, UNITS,
 };
+use support::commit_cutter::CommitCutter;
 use support::{products, Env, SOON};
 
 const APP: &str = "app@127.0.0.1";
@@ -51,6 +52,55 @@ fn two_hundred_shoppers_buy_each_unit_exactly_once_with_the_store_on_postgres() 
     env.wait_for_peers(APP2, &[APP]);
     env.wait_for_peers(APP, &[APP2]);
     race(&env, &app, &app2);
+}
+
+/// Beyond one machine: the store on PostgreSQL, PubSub through Redis, and
+/// the two nodes never connected to each other — replication and the cart
+/// tracker go through Redis alone.
+#[test]
+fn two_hundred_shoppers_buy_each_unit_exactly_once_on_postgres_and_redis_without_a_mesh() {
+    let Some(postgres) = PostgresServer::start("checkout race on PostgreSQL and Redis") else {
+        return;
+    };
+    let Some(redis) = RedisServer::start("checkout race on PostgreSQL and Redis") else {
+        return;
+    };
+    let env = Env::new("checkout-race-pg-redis");
+    let (store, pubsub) = (postgres.url(), redis.url());
+    let args = [
+        "--store",
+        &store,
+        "--pubsub",
+        &pubsub,
+        "--catalogue",
+        "flash",
+    ];
+    let app = env.start("app", &args);
+    let app2 = env.start("app2", &args);
+    wait_for_redis(&env, APP);
+    wait_for_redis(&env, APP2);
+    race(&env, &app, &app2);
+    assert_eq!(
+        env.rpc_ok(APP, "node.list").trim(),
+        runtime::console::builtins::NO_NODES,
+        "no mesh was needed"
+    );
+}
+
+/// Waits until `node`'s PubSub is subscribed to Redis and can publish.
+fn wait_for_redis(env: &Env, node: &str) {
+    let deadline = std::time::Instant::now() + SOON;
+    loop {
+        let status = env.rpc_ok(node, "pubsub.status");
+        if status.contains("publisher up, subscriber up") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{node} never reached Redis: {status}"
+        );
+        std::thread::sleep(support::POLL);
+    }
 }
 
 /// 200 shoppers over both nodes' web servers buying overlapping carts of
@@ -212,7 +262,61 @@ fn a_store_owner_killed_mid_sale_keeps_every_acknowledged_purchase() {
 #[test]
 fn a_web_node_killed_mid_sale_keeps_every_acknowledged_purchase() {
     let env = Env::new("checkout-kill-web");
-    let (_app, mut app2) = start_cluster(&env);
+    let (_app, app2) = start_cluster(&env);
+    web_node_killed_mid_sale(&env, app2, |port| {
+        let app2 = env.start("app2", &["--http-port", &port.to_string()]);
+        env.connect_to_store(APP2, APP);
+        app2
+    });
+}
+
+/// The same kill with the store on PostgreSQL and PubSub through Redis (no
+/// mesh): nobody hears the web node go down, so what it sold reaches the
+/// other node's memory by the periodic resync from the database.
+#[test]
+fn a_web_node_killed_mid_sale_on_postgres_and_redis_keeps_every_acknowledged_purchase() {
+    let Some(postgres) = PostgresServer::start("web node killed on PostgreSQL and Redis") else {
+        return;
+    };
+    let Some(redis) = RedisServer::start("web node killed on PostgreSQL and Redis") else {
+        return;
+    };
+    let env = Env::new("checkout-kill-web-pg-redis");
+    let (store, pubsub) = (postgres.url(), redis.url());
+    let args = [
+        "--store",
+        &store,
+        "--pubsub",
+        &pubsub,
+        "--catalogue",
+        "flash",
+    ];
+    let resync = [("INVENTORY_RESYNC_MS", "1000")];
+    let _app = env.start_with_env("app", &args, &resync);
+    let app2 = env.start_with_env("app2", &args, &resync);
+    wait_for_redis(&env, APP);
+    wait_for_redis(&env, APP2);
+    web_node_killed_mid_sale(&env, app2, |port| {
+        let port = port.to_string();
+        let app2 = env.start_with_env(
+            "app2",
+            &[&args[..], &["--http-port", &port]].concat(),
+            &resync,
+        );
+        wait_for_redis(&env, APP2);
+        app2
+    });
+}
+
+/// Shoppers on `app2`'s web server, which is killed (`kill -9`) after 30
+/// answers and started again by `restart` on the same port for the second
+/// half; every acknowledged unit is sold in the store, every other sold unit
+/// belongs to a cut-off cart, and both nodes' memory ends as the store.
+fn web_node_killed_mid_sale(
+    env: &Env,
+    mut app2: support::NodeProc,
+    restart: impl FnOnce(u16) -> support::NodeProc,
+) {
     let before = products(&env.rpc_ok(APP, "store.products"));
     let on_sale = units_on_sale(&before);
     let carts = carts(&on_sale, 200);
@@ -233,8 +337,7 @@ fn a_web_node_killed_mid_sale_keeps_every_acknowledged_purchase() {
         "the kill interrupted the sale"
     );
     // Started again where the shoppers' pages point.
-    let _app2 = env.start("app2", &["--http-port", &web.port().to_string()]);
-    env.connect_to_store(APP2, APP);
+    let _app2 = restart(web.port());
     let second = checkout_all(&carts[100..], &[web], |_| {});
 
     let outcomes: Vec<Outcome> = first.into_iter().chain(second).collect();
@@ -319,4 +422,146 @@ fn a_back_node_killed_while_its_mock_shoppers_sell_changes_nothing_acknowledged(
     }
     env.wait_for_products(APP2, &stored);
     env.wait_for_products(APP, &stored);
+}
+
+/// PostgreSQL killed (`kill -9`) in the middle of a sale, then started
+/// again: the web nodes stay up and answer every shopper — bought, sold out,
+/// or 503 with a clear error while the database is away; nothing
+/// acknowledged is lost; a sale whose commit lost its connection is the
+/// only kind sold without an acknowledgement, and it was answered "may or
+/// may not"; once the database is back the pools reconnect by themselves,
+/// the rest of the sale goes through, and every node's memory ends as the
+/// database.
+#[test]
+fn a_postgres_restart_mid_sale_keeps_every_acknowledged_purchase() {
+    let Some(postgres) = PostgresServer::start("PostgreSQL restarted mid-sale") else {
+        return;
+    };
+    let url = postgres.url();
+    let postgres = std::sync::Mutex::new(postgres);
+    let env = Env::new("checkout-pg-restart");
+    let store = ["--store", &url, "--catalogue", "flash"];
+    let app = env.start("app", &store);
+    let app2 = env.start("app2", &store);
+    env.rpc_ok(APP2, &format!("node.connect {APP}"));
+    env.wait_for_peers(APP2, &[APP]);
+    env.wait_for_peers(APP, &[APP2]);
+    let before = products(&env.rpc_ok(APP, "store.products"));
+    let on_sale = units_on_sale(&before);
+    let carts = carts(&on_sale, 200);
+    let webs = [app.http_address(), app2.http_address()];
+
+    let killed = std::sync::Once::new();
+    let first = checkout_all(&carts[..100], &webs, |answered| {
+        if answered >= 30 {
+            killed.call_once(|| postgres.lock().unwrap().kill());
+        }
+    });
+    let refused: Vec<&Outcome> = first.iter().filter(|o| o.status == Some(503)).collect();
+    assert!(!refused.is_empty(), "the kill interrupted the sale");
+    for outcome in &first {
+        assert!(
+            matches!(outcome.status, Some(200) | Some(409) | Some(503)),
+            "every shopper is answered while the database is away: {outcome:?}"
+        );
+    }
+    for outcome in &refused {
+        assert!(
+            outcome.notice.contains("could not be placed right now")
+                && outcome.notice.contains("database"),
+            "a clear error: {outcome:?}"
+        );
+    }
+    // Pages are served from memory meanwhile.
+    assert_eq!(app.get("/").status, 200);
+
+    postgres.lock().unwrap().restart();
+    for node in [APP, APP2] {
+        wait_until_store_answers(&env, node);
+    }
+    let second = checkout_all(&carts[100..], &webs, |_| {});
+    for outcome in &second {
+        assert!(
+            matches!(outcome.status, Some(200) | Some(409)),
+            "the pools reconnected: {outcome:?}"
+        );
+    }
+
+    let outcomes: Vec<Outcome> = first.into_iter().chain(second).collect();
+    let bought = bought_once(&outcomes);
+    let stored = products(&env.rpc_ok(APP, "store.products"));
+    let sold = sold_since(&before, &stored, &on_sale);
+    assert!(
+        bought.is_subset(&sold),
+        "every acknowledged unit is sold in the database"
+    );
+    let maybe: BTreeSet<u64> = outcomes
+        .iter()
+        .filter(|o| o.maybe_placed())
+        .flat_map(|o| o.items.iter().copied())
+        .collect();
+    for item in sold.difference(&bought) {
+        assert!(
+            maybe.contains(item),
+            "item {item} sold to nobody who was acknowledged or told \"may or may not\""
+        );
+    }
+    env.wait_for_products(APP, &stored);
+    env.wait_for_products(APP2, &stored);
+}
+
+/// Waits until `node` reaches the store again (`store.status` succeeds).
+fn wait_until_store_answers(env: &Env, node: &str) {
+    let deadline = std::time::Instant::now() + SOON;
+    loop {
+        let run = env.rpc(node, "store.status");
+        if run.code == Some(0) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{node} never reached the store again: {run:?}"
+        );
+        std::thread::sleep(support::POLL);
+    }
+}
+
+/// A commit whose connection is lost: PostgreSQL applied the purchase, but
+/// the node never heard. The shopper is told it may or may not have been
+/// placed (the same form sent again from the same browser is then shown as
+/// placed and sells nothing more: `checkout_page_test.rs`), and both nodes'
+/// memory catches up with the sale nobody announced.
+#[test]
+fn a_purchase_whose_commit_lost_its_connection_is_answered_maybe_and_reconciled() {
+    let Some(postgres) = PostgresServer::start("a commit cut from its connection") else {
+        return;
+    };
+    let cutter = CommitCutter::start(postgres.address());
+    let env = Env::new("checkout-commit-cut");
+    let (direct, cut) = (postgres.url(), cutter.url(&postgres.url()));
+    let app = env.start("app", &["--store", &cut, "--catalogue", "flash"]);
+    let _app2 = env.start("app2", &["--store", &direct, "--catalogue", "flash"]);
+    env.rpc_ok(APP2, &format!("node.connect {APP}"));
+    env.wait_for_peers(APP, &[APP2]);
+    let before = products(&env.rpc_ok(APP2, "store.products"));
+    let on_sale = units_on_sale(&before);
+    let cart = &carts(&on_sale, 1)[..1];
+
+    cutter.arm();
+    let first = checkout_all(cart, &[app.http_address()], |_| {});
+    assert_eq!(cutter.cut(), 1, "the purchase's COMMIT was cut");
+    assert!(
+        first[0].maybe_placed(),
+        "told it may or may not: {:?}",
+        first[0]
+    );
+    let stored = products(&env.rpc_ok(APP2, "store.products"));
+    let sold = sold_since(&before, &stored, &on_sale);
+    assert_eq!(
+        sold,
+        cart[0].items.iter().copied().collect(),
+        "the database applied it"
+    );
+    env.wait_for_products(APP, &stored);
+    env.wait_for_products(APP2, &stored);
 }

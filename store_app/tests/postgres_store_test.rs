@@ -271,7 +271,7 @@ async fn every_store_request_is_answered_on_postgres_as_on_sled() {
         now.products.iter().filter(|p| p.released).count()
     );
     assert!(
-        status.path.starts_with("postgres://127.0.0.1:"),
+        status.path.starts_with("postgres://…@127.0.0.1:"),
         "{}",
         status.path
     );

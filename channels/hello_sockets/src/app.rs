@@ -15,8 +15,7 @@ use channels::endpoint::{Endpoint, EndpointOptions};
 use channels::metrics::Metrics;
 use channels::mount::SocketConfig;
 use channels::presence::Presence;
-use channels::pubsub::cluster::{join_cluster, ClusterLink};
-use channels::pubsub::redis::{join_redis, RedisLink};
+use channels::pubsub::link::{PubSubAdapter, PubSubLink};
 use channels::pubsub::PubSub;
 use channels::token::Signer;
 use channels::tracker::TrackerOptions;
@@ -49,22 +48,6 @@ pub struct AppOptions {
     pub endpoint: EndpointOptions,
     /// How broadcasts reach the other nodes.
     pub pubsub: PubSubAdapter,
-}
-
-/// How a node's PubSub reaches the other nodes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum PubSubAdapter {
-    /// The cluster mesh (named nodes; an unnamed server is alone).
-    #[default]
-    Cluster,
-    /// Through the Redis at `url`, on `channel` (Phoenix.PubSub.Redis).
-    Redis { url: String, channel: String },
-}
-
-/// What connects this node's PubSub to the others, kept until the stop.
-enum PubSubLink {
-    Cluster(ClusterLink),
-    Redis(RedisLink),
 }
 
 /// A running hello_sockets node.
@@ -102,23 +85,13 @@ impl App {
         let channels =
             ProcessSupervisor::lookup(CHANNELS).ok_or("the channel supervisor did not start")?;
         let pubsub = PubSub::new();
-        let link = match (&options.pubsub, &options.node) {
-            (PubSubAdapter::Redis { url, channel }, node) => {
-                // Redis tells nodes apart by name: an unnamed server gets a
-                // unique one (Phoenix.PubSub.Redis's `node_name`).
-                let name = match node {
-                    Some((node, _)) => node.self_name().to_string(),
-                    None => unnamed_node_name(),
-                };
-                Some(PubSubLink::Redis(join_redis(&pubsub, url, channel, &name)?))
-            }
-            (PubSubAdapter::Cluster, Some((node, _))) => {
-                Some(PubSubLink::Cluster(join_cluster(&pubsub, node).await?))
-            }
-            (PubSubAdapter::Cluster, None) => None,
-        };
+        let node = options.node.as_ref().map(|(node, _)| node);
+        let link = PubSubLink::connect(&pubsub, &options.pubsub, node, "hello_sockets").await?;
         if let Some((_, console)) = &options.node {
             channels::console_commands::register(console, &pubsub);
+            if let Some(link) = &link {
+                link.register_console(console);
+            }
             crate::console_commands::register(console, &pubsub);
         }
         let pipeline = Pipeline::start(pubsub.clone(), None).await?;
@@ -150,10 +123,7 @@ impl App {
 
     /// The Redis link's state, when PubSub goes through Redis.
     pub fn redis_status(&self) -> Option<channels::pubsub::redis::RedisStatus> {
-        match &self.link {
-            Some(PubSubLink::Redis(redis)) => Some(redis.status()),
-            _ => None,
-        }
+        self.link.as_ref().and_then(PubSubLink::redis_status)
     }
 
     /// Stops what [`App::start`] started, last first: the presence tracker
@@ -163,22 +133,10 @@ impl App {
         // First, while the cluster is still there: the other nodes drop this
         // node's presences at once instead of after the down period.
         self.presence.tracker().stop().await;
-        match self.link {
-            Some(PubSubLink::Cluster(cluster)) => cluster.stop().await,
-            Some(PubSubLink::Redis(redis)) => redis.stop().await,
-            None => {}
+        if let Some(link) = self.link {
+            link.stop().await;
         }
         self.root.stop().await;
         tracing::info!("supervision tree stopped");
     }
-}
-
-/// A name for an unnamed server on Redis PubSub: `hello_sockets-<random>@<host>`.
-fn unnamed_node_name() -> String {
-    let mut bytes = [0u8; 4];
-    getrandom::fill(&mut bytes).expect("the OS has randomness");
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "nohost".into());
-    format!("hello_sockets-{:08x}@{host}", u32::from_le_bytes(bytes))
 }

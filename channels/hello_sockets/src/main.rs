@@ -32,7 +32,7 @@ use channels::mount::SocketConfig;
 use channels::secret;
 use channels::token::Signer;
 use clap::Parser;
-use hello_sockets::app::{App, AppOptions, PubSubAdapter};
+use hello_sockets::app::{App, AppOptions};
 use runtime::release;
 
 #[derive(Parser)]
@@ -58,33 +58,6 @@ struct Cli {
     /// Send StatsD metrics (DogStatsD tags) to this UDP address, e.g. 127.0.0.1:8125.
     #[arg(long, env = "STATSD_ADDR", global = true)]
     statsd: Option<std::net::SocketAddr>,
-    /// How broadcasts reach the other nodes: `cluster` (the mesh of named
-    /// nodes) or `redis://[user:password@]host[:port][/db]` (any node, no mesh).
-    #[arg(
-        long,
-        env = "PUBSUB",
-        default_value = "cluster",
-        value_name = "cluster|redis://…",
-        global = true
-    )]
-    pubsub: String,
-    /// The Redis channel of `--pubsub redis://…` (one per application).
-    #[arg(long, env = "PUBSUB_CHANNEL", default_value = channels::pubsub::redis::DEFAULT_CHANNEL, global = true)]
-    pubsub_channel: String,
-}
-
-/// `--pubsub`'s adapter, or why the value is not one.
-fn pubsub_adapter(cli: &Cli) -> Result<PubSubAdapter, String> {
-    match cli.pubsub.as_str() {
-        "cluster" => Ok(PubSubAdapter::Cluster),
-        url if url.starts_with("redis://") => Ok(PubSubAdapter::Redis {
-            url: url.to_string(),
-            channel: cli.pubsub_channel.clone(),
-        }),
-        other => Err(format!(
-            "--pubsub must be `cluster` or a redis:// URL, not {other:?}"
-        )),
-    }
 }
 
 const APP: &str = "hello_sockets";
@@ -96,7 +69,7 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::error::Error>> {
     // A certificate or PubSub that cannot be used fails before anything starts.
     let listen = cli.server.listeners(start.as_ref())?;
-    let pubsub = pubsub_adapter(&cli)?;
+    let pubsub = cli.server.pubsub.adapter()?;
     // A named node: the node, its console and control socket come first.
     let node = start_node(APP, start.as_ref()).await?;
     let mode = cli.server.mode();

@@ -13,10 +13,11 @@
 //!
 //! Local fan-out never leaves this node. Other nodes are reached through a
 //! [`Adapter`] (`pubsub/cluster.rs` is the cluster's, `pubsub/redis.rs`
-//! goes through Redis): one message per peer node, then that node's own local
-//! fan-out.
+//! goes through Redis; `pubsub/link.rs` chooses one at start): one message
+//! per peer node, then that node's own local fan-out.
 
 pub mod cluster;
+pub mod link;
 pub mod local_network;
 pub mod redis;
 

@@ -22,9 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use runtime::log_text::url_without_credentials;
 use runtime::node::wire;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::cluster::RemoteBroadcast;
@@ -61,6 +62,9 @@ struct Shared {
     dropped: AtomicU64,
     published: AtomicU64,
     received: AtomicU64,
+    /// Counts the subscriber's successful subscriptions: each one after the
+    /// first follows an outage whose broadcasts never arrived.
+    subscriptions: watch::Sender<u64>,
 }
 
 /// A node's connection to Redis PubSub; dropping it (or [`RedisLink::stop`])
@@ -71,7 +75,7 @@ pub struct RedisLink {
     subscriber: JoinHandle<()>,
 }
 
-/// What `pubsub.redis` shows.
+/// The link's state (the console's `pubsub.status`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisStatus {
     pub channel: String,
@@ -82,12 +86,39 @@ pub struct RedisStatus {
     pub received: u64,
     /// Broadcasts dropped because the queue was full (Redis away too long).
     pub dropped: u64,
+    /// Times the subscriber subscribed (1 + the outages it came back from).
+    pub subscriptions: u64,
 }
 
-impl RedisLink {
+impl std::fmt::Display for RedisStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let up = |up: bool| if up { "up" } else { "DOWN (reconnecting)" };
+        write!(
+            f,
+            "PubSub through Redis on channel {} as {}\n\
+             publisher {}, subscriber {} (subscribed {} time(s))\n\
+             published {}, received {}, dropped {}",
+            self.channel,
+            self.node_name,
+            up(self.publisher_connected),
+            up(self.subscriber_connected),
+            self.subscriptions,
+            self.published,
+            self.received,
+            self.dropped
+        )
+    }
+}
+
+/// Reads a [`RedisLink`]'s state from elsewhere (a console command), for as
+/// long as the link lives.
+#[derive(Clone)]
+pub struct RedisMonitor(Arc<Shared>);
+
+impl RedisMonitor {
     /// Both connections up, and counts.
     pub fn status(&self) -> RedisStatus {
-        let s = &self.shared;
+        let s = &self.0;
         RedisStatus {
             channel: s.channel.clone(),
             node_name: s.node_name.clone(),
@@ -96,7 +127,20 @@ impl RedisLink {
             published: s.published.load(Ordering::Relaxed),
             received: s.received.load(Ordering::Relaxed),
             dropped: s.dropped.load(Ordering::Relaxed),
+            subscriptions: *s.subscriptions.borrow(),
         }
+    }
+}
+
+impl RedisLink {
+    /// Both connections up, and counts.
+    pub fn status(&self) -> RedisStatus {
+        self.monitor().status()
+    }
+
+    /// A handle on the link's state.
+    pub fn monitor(&self) -> RedisMonitor {
+        RedisMonitor(self.shared.clone())
     }
 
     /// Resolves once the subscriber is subscribed and the publisher
@@ -113,6 +157,13 @@ impl RedisLink {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Counts the subscriber's subscriptions, changed on each: whoever keeps
+    /// state in step through broadcasts catches up after each one past the
+    /// first (Redis keeps nothing for a subscriber that was away).
+    pub fn subscriptions(&self) -> watch::Receiver<u64> {
+        self.shared.subscriptions.subscribe()
     }
 
     /// Stops publishing and listening: later broadcasts stay on this node.
@@ -149,7 +200,7 @@ pub fn join_redis(
     node_name: &str,
 ) -> Result<RedisLink, BadRedisUrl> {
     let client = redis::Client::open(url).map_err(|err| BadRedisUrl {
-        url: redacted(url),
+        url: url_without_credentials(url),
         reason: err.to_string(),
     })?;
     let shared = Arc::new(Shared {
@@ -161,6 +212,7 @@ pub fn join_redis(
         dropped: AtomicU64::new(0),
         published: AtomicU64::new(0),
         received: AtomicU64::new(0),
+        subscriptions: watch::Sender::new(0),
     });
     let (queue, queued) = mpsc::channel(QUEUE);
     let publisher = tokio::spawn(publish(client.clone(), shared.clone(), queued));
@@ -171,23 +223,13 @@ pub fn join_redis(
     }));
     tracing::info!(
         "PubSub through Redis at {} on channel {channel} as {node_name}",
-        redacted(url)
+        url_without_credentials(url)
     );
     Ok(RedisLink {
         shared,
         publisher,
         subscriber,
     })
-}
-
-/// The URL without its password, for logs and errors.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
 }
 
 fn random_origin() -> u64 {
@@ -338,6 +380,7 @@ async fn subscribe(client: redis::Client, shared: Arc<Shared>, pubsub: PubSub) {
             continue;
         }
         shared.subscriber_up.store(true, Ordering::Relaxed);
+        shared.subscriptions.send_modify(|count| *count += 1);
         if warned {
             tracing::info!("Redis PubSub: subscribed again");
         }
@@ -395,6 +438,7 @@ mod tests {
             dropped: AtomicU64::new(0),
             published: AtomicU64::new(0),
             received: AtomicU64::new(0),
+            subscriptions: watch::Sender::new(0),
         }
     }
 
@@ -429,14 +473,5 @@ mod tests {
         deliver(&me, &pubsub, b"\x00garbage from someone else");
         assert_eq!(seen.lock().len(), 2);
         assert_eq!(me.received.load(Ordering::Relaxed), 2);
-    }
-
-    #[test]
-    fn the_password_never_reaches_a_log_line() {
-        assert_eq!(
-            redacted("redis://user:secret@db.internal:6379/2"),
-            "redis://…@db.internal:6379/2"
-        );
-        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 }

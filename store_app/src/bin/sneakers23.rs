@@ -15,6 +15,15 @@
 //! locks the directory), seeds it on first start, and serves it to the other
 //! nodes as the cluster-wide "store" service. Without `start`, `sneakers23`
 //! runs one unnamed node that owns `--data-dir` and serves the page.
+//!
+//! Beyond one machine: with `--store postgres://…` every node writes to
+//! PostgreSQL itself and none owns the data; with `--pubsub redis://…` too,
+//! the nodes need no mesh at all (replication, carts and pages go through
+//! Redis, and each node resyncs its inventory from the database):
+//!
+//! ```text
+//! sneakers23 --store postgres://shop@db/shop --pubsub redis://cache:6379 --port 4000
+//! ```
 
 use std::path::PathBuf;
 
@@ -29,6 +38,7 @@ use channels::token::Signer;
 use clap::Parser;
 use runtime::release;
 use store_app::app::{App, AppOptions};
+use store_app::inventory_resync::ResyncOptions;
 use store_app::web::{default_assets_dir, AdminAccess, InventoryRef, StoreWeb};
 
 #[derive(Parser)]
@@ -50,6 +60,12 @@ struct Cli {
     /// size 100,000 units; the checkout benchmark's).
     #[arg(long, env = "CATALOGUE", default_value = "demo", value_parser = clap::builder::PossibleValuesParser::new(store_app::catalogue::NAMES), global = true)]
     catalogue: String,
+    /// With `--pubsub redis://…`: milliseconds between two reloads of each
+    /// node's inventory from the store (no mesh tells a node that a peer died
+    /// between writing a sale and announcing it; this bounds how long such a
+    /// sale stays unseen).
+    #[arg(long, env = "INVENTORY_RESYNC_MS", default_value_t = store_app::inventory_resync::DEFAULT_INTERVAL.as_millis() as u64, value_parser = clap::value_parser!(u64).range(100..), global = true)]
+    resync_interval_ms: u64,
     /// Static files (js, css, images, node_modules/phoenix); default: the crate's assets/.
     #[arg(long, env = "STORE_ASSETS_DIR", global = true)]
     assets_dir: Option<PathBuf>,
@@ -65,8 +81,9 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
     if start.is_none() && cli.data_dir.is_none() && cli.store.is_none() {
         return Err("an unnamed node owns the data: give --data-dir DIR (or DATA_DIR), or --store postgres://…".into());
     }
-    // A certificate that cannot be used fails before anything starts.
+    // A certificate or PubSub that cannot be used fails before anything starts.
     let listen = cli.server.listeners(start.as_ref())?;
+    let pubsub_adapter = cli.server.pubsub.adapter()?;
     // The node (and its name) first: a second start of a running node fails
     // here, before it could touch the database.
     let node = start_node(APP, start.as_ref()).await?;
@@ -78,11 +95,18 @@ async fn run(cli: Cli, start: Option<StartArgs>) -> Result<(), Box<dyn std::erro
         postgres: cli.store.clone(),
         node: node.as_ref().map(|release| release.node().clone()),
         pubsub: pubsub.clone(),
+        pubsub_adapter,
         catalogue: cli.catalogue.clone(),
+        resync: ResyncOptions {
+            interval: std::time::Duration::from_millis(cli.resync_interval_ms),
+        },
     })
     .await?;
     if let Some(release) = &node {
         channels::console_commands::register(release.console(), &pubsub);
+        if let Some(link) = app.pubsub_link() {
+            link.register_console(release.console());
+        }
         store_app::console_commands::register(
             release.console(),
             &app.context,

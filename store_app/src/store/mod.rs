@@ -76,6 +76,11 @@ pub enum StoreError {
     /// it may or may not have been applied. Every later write is refused.
     #[error("the store's disk failed ({0}): this write may or may not have been applied; the store refuses writes until its node is restarted")]
     NotDurable(String),
+    /// The connection to PostgreSQL was lost after the write was sent
+    /// (during its commit): the server may or may not have applied it. An
+    /// order sent again is refused as already placed if it was.
+    #[error("the database connection was lost while the write committed ({0}): it may or may not have been applied")]
+    Unconfirmed(String),
     /// Refused before anything was written: the disk failed during an
     /// earlier write (the reason as the OS words it).
     #[error("the store refuses writes since its disk failed ({0}): nothing was written; restart the store's node once the disk is fixed")]

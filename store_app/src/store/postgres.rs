@@ -17,7 +17,10 @@
 //! id order, so two carts sharing items lock them in the same order and never
 //! deadlock. The order key goes into `orders` first (`ON CONFLICT DO
 //! NOTHING`): an order placed twice sells once. A commit is durable when it
-//! returns (PostgreSQL's `synchronous_commit`, on by default).
+//! returns (PostgreSQL's `synchronous_commit`, on by default). A connection
+//! lost during a commit leaves its outcome unknown: that is answered
+//! `Unconfirmed` ("may or may not have been applied"), never as a refusal;
+//! a lost connection before the commit rolls the transaction back.
 
 use std::collections::HashMap;
 
@@ -86,7 +89,7 @@ const MIGRATION_LOCK: i64 = 0x5e_ea_4e_55_23;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
-    /// `postgres://host:port/database`, without user or password.
+    /// `postgres://…@host:port/database`, without user or password.
     described: String,
 }
 
@@ -102,14 +105,20 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
-/// `postgres://host:port/db` out of a URL, its credentials left out (for
+/// `postgres://…@host:port/db` out of a URL, its credentials left out (for
 /// `store.status`, logs and errors).
 pub fn describe(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
+    runtime::log_text::url_without_credentials(url)
+}
+
+/// An error of a write once it was sent: the server's own refusal (the
+/// write was rolled back), or a lost connection, after which nobody here
+/// knows whether it committed.
+fn unconfirmed_unless_refused(err: tokio_postgres::Error) -> StoreError {
+    if err.as_db_error().is_some() {
+        StoreError::from(err)
+    } else {
+        StoreError::Unconfirmed(postgres_reason(&err))
     }
 }
 
@@ -310,7 +319,7 @@ impl PgStore {
                 .map_err(|_| StoreError::Postgres(format!("item {}: too many units", a.item_id)))?;
             tx.execute(&stock, &[&(a.item_id as i64), &count]).await?;
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(unconfirmed_unless_refused)?;
         Ok(())
     }
 
@@ -324,7 +333,8 @@ impl PgStore {
                 ),
                 &[&(id as i64)],
             )
-            .await?
+            .await
+            .map_err(unconfirmed_unless_refused)?
             .ok_or_else(|| StoreError::NotFound(format!("product {id}")))?;
         Ok(product_from_row(&row))
     }
@@ -402,7 +412,7 @@ impl PgStore {
                 out.into_iter().map(|(_, id)| id).collect(),
             ));
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(unconfirmed_unless_refused)?;
         Ok(item_ids
             .iter()
             .enumerate()

@@ -39,7 +39,9 @@ pub async fn start_node(admin: Option<AdminAccess>) -> Node {
         postgres: None,
         node: None,
         pubsub: pubsub.clone(),
+        pubsub_adapter: Default::default(),
         catalogue: "demo".into(),
+        resync: Default::default(),
     })
     .await
     .expect("the node starts");

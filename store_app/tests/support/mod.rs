@@ -177,6 +177,7 @@ impl NodeProc {
 
 pub mod browser;
 pub mod checkout_race;
+pub mod commit_cutter;
 pub mod faults;
 pub mod page;
 
