@@ -91,6 +91,17 @@ async fn the_catalogue_reads_back_and_sales_answer_as_the_sled_store_does() {
     ));
     let now = stock(&store.snapshot().await.unwrap());
     assert_eq!(now[&other.item_id], other.available_count - 1);
+
+    // Order keys are forgotten once older than any cart token can be (each
+    // node does it at start, as the sled store does at open).
+    let kept = store.forget_orders_before(0).await.unwrap();
+    assert_eq!(kept, 0, "nothing is older than the epoch");
+    let far_future = u64::MAX / 2_000;
+    assert_eq!(store.forget_orders_before(far_future).await.unwrap(), 1);
+    assert!(
+        store.purchase(&[other.item_id], Some(order)).await.is_ok(),
+        "a forgotten key is a new order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

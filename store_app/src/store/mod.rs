@@ -120,7 +120,7 @@ pub fn item_list(ids: &[u64]) -> String {
         .join(", ")
 }
 
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

@@ -135,8 +135,8 @@ fn postgres_reason(err: &tokio_postgres::Error) -> String {
 
 impl PgStore {
     /// Connects a pool of at most `pool_size` connections to `url`
-    /// (`postgres://user[:password]@host[:port]/database`) and migrates the
-    /// schema.
+    /// (`postgres://user[:password]@host[:port]/database`), migrates the
+    /// schema, and forgets order keys older than [`super::ORDER_KEYS_KEPT`].
     pub async fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
         let config: tokio_postgres::Config = url
             .parse()
@@ -157,6 +157,11 @@ impl PgStore {
             described: describe(url),
         };
         store.migrate().await?;
+        let cutoff = super::unix_ms().saturating_sub(super::ORDER_KEYS_KEPT.as_millis() as u64);
+        let forgotten = store.forget_orders_before(cutoff).await?;
+        if forgotten > 0 {
+            tracing::info!(forgotten, "order keys older than any cart token forgotten");
+        }
         Ok(store)
     }
 
