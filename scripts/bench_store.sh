@@ -14,6 +14,11 @@
 #                spread over two web nodes (app owns the store, app2 reaches it
 #                over the cluster); stocked catalogue. SYNC_EACH_WRITE=1 runs
 #                the store as before group commit (one fdatasync per write).
+#                STORES="sled postgres" runs each run on both stores in turn
+#                (interleaved, so the ratio postgres/sled is of the same
+#                minutes): on postgres both nodes write to a private
+#                PostgreSQL (scripts/lib/postgres.sh; a fresh database per
+#                run) and neither owns the data.
 #   all          page and replication
 #
 # Every run starts fresh nodes in a temporary directory — a private name
@@ -28,11 +33,13 @@
 #   CONNECTIONS=64 THREADS=2 scripts/bench_store.sh page
 #   SALES=500 scripts/bench_store.sh replication
 #   SYNC_EACH_WRITE=1 scripts/bench_store.sh checkout
+#   STORES="sled postgres" scripts/bench_store.sh checkout
 #   PERF=1 RUNS=1 scripts/bench_store.sh replication   # perf record app and back (app2 for checkout)
 #
 # Environment: RUNS (3), CONNECTIONS (32), SECONDS_PER_PATH (10), PATHS
 # (/,/health), CATALOGUES (the page runs'; "demo flash"), SALES (1000), SHOPPERS (64),
 # SYNC_EACH_WRITE=1 (checkout: the store syncs every write on its own),
+# STORES (checkout: sled, postgres or both; "sled"),
 # THREADS (store_bench worker threads; 1), SKIP_BUILD=1,
 # BENCH_ARGS (appended to store_bench's flags), DATA_ROOT (where the data
 # directory goes; default $TMPDIR or /tmp — its filesystem's fsync cost is
@@ -51,9 +58,14 @@ CATALOGUES="${CATALOGUES:-demo flash}"
 SALES="${SALES:-1000}"
 SHOPPERS="${SHOPPERS:-64}"
 THREADS="${THREADS:-1}"
+STORES="${STORES:-sled}"
+# The store of the run being made (checkout): sled or postgres.
+STORE_KIND=sled
 BENCH_ARGS="${BENCH_ARGS:-}"
 # shellcheck source=lib/bench.sh
 source scripts/lib/bench.sh
+# shellcheck source=lib/postgres.sh
+source scripts/lib/postgres.sh
 NODE_BIN="${NODE_BIN:-$BIN/sneakers23}"
 BENCH_BIN="$BIN/store_bench"
 
@@ -94,6 +106,7 @@ stop_nodes() {
 }
 cleanup() {
     stop_nodes
+    pg_stop
     rm -f "$RESULTS"
 }
 trap cleanup EXIT
@@ -141,11 +154,20 @@ start_nodes() {
     export NODE_NAME_DIR="$WORK/names"
     RELEASE_COOKIE="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
     export RELEASE_COOKIE
-    start_node "$APP" app --data-dir "$WORK/data" --catalogue "$catalogue" --http-port 0
+    # On sled app owns the data; on PostgreSQL both nodes write to a fresh
+    # database and neither owns it.
+    local store=(--data-dir "$WORK/data") second_store=()
+    if [[ "$STORE_KIND" == postgres ]]; then
+        local url
+        url="$(pg_createdb "bench_$(basename "$WORK" | tr -dc 'a-zA-Z0-9')")" || fail "cannot create the benchmark's database"
+        store=(--store "$url")
+        second_store=(--store "$url")
+    fi
+    start_node "$APP" app "${store[@]}" --catalogue "$catalogue" --http-port 0
     PORT="$(wait_for_port "$WORK/app.log" "${PIDS[-1]}" "bench_store: app" 100)" || fail "app did not report its port"
     if [[ "$web" == web ]]; then
         SECOND="$APP2"
-        start_node "$APP2" app2 --http-port 0
+        start_node "$APP2" app2 "${second_store[@]}" --catalogue "$catalogue" --http-port 0
         PORT2="$(wait_for_port "$WORK/app2.log" "${PIDS[-1]}" "bench_store: app2" 100)" || fail "app2 did not report its port"
     else
         SECOND="$BACK"
@@ -240,7 +262,7 @@ run_replication() {
 run_checkout() {
     local run="$1"
     start_nodes stocked web
-    echo "bench_store: checkout run $run/$RUNS${STORE_SYNC_EACH_WRITE:+ (one sync per write)}; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    echo "bench_store: checkout run $run/$RUNS on $STORE_KIND${STORE_SYNC_EACH_WRITE:+ (one sync per write)}; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     perf_start
     local out
     # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
@@ -249,7 +271,8 @@ run_checkout() {
         --seconds "$SECONDS_PER_PATH" $BENCH_ARGS)" || fail "store_bench checkout failed"
     perf_stop
     echo "$out"
-    jq -c --arg m "${STORE_SYNC_EACH_WRITE:+sync_each_write}" '. + {mode: (if $m == "" then "group_commit" else $m end)}' <<<"$out" >>"$RESULTS"
+    jq -c --arg m "${STORE_SYNC_EACH_WRITE:+sync_each_write}" --arg s "$STORE_KIND" \
+        '. + {mode: (if $s == "postgres" then "postgres" elif $m == "" then "group_commit" else $m end), run: '"$run"'}' <<<"$out" >>"$RESULTS"
     # What the store's own figures say: every acknowledged unit is gone from it.
     echo "bench_store: $(rpc "$APP" checkout.stats) on app; $(rpc "$APP2" checkout.stats) on app2" >&2
     stop_nodes
@@ -257,8 +280,18 @@ run_checkout() {
 }
 
 if [[ "$WORKLOAD" == checkout ]]; then
+    for kind in $STORES; do
+        case "$kind" in
+            sled) ;;
+            postgres) [[ -n "$PG_URL" ]] || pg_start || fail "cannot start PostgreSQL" ;;
+            *) echo "bench_store: unknown store $kind (sled, postgres)" >&2; exit 2 ;;
+        esac
+    done
     for run in $(seq 1 "$RUNS"); do
-        run_checkout "$run"
+        for kind in $STORES; do
+            STORE_KIND="$kind"
+            run_checkout "$run"
+        done
     done
 fi
 if [[ "$WORKLOAD" == page || "$WORKLOAD" == all ]]; then
@@ -302,5 +335,12 @@ jq -s -c '
       units_per_s: (map(.units_per_s) | summary),
       p50_ms: (map(.latency.p50_ms) | summary),
       p99_ms: (map(.latency.p99_ms) | summary),
-      non_200: (map(.non_200) | add), errors: (map(.errors) | add)}})
+      non_200: (map(.non_200) | add), errors: (map(.errors) | add)}}),
+  (map(select(.workload == "checkout")) | group_by(.run) |
+     map(select(length == 2 and (map(.mode) | index("postgres")))) | select(length > 0) |
+     {checkout_postgres_vs_sled: {
+      purchases_per_s_ratio: (map((map(select(.mode == "postgres"))[0].purchases_per_s)
+          / (map(select(.mode != "postgres"))[0].purchases_per_s)) | summary),
+      p99_ratio: (map((map(select(.mode == "postgres"))[0].latency.p99_ms)
+          / (map(select(.mode != "postgres"))[0].latency.p99_ms)) | summary)}})
 ' "$RESULTS"

@@ -11,10 +11,10 @@
 //! the node plugs in (the web layer's ProductChannel functions), as the book
 //! delegates `Sneakers23Web.notify_*` to `ProductChannel`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use runtime::{Pid, ReplyTo};
 
 use crate::inventory::{CompleteProduct, InventoryCall, InventoryError, InventoryServer};
@@ -109,8 +109,16 @@ pub struct Sneakers23 {
     store: StoreClient,
     replication: Replication,
     notifier: Arc<dyn Notifier>,
-    /// Set while a reload after a write of unknown outcome is under way.
-    reconciling: Arc<AtomicBool>,
+    /// The reload after a write of unknown outcome.
+    reconciling: Arc<Mutex<Reconciling>>,
+}
+
+/// Whether a reconciliation runs, and whether another sale of unknown
+/// outcome came while it did.
+#[derive(Default)]
+struct Reconciling {
+    running: bool,
+    again: bool,
 }
 
 impl Sneakers23 {
@@ -126,7 +134,7 @@ impl Sneakers23 {
             store,
             replication,
             notifier,
-            reconciling: Arc::new(AtomicBool::new(false)),
+            reconciling: Arc::default(),
         }
     }
 
@@ -286,33 +294,49 @@ impl Sneakers23 {
     /// timeout, a commit whose connection was lost): then nobody announced
     /// it, and every node's memory may be wrong. Once the store answers
     /// again, this node reloads from it and tells the other nodes to do the
-    /// same — one such reconciliation at a time, however many sales failed.
+    /// same. One reconciliation runs at a time, however many sales failed;
+    /// a sale that fails while it runs makes it reload once more after.
     fn after_failed_write(&self, err: StoreCallError) -> Sneakers23Error {
-        if err.outcome_unknown() && !self.reconciling.swap(true, Ordering::AcqRel) {
-            let context = self.clone();
-            tokio::spawn(async move {
-                let mut wait = RECONCILE_FIRST_WAIT;
-                loop {
-                    tokio::time::sleep(wait).await;
-                    match context.reload().await {
-                        Ok(products) => {
-                            context.replication.catalogue_changed();
-                            tracing::info!(
-                                products,
-                                "a sale of unknown outcome: every node reloaded from the store"
-                            );
-                            break;
-                        }
-                        Err(err) => {
-                            tracing::debug!(%err, "a sale of unknown outcome: the store is not back yet");
-                            wait = (wait * 2).min(RECONCILE_MAX_WAIT);
-                        }
-                    }
-                }
-                context.reconciling.store(false, Ordering::Release);
-            });
+        if err.outcome_unknown() {
+            let mut reconciling = self.reconciling.lock();
+            if reconciling.running {
+                reconciling.again = true;
+            } else {
+                reconciling.running = true;
+                tokio::spawn(self.clone().reconcile());
+            }
         }
         err.into()
+    }
+
+    /// See [`Self::after_failed_write`].
+    async fn reconcile(self) {
+        loop {
+            self.reconciling.lock().again = false;
+            let mut wait = RECONCILE_FIRST_WAIT;
+            loop {
+                tokio::time::sleep(wait).await;
+                match self.reload().await {
+                    Ok(products) => {
+                        self.replication.catalogue_changed();
+                        tracing::info!(
+                            products,
+                            "a sale of unknown outcome: every node reloaded from the store"
+                        );
+                        break;
+                    }
+                    Err(err) => {
+                        tracing::debug!(%err, "a sale of unknown outcome: the store is not back yet");
+                        wait = (wait * 2).min(RECONCILE_MAX_WAIT);
+                    }
+                }
+            }
+            let mut reconciling = self.reconciling.lock();
+            if !reconciling.again {
+                reconciling.running = false;
+                return;
+            }
+        }
     }
 
     async fn item(&self, item_id: u64) -> Result<Option<Item>, Sneakers23Error> {

@@ -55,10 +55,16 @@ pub(super) fn register(console: &Console, context: &Sneakers23) {
                 .sum();
             match ctx.store().status().await {
                 Ok(status) => {
+                    // On PostgreSQL no node owns it: the place is the server.
+                    let owner = match ctx.store().owner() {
+                        Some(owner) if owner == status.path => "PostgreSQL".to_string(),
+                        Some(owner) => owner,
+                        None => "?".into(),
+                    };
                     let _ = writeln!(
                         out,
                         "store on {} at {}: {} products ({} released), {} items, {} units, {} bytes on disk",
-                        ctx.store().owner().unwrap_or_else(|| "?".into()),
+                        owner,
                         status.path,
                         status.products,
                         status.released,

@@ -370,28 +370,29 @@ impl PgStore {
             return Ok(Vec::new());
         }
         let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        if let Some(order) = &order {
-            let inserted = tx
-                .execute(
-                    "INSERT INTO orders (order_key) VALUES ($1) ON CONFLICT DO NOTHING",
-                    &[&order.as_slice()],
-                )
-                .await?;
-            if inserted == 0 {
-                return Err(StoreError::AlreadyPurchased);
-            }
-        }
-        let sell = tx
-            .prepare(
+        // Each connection prepares these once and keeps them (a statement
+        // given as text would cost a round trip to prepare on every use):
+        // a purchase is then BEGIN, the order, one UPDATE per item, COMMIT.
+        let insert_order = client
+            .prepare_cached("INSERT INTO orders (order_key) VALUES ($1) ON CONFLICT DO NOTHING")
+            .await?;
+        let sell = client
+            .prepare_cached(
                 "UPDATE item_availabilities SET available_count = available_count - 1
                  WHERE item_id = $1 AND available_count > 0
                  RETURNING available_count",
             )
             .await?;
-        let exists = tx
-            .prepare("SELECT 1 FROM item_availabilities WHERE item_id = $1")
+        let exists = client
+            .prepare_cached("SELECT 1 FROM item_availabilities WHERE item_id = $1")
             .await?;
+        let tx = client.transaction().await?;
+        if let Some(order) = &order {
+            let inserted = tx.execute(&insert_order, &[&order.as_slice()]).await?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyPurchased);
+            }
+        }
         // Locks in id order (see the module's documentation); a repeated id
         // sells one more unit, as in the sled store.
         let mut in_lock_order: Vec<(usize, u64)> = item_ids.iter().copied().enumerate().collect();
