@@ -4,6 +4,8 @@
 // beside plain HTTP. The client trusts that certificate only (the `ws`
 // package's `ca` option), joins, pushes, and lives through a restart of the
 // server on the same ports; the HTTPS answer carries HSTS, the plain one not.
+// Then the store (sneakers23) the same way: its page over HTTPS, a product
+// channel joined over wss, and a sale at the console reaching it.
 
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -15,7 +17,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Socket } from "phoenix";
 import WebSocket from "ws";
+import { randomBytes } from "node:crypto";
 import { bin, privateEnv, run as runIn, eventually, WAIT_MS } from "./support/hello_nodes.mjs";
+import * as store from "./support/sneakers23.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), "tls-"));
 const env = privateEnv(dir);
@@ -23,9 +27,12 @@ const sockets = [];
 let server;
 let log = "";
 
+let storeNode;
+
 after(() => {
   for (const socket of sockets) socket.disconnect();
   if (server && server.exitCode === null) server.kill("SIGKILL");
+  if (storeNode && storeNode.exitCode === null) storeNode.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -122,4 +129,56 @@ test("phoenix.js joins and pushes over wss, and reconnects after a restart", { t
   await startServer(ports);
   await eventually("phoenix.js to rejoin over wss", () => channel.state === "joined" && socket.isConnected(), WAIT_MS, () => log.slice(-4000));
   assert.deepEqual(await reply(channel.push("ping", { ack_phrase: "again" })), { ping: "again" });
+});
+
+test("the store's page and product channels over https and wss", { timeout: 4 * WAIT_MS }, async () => {
+  const storeDir = join(dir, "store");
+  const storeEnv = { ...store.privateEnv(storeDir), SECRET_KEY_BASE: randomBytes(48).toString("hex") };
+  await new Promise((resolve, reject) => {
+    const child = spawn(store.bin, ["gen-cert", "--out", storeDir], { env: storeEnv, stdio: "ignore" });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`gen-cert exited ${code}`))));
+  });
+  const ca = readFileSync(join(storeDir, "selfsigned.pem"));
+  let storeLog = "";
+  storeNode = spawn(
+    store.bin,
+    [
+      "start", "--name", "tls@127.0.0.1",
+      "--prod",
+      "--data-dir", join(storeDir, "data"),
+      "--http-port", "0",
+      "--https-port", "0",
+      "--tls-cert", join(storeDir, "selfsigned.pem"),
+      "--tls-key", join(storeDir, "selfsigned_key.pem"),
+    ],
+    { env: storeEnv, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  storeNode.stdout.on("data", (d) => (storeLog += d));
+  storeNode.stderr.on("data", (d) => (storeLog += d));
+  const https = await eventually("the store to listen on https", () => {
+    if (storeNode.exitCode !== null) assert.fail(`the store exited:\n${storeLog}`);
+    const found = storeLog.match(/Endpoint at https:\/\/127\.0\.0\.1:(\d+)/);
+    return found && Number(found[1]);
+  }, WAIT_MS, () => storeLog.slice(-4000));
+
+  const page = await fetchHead(httpsGet, `https://localhost:${https}/`, { ca });
+  assert.equal(page.status, 200);
+  assert.equal(page.headers["strict-transport-security"], "max-age=31536000");
+
+  // The store's own page joins product channels on /product_socket: a
+  // coming-soon product's channel, joined over wss, hears its release made
+  // at the console.
+  const socket = new Socket(`wss://localhost:${https}/product_socket`, {
+    transport: trustingWebSocket(ca),
+    timeout: 5_000,
+  });
+  sockets.push(socket);
+  socket.connect();
+  const channel = socket.channel("product:1", {});
+  await reply(channel.join());
+  let change = null;
+  channel.on("released", (payload) => (change = payload));
+  await store.rpcOk(storeEnv, "tls@127.0.0.1", "inventory.release 1");
+  await eventually("the release to reach the channel over wss", () => change !== null);
+  assert.match(change.size_html, /size/i);
 });
