@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 
 use runtime::testkit::{PostgresServer, RedisServer};
 use support::checkout_race::{
-    bought_once, carts, checkout_all, kill_9, sold_since, units_on_sale, Outcome, UNITS,
+    bought_once, carts, checkout_all, kill_9, maybe_placed_items, sold_since, units_on_sale,
+    Outcome, UNITS,
 };
 use support::commit_cutter::CommitCutter;
 use support::{products, Env, SOON};
@@ -66,19 +67,9 @@ fn two_hundred_shoppers_buy_each_unit_exactly_once_on_postgres_and_redis_without
         return;
     };
     let env = Env::new("checkout-race-pg-redis");
-    let (store, pubsub) = (postgres.url(), redis.url());
-    let args = [
-        "--store",
-        &store,
-        "--pubsub",
-        &pubsub,
-        "--catalogue",
-        "flash",
-    ];
-    let app = env.start("app", &args);
-    let app2 = env.start("app2", &args);
-    wait_for_redis(&env, APP);
-    wait_for_redis(&env, APP2);
+    let args = without_a_mesh(&postgres, &redis);
+    let app = start_on_redis(&env, "app", &args, &[]);
+    let app2 = start_on_redis(&env, "app2", &args, &[]);
     race(&env, &app, &app2);
     assert_eq!(
         env.rpc_ok(APP, "node.list").trim(),
@@ -87,17 +78,36 @@ fn two_hundred_shoppers_buy_each_unit_exactly_once_on_postgres_and_redis_without
     );
 }
 
-/// Waits until `node`'s PubSub is subscribed to Redis and can publish.
-fn wait_for_redis(env: &Env, node: &str) {
+/// `sneakers23` flags for a node that needs no other: the store on
+/// `postgres`, PubSub through `redis`, the flash catalogue.
+fn without_a_mesh(postgres: &PostgresServer, redis: &RedisServer) -> Vec<String> {
+    ["--store", &postgres.url(), "--pubsub", &redis.url()]
+        .into_iter()
+        .chain(["--catalogue", "flash"])
+        .map(String::from)
+        .collect()
+}
+
+/// Starts node `short` with `args` and `vars`, and waits until its PubSub
+/// is subscribed to Redis and can publish.
+fn start_on_redis(
+    env: &Env,
+    short: &str,
+    args: &[String],
+    vars: &[(&str, &str)],
+) -> support::NodeProc {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = env.start_with_env(short, &args, vars);
+    let name = format!("{short}@127.0.0.1");
     let deadline = std::time::Instant::now() + SOON;
     loop {
-        let status = env.rpc_ok(node, "pubsub.status");
+        let status = env.rpc_ok(&name, "pubsub.status");
         if status.contains("publisher up, subscriber up") {
-            return;
+            return node;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "{node} never reached Redis: {status}"
+            "{name} never reached Redis: {status}"
         );
         std::thread::sleep(support::POLL);
     }
@@ -282,29 +292,14 @@ fn a_web_node_killed_mid_sale_on_postgres_and_redis_keeps_every_acknowledged_pur
         return;
     };
     let env = Env::new("checkout-kill-web-pg-redis");
-    let (store, pubsub) = (postgres.url(), redis.url());
-    let args = [
-        "--store",
-        &store,
-        "--pubsub",
-        &pubsub,
-        "--catalogue",
-        "flash",
-    ];
+    let args = without_a_mesh(&postgres, &redis);
     let resync = [("INVENTORY_RESYNC_MS", "1000")];
-    let _app = env.start_with_env("app", &args, &resync);
-    let app2 = env.start_with_env("app2", &args, &resync);
-    wait_for_redis(&env, APP);
-    wait_for_redis(&env, APP2);
+    let _app = start_on_redis(&env, "app", &args, &resync);
+    let app2 = start_on_redis(&env, "app2", &args, &resync);
     web_node_killed_mid_sale(&env, app2, |port| {
         let port = port.to_string();
-        let app2 = env.start_with_env(
-            "app2",
-            &[&args[..], &["--http-port", &port]].concat(),
-            &resync,
-        );
-        wait_for_redis(&env, APP2);
-        app2
+        let args = [&args[..], &["--http-port".to_string(), port]].concat();
+        start_on_redis(&env, "app2", &args, &resync)
     });
 }
 
@@ -495,11 +490,7 @@ fn a_postgres_restart_mid_sale_keeps_every_acknowledged_purchase() {
         bought.is_subset(&sold),
         "every acknowledged unit is sold in the database"
     );
-    let maybe: BTreeSet<u64> = outcomes
-        .iter()
-        .filter(|o| o.maybe_placed())
-        .flat_map(|o| o.items.iter().copied())
-        .collect();
+    let maybe = maybe_placed_items(&outcomes);
     for item in sold.difference(&bought) {
         assert!(
             maybe.contains(item),

@@ -22,8 +22,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use support::checkout_race::{
-    bought_once, carts, checkout_all, checkout_with, first_sizes, refusals, signal, sold_since,
-    tally, total_units, units_on_sale, Cart, Outcome, UNITS,
+    bought_once, carts, checkout_all, checkout_with, first_sizes, maybe_placed_items, refusals,
+    signal, sold_since, tally, total_units, units_on_sale, Cart, Outcome, UNITS,
 };
 use support::faults::{or_skip, wait_until, Mount, Netns};
 use support::{products, Env, NodeProc, Products, SOON};
@@ -117,11 +117,7 @@ fn check_flash_sale(
             "item {item}, sold at the console, is sold"
         );
     }
-    let maybe: BTreeSet<u64> = outcomes
-        .iter()
-        .filter(|o| o.maybe_placed())
-        .flat_map(|o| o.items.iter().copied())
-        .collect();
+    let maybe = maybe_placed_items(outcomes);
     for item in sold.difference(&bought) {
         if console_sold.contains(item) {
             continue;

@@ -207,6 +207,15 @@ pub fn refusals(outcomes: &[Outcome]) -> BTreeMap<String, usize> {
     reasons
 }
 
+/// The items of the carts answered "may or may not have been applied".
+pub fn maybe_placed_items(outcomes: &[Outcome]) -> BTreeSet<u64> {
+    outcomes
+        .iter()
+        .filter(|o| o.maybe_placed())
+        .flat_map(|o| o.items.iter().copied())
+        .collect()
+}
+
 /// The items of acknowledged purchases; asserts none was bought twice.
 pub fn bought_once(outcomes: &[Outcome]) -> BTreeSet<u64> {
     let mut bought = BTreeSet::new();
