@@ -12,6 +12,7 @@
 #   N=2000 scripts/bench_memory.sh
 #   SERVER_ARGS="--read-buffer-bytes 1024" scripts/bench_memory.sh
 #   LOADGEN_ARGS="--hold-secs 40" scripts/bench_memory.sh
+#   SERVER_BIN=/tmp/hello_sockets.prev scripts/bench_memory.sh   # another build, e.g. the previous commit's
 #
 # N must stay below `ulimit -n` minus a few dozen for the server and for the
 # load generator alike (each holds one descriptor per connection).
@@ -21,12 +22,13 @@ cd "$(dirname "$0")/.."
 N="${N:-10000}"
 # shellcheck source=lib/bench.sh
 source scripts/lib/bench.sh
+SERVER_BIN="${SERVER_BIN:-$BIN/hello_sockets}"
 bench_build hello_sockets loadgen
 
 LOG="$(mktemp)"
 # Only the server's own lines: per-connection info logs cost CPU, not memory.
 RUST_LOG="${RUST_LOG:-warn,hello_sockets=info,channels::endpoint=info}" \
-    "$BIN/hello_sockets" --port 0 --heartbeat-timeout-ms 3600000 $SERVER_ARGS >"$LOG" 2>&1 &
+    "$SERVER_BIN" --port 0 --heartbeat-timeout-ms 3600000 $SERVER_ARGS >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill -INT "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -f "$LOG"' EXIT
 
