@@ -23,8 +23,6 @@ use crate::client::{self, Target};
 use crate::procfs;
 use loadgen::stats::{ms, round2, Percentiles};
 
-/// Descriptors the load generator needs besides its sockets.
-const SPARE_FDS: u64 = 32;
 /// How far the last join may trail the schedule in a clean run.
 const MAX_BACKLOG: Duration = Duration::from_millis(250);
 
@@ -59,15 +57,7 @@ enum Outcome {
 
 /// Runs the mode; returns the JSON summary.
 pub async fn run(args: ConnectArgs) -> Result<ConnectSummary, String> {
-    let needed = args.connections as u64 + SPARE_FDS;
-    if let Some(limit) = procfs::open_files_limit() {
-        if needed > limit {
-            return Err(format!(
-                "{} connections need {needed} open files, the limit is {limit}",
-                args.connections
-            ));
-        }
-    }
+    procfs::ensure_open_files(args.connections, 0, "connections", "")?;
     if args.rate.is_nan() || args.rate <= 0.0 || args.connections == 0 {
         return Err("--rate and --connections must be positive".into());
     }

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{watch, Semaphore};
@@ -20,6 +19,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, Target, Ws};
+use crate::first_error::FirstError;
 use crate::procfs;
 use loadgen::stats::{round2, Compact, Percentiles};
 
@@ -53,17 +53,12 @@ pub struct EchoArgs {
 struct Shared {
     joined: AtomicUsize,
     failures: AtomicUsize,
-    first_error: Mutex<Option<String>>,
+    first_error: FirstError,
 }
 
 impl Shared {
     fn fail(&self, err: String) {
-        self.failures.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_error.lock();
-        if first.is_none() {
-            eprintln!("loadgen: first failure: {err}");
-            *first = Some(err);
-        }
+        self.first_error.record(&self.failures, err);
     }
 }
 
@@ -138,7 +133,7 @@ pub async fn run(args: EchoArgs) -> Result<EchoSummary, String> {
     let cpu = cpu.stop();
     let replies = rtts.len();
     let seconds = finished.duration_since(started).as_secs_f64();
-    let first_error = shared.first_error.lock().clone();
+    let first_error = shared.first_error.get();
     Ok(EchoSummary {
         mode: "echo",
         url: target.url.clone(),

@@ -30,7 +30,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{watch, Semaphore};
@@ -40,12 +39,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::client::{self, Target};
+use crate::first_error::FirstError;
 use crate::procfs;
 use crate::rxstamp::Stamped;
 use loadgen::stats::{ms, round2, wall_ns, Compact, Percentiles};
-
-/// Descriptors the load generator needs besides its sockets.
-const SPARE_FDS: u64 = 32;
 
 #[derive(clap::Args)]
 pub struct FanoutArgs {
@@ -101,31 +98,13 @@ struct Shared {
     joined: AtomicUsize,
     failed: AtomicUsize,
     dropped: AtomicUsize,
-    first_error: Mutex<Option<String>>,
-}
-
-impl Shared {
-    fn error(&self, counter: &AtomicUsize, err: String) {
-        counter.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_error.lock();
-        if first.is_none() {
-            eprintln!("loadgen: first failure: {err}");
-            *first = Some(err);
-        }
-    }
+    first_error: FirstError,
 }
 
 /// Runs the mode; returns the JSON summary.
 pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
-    let needed = args.subscribers as u64 + 1 + SPARE_FDS;
-    if let Some(limit) = procfs::open_files_limit() {
-        if needed > limit {
-            return Err(format!(
-                "{} subscribers need {needed} open files, the limit is {limit}",
-                args.subscribers
-            ));
-        }
-    }
+    // One more for the publisher's connection.
+    procfs::ensure_open_files(args.subscribers, 1, "subscribers", "")?;
     if args.concurrency == 0 || args.broadcasts == 0 || args.broadcasts > u32::MAX as usize {
         return Err("--concurrency and --broadcasts must be positive".into());
     }
@@ -273,7 +252,7 @@ pub async fn run(args: FanoutArgs) -> Result<FanoutSummary, String> {
     } else {
         0.0
     };
-    let first_error = shared.first_error.lock().clone();
+    let first_error = shared.first_error.get();
     Ok(FanoutSummary {
         mode: "fanout",
         url: target.url.clone(),
@@ -338,7 +317,9 @@ async fn open(
             Some(ws)
         }
         Err(err) => {
-            shared.error(&shared.failed, format!("connection {index}: {err}"));
+            shared
+                .first_error
+                .record(&shared.failed, format!("connection {index}: {err}"));
             None
         }
     }
@@ -370,11 +351,11 @@ async fn subscribe(
                 }
                 Some(Ok(_)) => {}
                 Some(Err(err)) => {
-                    shared.error(&shared.dropped, format!("subscriber dropped: {err}"));
+                    shared.first_error.record(&shared.dropped, format!("subscriber dropped: {err}"));
                     break;
                 }
                 None => {
-                    shared.error(&shared.dropped, "subscriber closed by server".into());
+                    shared.first_error.record(&shared.dropped, "subscriber closed by server".into());
                     break;
                 }
             },

@@ -6,23 +6,20 @@
 //! back). The headline figure is `rss_per_connection_kib`: settled RSS growth
 //! divided by the connections joined, in KiB (1024 bytes).
 
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, Target, Ws};
+use crate::first_error::FirstError;
+use crate::open_args::OpenArgs;
 use crate::procfs::{self, Rss};
-
-/// Descriptors the load generator needs besides its sockets.
-const SPARE_FDS: u64 = 32;
 
 #[derive(clap::Args)]
 pub struct HoldArgs {
@@ -52,22 +49,8 @@ pub struct HoldArgs {
     /// Keep the connections open this long after the settled reading.
     #[arg(long, default_value_t = 0)]
     hold_secs: u64,
-    /// Source addresses to bind, round-robin (default 127.0.0.2-127.0.0.5 for
-    /// a loopback server).
-    #[arg(long, value_delimiter = ',')]
-    sources: Vec<IpAddr>,
-    /// New connections per second (default: as fast as --concurrency allows).
-    #[arg(long)]
-    rate: Option<f64>,
-    /// Connections being opened and joined at once.
-    #[arg(long, default_value_t = 200)]
-    concurrency: usize,
-    /// Heartbeat period of each joined connection.
-    #[arg(long, default_value_t = 30)]
-    heartbeat_secs: u64,
-    /// Give up on one connect, or one join, after this long.
-    #[arg(long, default_value_t = 30)]
-    timeout_secs: u64,
+    #[command(flatten)]
+    open: OpenArgs,
     /// Longest wait for the server's RSS to settle, per reading.
     #[arg(long, default_value_t = 10)]
     settle_secs: u64,
@@ -83,18 +66,7 @@ struct Stats {
     attempted: AtomicUsize,
     /// Joined connections the server closed before we stopped.
     dropped: AtomicUsize,
-    first_error: Mutex<Option<String>>,
-}
-
-impl Stats {
-    fn error(&self, counter: &AtomicUsize, err: String) {
-        counter.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_error.lock();
-        if first.is_none() {
-            eprintln!("loadgen: first failure: {err}");
-            *first = Some(err);
-        }
-    }
+    first_error: FirstError,
 }
 
 struct Conn {
@@ -109,20 +81,14 @@ struct Conn {
 
 /// Runs the mode; returns the JSON summary.
 pub async fn run(args: HoldArgs) -> Result<HoldSummary, String> {
-    if let Some(limit) = procfs::open_files_limit() {
-        if args.connections as u64 + SPARE_FDS > limit {
-            return Err(format!(
-                "{} connections need {} open files, the limit is {limit}: \
-                 raise `ulimit -n` or split the run over processes with --first-topic",
-                args.connections,
-                args.connections as u64 + SPARE_FDS
-            ));
-        }
-    }
-    if args.concurrency == 0 || args.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-        return Err("--concurrency and --rate must be positive".into());
-    }
-    let target = Arc::new(Target::resolve(&args.url, &args.sources).await?);
+    procfs::ensure_open_files(
+        args.connections,
+        0,
+        "connections",
+        ": raise `ulimit -n` or split the run over processes with --first-topic",
+    )?;
+    args.open.validate()?;
+    let target = Arc::new(Target::resolve(&args.url, &args.open.sources).await?);
     let server = args.server_pid;
     let read = |pid: u32| procfs::rss(pid).map_err(|e| format!("server pid {pid}: {e}"));
     let before = server.map(read).transpose()?;
@@ -130,13 +96,11 @@ pub async fn run(args: HoldArgs) -> Result<HoldSummary, String> {
 
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let permits = Arc::new(Semaphore::new(args.concurrency));
+    let permits = Arc::new(Semaphore::new(args.open.concurrency));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
-        if let Some(rate) = args.rate {
-            tokio::time::sleep_until(started + Duration::from_secs_f64(i as f64 / rate)).await;
-        }
+        args.open.pace(i, started).await;
         let permit = permits
             .clone()
             .acquire_owned()
@@ -159,8 +123,8 @@ pub async fn run(args: HoldArgs) -> Result<HoldSummary, String> {
             },
             target: target.clone(),
             stats: stats.clone(),
-            timeout: Duration::from_secs(args.timeout_secs),
-            heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
+            timeout: args.open.timeout(),
+            heartbeat: args.open.heartbeat(),
         };
         let stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
@@ -227,7 +191,7 @@ pub async fn run(args: HoldArgs) -> Result<HoldSummary, String> {
         _ => None,
     };
     let total = |rss: Option<Rss>| rss.map(|r| r.total_kib);
-    let first_error = stats.first_error.lock().clone();
+    let first_error = stats.first_error.get();
     Ok(HoldSummary {
         mode: "hold",
         url: target.url.clone(),
@@ -330,7 +294,9 @@ impl Conn {
                 Some(ws)
             }
             Err((counter, err)) => {
-                stats.error(counter, format!("{}: {err}", self.topic));
+                stats
+                    .first_error
+                    .record(counter, format!("{}: {err}", self.topic));
                 None
             }
         };
@@ -365,6 +331,8 @@ impl Conn {
 
     fn dropped(&self, why: &str) {
         let stats = &self.stats;
-        stats.error(&stats.dropped, format!("{} dropped: {why}", self.topic));
+        stats
+            .first_error
+            .record(&stats.dropped, format!("{} dropped: {why}", self.topic));
     }
 }

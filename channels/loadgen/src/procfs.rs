@@ -56,6 +56,27 @@ pub fn open_fds(pid: u32) -> Option<usize> {
         .map(|dir| dir.count())
 }
 
+/// Descriptors a load generator keeps beside its connections (stdio, the
+/// runtime, a server's /proc files).
+pub const SPARE_FDS: u64 = 32;
+
+/// Refuses a run of `connections` sockets (plus `extra` and [`SPARE_FDS`])
+/// that this process's open-file limit cannot hold, saying what to do.
+pub fn ensure_open_files(
+    connections: usize,
+    extra: u64,
+    what: &str,
+    hint: &str,
+) -> Result<(), String> {
+    let needed = connections as u64 + extra + SPARE_FDS;
+    match open_files_limit() {
+        Some(limit) if needed > limit => Err(format!(
+            "{connections} {what} need {needed} open files, the limit is {limit}{hint}"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// This process's soft limit on open files (`ulimit -n`), if it has one.
 pub fn open_files_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;

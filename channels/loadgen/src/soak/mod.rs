@@ -18,24 +18,21 @@ mod subscriber;
 mod summary;
 mod tally;
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 
 use crate::client::{self, Target, Ws};
+use crate::first_error::FirstError;
+use crate::open_args::OpenArgs;
 use crate::procfs::{self, Rss};
 use loadgen::stats::{round2, Percentiles};
 pub use summary::{merge, MergeArgs, SoakSummary};
 use tally::Tally;
-
-/// Descriptors the load generator needs besides its sockets.
-const SPARE_FDS: u64 = 32;
 
 #[derive(clap::Args)]
 pub struct SoakArgs {
@@ -62,22 +59,8 @@ pub struct SoakArgs {
     /// failed: the signal to start the broadcasts.
     #[arg(long)]
     ready_file: Option<PathBuf>,
-    /// Source addresses to bind, round-robin (default 127.0.0.2-127.0.0.5 for
-    /// a loopback server). Give each load generator process its own.
-    #[arg(long, value_delimiter = ',')]
-    sources: Vec<IpAddr>,
-    /// New connections per second (default: as fast as --concurrency allows).
-    #[arg(long)]
-    rate: Option<f64>,
-    /// Connections being opened and joined at once.
-    #[arg(long, default_value_t = 200)]
-    concurrency: usize,
-    /// Heartbeat period of each connection (phoenix.js: 30 s).
-    #[arg(long, default_value_t = 30)]
-    heartbeat_secs: u64,
-    /// Give up on one connect, or one join, after this long.
-    #[arg(long, default_value_t = 30)]
-    timeout_secs: u64,
+    #[command(flatten)]
+    open: OpenArgs,
     /// The server's pid: sample its RSS and open files.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -96,39 +79,22 @@ pub struct Shared {
     dropped: AtomicUsize,
     heartbeats_sent: AtomicU64,
     heartbeats_unanswered: AtomicU64,
-    first_error: Mutex<Option<String>>,
-}
-
-impl Shared {
-    fn error(&self, counter: &AtomicUsize, err: String) {
-        counter.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_error.lock();
-        if first.is_none() {
-            eprintln!("loadgen: first failure: {err}");
-            *first = Some(err);
-        }
-    }
+    first_error: FirstError,
 }
 
 /// Runs the mode; returns the JSON summary.
 pub async fn run(args: SoakArgs) -> Result<SoakSummary, String> {
-    if let Some(limit) = procfs::open_files_limit() {
-        if args.connections as u64 + SPARE_FDS > limit {
-            return Err(format!(
-                "{} connections need {} open files, the limit is {limit}: \
-                 split the run over several load generators",
-                args.connections,
-                args.connections as u64 + SPARE_FDS
-            ));
-        }
+    procfs::ensure_open_files(
+        args.connections,
+        0,
+        "connections",
+        ": split the run over several load generators",
+    )?;
+    args.open.validate()?;
+    if args.broadcasts == 0 || args.broadcasts > u32::MAX as usize {
+        return Err("--broadcasts must be positive".into());
     }
-    if args.concurrency == 0 || args.broadcasts == 0 || args.broadcasts > u32::MAX as usize {
-        return Err("--concurrency and --broadcasts must be positive".into());
-    }
-    if args.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-        return Err("--rate must be positive".into());
-    }
-    let target = Arc::new(Target::resolve(&args.url, &args.sources).await?);
+    let target = Arc::new(Target::resolve(&args.url, &args.open.sources).await?);
     let server = args.server_pid;
     let read = |pid: u32| procfs::rss(pid).map_err(|e| format!("server pid {pid}: {e}"));
     let rss_before = server.map(read).transpose()?;
@@ -142,18 +108,16 @@ pub async fn run(args: SoakArgs) -> Result<SoakSummary, String> {
         dropped: AtomicUsize::new(0),
         heartbeats_sent: AtomicU64::new(0),
         heartbeats_unanswered: AtomicU64::new(0),
-        first_error: Mutex::new(None),
+        first_error: FirstError::default(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
-    let timeout = Duration::from_secs(args.timeout_secs);
-    let heartbeat = Duration::from_secs(args.heartbeat_secs.max(1));
-    let permits = Arc::new(Semaphore::new(args.concurrency));
+    let timeout = args.open.timeout();
+    let heartbeat = args.open.heartbeat();
+    let permits = Arc::new(Semaphore::new(args.open.concurrency));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
-        if let Some(rate) = args.rate {
-            tokio::time::sleep_until(started + Duration::from_secs_f64(i as f64 / rate)).await;
-        }
+        args.open.pace(i, started).await;
         let permit = permits
             .clone()
             .acquire_owned()
@@ -273,7 +237,7 @@ pub async fn run(args: SoakArgs) -> Result<SoakSummary, String> {
     let tally = shared.tally.snapshot();
     let delivered = tally.delivered.iter().map(|&n| u64::from(n)).sum::<u64>();
     let total = |rss: Option<Rss>| rss.map(|r| r.total_kib);
-    let first_error = shared.first_error.lock().clone();
+    let first_error = shared.first_error.get();
     Ok(SoakSummary {
         mode: "soak".into(),
         url: target.url.clone(),
@@ -357,7 +321,9 @@ async fn open(
             Some(ws)
         }
         Err(err) => {
-            shared.error(&shared.join_failures, format!("connection {index}: {err}"));
+            shared
+                .first_error
+                .record(&shared.join_failures, format!("connection {index}: {err}"));
             None
         }
     };

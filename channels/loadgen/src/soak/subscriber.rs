@@ -73,12 +73,12 @@ pub async fn run(
                     }
                 }
                 Some(Ok(Message::Close(_))) | None => {
-                    shared.error(&shared.dropped, format!("{topic}: closed by the server"));
+                    shared.first_error.record(&shared.dropped, format!("{topic}: closed by the server"));
                     break;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(err)) => {
-                    shared.error(&shared.dropped, format!("{topic}: {err}"));
+                    shared.first_error.record(&shared.dropped, format!("{topic}: {err}"));
                     break;
                 }
             },
@@ -88,7 +88,7 @@ pub async fn run(
                     shared.heartbeats_unanswered.fetch_add(1, Ordering::Relaxed);
                 }
                 if ws.send(client::heartbeat(next_ref)).await.is_err() {
-                    shared.error(&shared.dropped, format!("{topic}: heartbeat not sent"));
+                    shared.first_error.record(&shared.dropped, format!("{topic}: heartbeat not sent"));
                     break;
                 }
                 shared.heartbeats_sent.fetch_add(1, Ordering::Relaxed);
