@@ -303,6 +303,33 @@ impl Backoff {
     }
 }
 
+/// Connects with `connect` until it succeeds, waiting `backoff` between
+/// attempts and warning once per outage (`warned` stays set until the caller
+/// says it is back).
+async fn connect_until<C, E, F>(
+    what: &str,
+    backoff: &mut Backoff,
+    warned: &mut bool,
+    mut connect: impl FnMut() -> F,
+) -> C
+where
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<C, E>>,
+{
+    loop {
+        match connect().await {
+            Ok(connection) => return connection,
+            Err(err) => {
+                if !*warned {
+                    tracing::warn!(%err, "Redis PubSub: cannot connect the {what}; retrying");
+                    *warned = true;
+                }
+                backoff.wait().await;
+            }
+        }
+    }
+}
+
 /// The publisher task: one connection, the queue in order; a message whose
 /// publish fails is published again on the next connection.
 async fn publish(client: redis::Client, shared: Arc<Shared>, mut queued: mpsc::Receiver<Vec<u8>>) {
@@ -310,17 +337,10 @@ async fn publish(client: redis::Client, shared: Arc<Shared>, mut queued: mpsc::R
     let mut pending: Option<Vec<u8>> = None;
     let mut warned = false;
     loop {
-        let mut connection = match client.get_multiplexed_async_connection().await {
-            Ok(connection) => connection,
-            Err(err) => {
-                if !warned {
-                    tracing::warn!(%err, "Redis PubSub: cannot connect the publisher; retrying");
-                    warned = true;
-                }
-                backoff.wait().await;
-                continue;
-            }
-        };
+        let mut connection = connect_until("publisher", &mut backoff, &mut warned, || {
+            client.get_multiplexed_async_connection()
+        })
+        .await;
         shared.publisher_up.store(true, Ordering::Relaxed);
         if warned {
             tracing::info!("Redis PubSub: publisher connected again");
@@ -362,17 +382,10 @@ async fn subscribe(client: redis::Client, shared: Arc<Shared>, pubsub: PubSub) {
     let mut backoff = Backoff::new();
     let mut warned = false;
     loop {
-        let mut connection = match client.get_async_pubsub().await {
-            Ok(connection) => connection,
-            Err(err) => {
-                if !warned {
-                    tracing::warn!(%err, "Redis PubSub: cannot connect the subscriber; retrying");
-                    warned = true;
-                }
-                backoff.wait().await;
-                continue;
-            }
-        };
+        let mut connection = connect_until("subscriber", &mut backoff, &mut warned, || {
+            client.get_async_pubsub()
+        })
+        .await;
         if let Err(err) = connection.subscribe(&shared.channel).await {
             tracing::warn!(%err, "Redis PubSub: cannot subscribe; retrying");
             warned = true;
