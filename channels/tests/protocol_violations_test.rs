@@ -110,3 +110,32 @@ async fn frames_sent_right_behind_the_upgrade_request_are_not_lost() {
         .expect("the join is answered");
     assert!(String::from_utf8_lossy(&received).starts_with("HTTP/1.1 101"));
 }
+
+#[tokio::test]
+async fn a_handshake_of_an_unknown_version_is_told_which_to_use() {
+    use tokio::io::AsyncReadExt;
+    let server = Server::start().await;
+    let mut tcp = server.tcp().await;
+    tcp.write_all(
+        b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 12\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut received = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 1024];
+        while !String::from_utf8_lossy(&received).contains("speaks version 13") {
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&received));
+            received.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(support::WAIT, read)
+        .await
+        .expect("the handshake is answered");
+    let answer = String::from_utf8_lossy(&received).to_lowercase();
+    assert!(answer.starts_with("http/1.1 426"), "{answer}");
+    assert!(answer.contains("sec-websocket-version: 13\r\n"), "{answer}");
+}

@@ -37,21 +37,53 @@ use crate::serializer::{Frame, Serializer};
 use crate::session::Session;
 use crate::socket::{ConnectInfo, Socket, Transport};
 
-/// Why a request cannot be upgraded to a WebSocket, if it cannot: no
-/// `Upgrade: websocket`, no key, or HTTP/1.0 (RFC 6455 §4.1 asks for 1.1 or
-/// later, and hyper has no upgrade to hand over for 1.0: answering 101 would
-/// leave the client with a connection that is then dropped).
-fn upgrade_refusal<B>(request: &Request<B>) -> Option<&'static str> {
-    let is_upgrade = request
-        .headers()
+/// WebSocket versions a handshake may ask for: RFC 6455's 13, and the drafts
+/// 7 and 8 that cowboy (under Phoenix) also takes — their framing is 13's.
+const VERSIONS: [&str; 3] = ["13", "8", "7"];
+
+/// Why a request cannot be upgraded to a WebSocket, if it cannot, and with
+/// which status: no `Upgrade: websocket` or no key, HTTP/1.0 (RFC 6455 §4.1
+/// asks for 1.1 or later, and hyper has no upgrade to hand over for 1.0:
+/// answering 101 would leave the client with a connection that is then
+/// dropped), or no `upgrade` among the `Connection` tokens: 400. A version
+/// other than [`VERSIONS`], or none: 426 with `Sec-WebSocket-Version: 13`
+/// (§4.4), so that a client can retry with one this server speaks.
+fn upgrade_refusal<B>(request: &Request<B>) -> Option<(StatusCode, &'static str)> {
+    let headers = request.headers();
+    let is_upgrade = headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    if !is_upgrade || !request.headers().contains_key(header::SEC_WEBSOCKET_KEY) {
-        return Some("expected a WebSocket upgrade");
+    if !is_upgrade || !headers.contains_key(header::SEC_WEBSOCKET_KEY) {
+        return Some((StatusCode::BAD_REQUEST, "expected a WebSocket upgrade"));
     }
     if request.version() < http::Version::HTTP_11 {
-        return Some("a WebSocket upgrade needs HTTP/1.1");
+        return Some((
+            StatusCode::BAD_REQUEST,
+            "a WebSocket upgrade needs HTTP/1.1",
+        ));
+    }
+    let connection_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    if !connection_upgrade {
+        return Some((
+            StatusCode::BAD_REQUEST,
+            "a WebSocket upgrade needs `Connection: Upgrade`",
+        ));
+    }
+    let version_known = headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| VERSIONS.contains(&v.trim()));
+    if !version_known {
+        return Some((
+            StatusCode::UPGRADE_REQUIRED,
+            "unsupported WebSocket version: this server speaks version 13",
+        ));
     }
     None
 }
@@ -62,8 +94,14 @@ pub(crate) async fn serve<S: Socket>(
     mut request: Request<Incoming>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
-    if let Some(refusal) = upgrade_refusal(&request) {
-        return plain(StatusCode::BAD_REQUEST, refusal);
+    if let Some((status, refusal)) = upgrade_refusal(&request) {
+        let mut response = plain(status, refusal);
+        if status == StatusCode::UPGRADE_REQUIRED {
+            response
+                .headers_mut()
+                .insert(header::SEC_WEBSOCKET_VERSION, VERSIONS[0].parse().unwrap());
+        }
+        return response;
     }
     let Some(key) = request.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
         return plain(StatusCode::BAD_REQUEST, "expected a WebSocket upgrade");
@@ -338,37 +376,78 @@ mod tests {
         Request::get("/socket/websocket?vsn=2.0.0")
             .version(version)
             .header(header::UPGRADE, "websocket")
-            .header(header::CONNECTION, "Upgrade")
+            .header(header::CONNECTION, "keep-alive, Upgrade")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
     }
+
+    fn refusal(request: http::request::Builder) -> Option<(u16, &'static str)> {
+        upgrade_refusal(&request.body(()).unwrap()).map(|(status, why)| (status.as_u16(), why))
+    }
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
     #[test]
     fn only_an_http_1_1_upgrade_with_a_key_is_upgraded() {
-        let key = (header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==");
-        let good = upgrade(http::Version::HTTP_11)
-            .header(key.0.clone(), key.1)
-            .body(())
-            .unwrap();
-        assert_eq!(upgrade_refusal(&good), None);
-        let http_1_0 = upgrade(http::Version::HTTP_10)
-            .header(key.0.clone(), key.1)
-            .body(())
-            .unwrap();
+        let key = header::SEC_WEBSOCKET_KEY;
         assert_eq!(
-            upgrade_refusal(&http_1_0),
-            Some("a WebSocket upgrade needs HTTP/1.1")
+            refusal(upgrade(http::Version::HTTP_11).header(key.clone(), KEY)),
+            None
         );
-        let no_key = upgrade(http::Version::HTTP_11).body(()).unwrap();
         assert_eq!(
-            upgrade_refusal(&no_key),
-            Some("expected a WebSocket upgrade")
+            refusal(upgrade(http::Version::HTTP_10).header(key.clone(), KEY)),
+            Some((400, "a WebSocket upgrade needs HTTP/1.1"))
         );
-        let no_upgrade = Request::get("/socket/websocket")
-            .header(key.0, key.1)
-            .body(())
-            .unwrap();
         assert_eq!(
-            upgrade_refusal(&no_upgrade),
-            Some("expected a WebSocket upgrade")
+            refusal(upgrade(http::Version::HTTP_11)),
+            Some((400, "expected a WebSocket upgrade"))
         );
+        assert_eq!(
+            refusal(Request::get("/socket/websocket").header(key, KEY)),
+            Some((400, "expected a WebSocket upgrade"))
+        );
+    }
+
+    #[test]
+    fn the_connection_header_must_ask_for_the_upgrade() {
+        let without = Request::get("/socket/websocket?vsn=2.0.0")
+            .header(header::UPGRADE, "websocket")
+            .header(header::CONNECTION, "keep-alive")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .header(header::SEC_WEBSOCKET_KEY, KEY);
+        assert_eq!(
+            refusal(without),
+            Some((400, "a WebSocket upgrade needs `Connection: Upgrade`"))
+        );
+    }
+
+    #[test]
+    fn versions_13_8_and_7_are_taken_others_are_told_which_to_use() {
+        for version in ["13", "8", "7"] {
+            let mut request = upgrade(http::Version::HTTP_11)
+                .header(header::SEC_WEBSOCKET_KEY, KEY)
+                .body(())
+                .unwrap();
+            request
+                .headers_mut()
+                .insert(header::SEC_WEBSOCKET_VERSION, version.parse().unwrap());
+            assert_eq!(upgrade_refusal(&request), None, "version {version}");
+        }
+        for version in [Some("12"), Some("thirteen"), None] {
+            let mut request = upgrade(http::Version::HTTP_11)
+                .header(header::SEC_WEBSOCKET_KEY, KEY)
+                .body(())
+                .unwrap();
+            match version {
+                Some(v) => request
+                    .headers_mut()
+                    .insert(header::SEC_WEBSOCKET_VERSION, v.parse().unwrap()),
+                None => request.headers_mut().remove(header::SEC_WEBSOCKET_VERSION),
+            };
+            assert_eq!(
+                upgrade_refusal(&request).map(|(status, _)| status),
+                Some(StatusCode::UPGRADE_REQUIRED),
+                "version {version:?}"
+            );
+        }
     }
 }
