@@ -31,6 +31,7 @@ pub mod gen_stage;
 pub(crate) mod handles;
 pub mod introspect;
 pub mod log_text;
+pub mod memory;
 pub mod node;
 pub mod pid;
 pub mod process;

@@ -415,7 +415,13 @@ where
             return ExitCode::FAILURE;
         }
     };
+    // Freed heap goes back to the OS after a burst (`memory.rs`).
+    let trimmer = runtime.spawn(async {
+        crate::memory::spawn_trimmer(crate::memory::TRIM_PERIOD, crate::memory::TRIM_FREE_BYTES)
+            .await
+    });
     let result = runtime.block_on(main);
+    trimmer.abort();
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
