@@ -416,10 +416,10 @@ where
         }
     };
     // Freed heap goes back to the OS after a burst (`memory.rs`).
-    let trimmer = runtime.spawn(async {
+    let trimmer = {
+        let _in_runtime = runtime.enter();
         crate::memory::spawn_trimmer(crate::memory::TRIM_PERIOD, crate::memory::TRIM_FREE_BYTES)
-            .await
-    });
+    };
     let result = runtime.block_on(main);
     trimmer.abort();
     runtime.shutdown_timeout(Duration::from_secs(1));
