@@ -190,39 +190,43 @@ pub struct StoreStatus {
     pub size_on_disk: u64,
 }
 
+impl StoreStatus {
+    /// The figures of `snapshot`, stored at `path` in `size_on_disk` bytes.
+    fn of(path: String, snapshot: &Snapshot, size_on_disk: u64) -> StoreStatus {
+        StoreStatus {
+            path,
+            products: snapshot.products.len(),
+            released: snapshot.products.iter().filter(|p| p.released).count(),
+            items: snapshot.items.len(),
+            units: snapshot
+                .availability
+                .iter()
+                .map(|a| u64::from(a.available_count))
+                .sum(),
+            size_on_disk,
+        }
+    }
+}
+
 impl StoreCall for Status {
     type Answer = StoreStatus;
 
     fn execute(self, store: &Store, path: &str) -> Result<StoreStatus, StoreFailure> {
         let snapshot = store.snapshot()?;
-        Ok(StoreStatus {
-            path: path.to_string(),
-            products: snapshot.products.len(),
-            released: snapshot.products.iter().filter(|p| p.released).count(),
-            items: snapshot.items.len(),
-            units: snapshot
-                .availability
-                .iter()
-                .map(|a| u64::from(a.available_count))
-                .sum(),
-            size_on_disk: store.size_on_disk()?,
-        })
+        Ok(StoreStatus::of(
+            path.to_string(),
+            &snapshot,
+            store.size_on_disk()?,
+        ))
     }
 
     async fn execute_pg(self, store: &PgStore) -> Result<StoreStatus, StoreFailure> {
         let snapshot = store.snapshot().await?;
-        Ok(StoreStatus {
-            path: store.describe(),
-            products: snapshot.products.len(),
-            released: snapshot.products.iter().filter(|p| p.released).count(),
-            items: snapshot.items.len(),
-            units: snapshot
-                .availability
-                .iter()
-                .map(|a| u64::from(a.available_count))
-                .sum(),
-            size_on_disk: store.size_on_disk().await?,
-        })
+        Ok(StoreStatus::of(
+            store.describe(),
+            &snapshot,
+            store.size_on_disk().await?,
+        ))
     }
 }
 
