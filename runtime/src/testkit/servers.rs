@@ -167,18 +167,33 @@ impl PostgresServer {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// Stops it at once, as in a crash: SIGKILL to its whole process group,
-    /// the postmaster and every backend (a backend outliving its postmaster
-    /// for a moment could still answer a connected client). The next start
-    /// recovers from the write-ahead log.
+    /// Stops it at once, as in a crash: SIGKILL to the postmaster and every
+    /// backend (a backend outliving its postmaster for a moment could still
+    /// answer a connected client). The next start recovers from the
+    /// write-ahead log.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // SAFETY: kill has no memory preconditions; the group is the one
-            // `launch` made for this server alone.
+            // Every backend calls setsid(), so the group reaches only the
+            // postmaster: its children are found by their parent pid and
+            // killed with it, and waited for until they are gone.
+            let children = children_of(child.id());
+            // SAFETY: kill has no memory preconditions; the pids are this
+            // server's postmaster (its group) and its children.
             unsafe {
                 libc::kill(-(child.id() as i32), libc::SIGKILL);
+                for &pid in &children {
+                    libc::kill(pid as i32, libc::SIGKILL);
+                }
             }
             let _ = child.wait();
+            let deadline = Instant::now() + READY;
+            while children
+                .iter()
+                .any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
     }
 
@@ -336,6 +351,27 @@ fn find_program(name: &str) -> Option<PathBuf> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The pids whose parent is `parent` (from `/proc/<pid>/stat`).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                // The parent pid is the second field after the command's ")".
+                .and_then(|stat| {
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
 }
 
 #[cfg(test)]
